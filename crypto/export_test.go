@@ -1,0 +1,5 @@
+package crypto
+
+func (key *SharedKey) SealTwoPartyWithNonce(nonce *[NonceSize]byte, msg []byte) []byte {
+	return key.sealTwoPartyWithNonce(nonce, msg)
+}
