@@ -1,0 +1,70 @@
+// Command chaff runs and inspects a Chaff deployment.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage: chaff <command> [arguments]
+
+commands:
+  up        run the whole backend on one machine (not yet)
+  inspect   verify and decrypt published keys and dead drops
+`
+
+// errUsage marks an error already explained to the user; it exits 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one chaff command and returns its exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "up":
+		fmt.Fprintln(stderr, "chaff up: not yet: the API, CoverNode and apps land in later releases")
+		return 1
+	case "inspect":
+		err = runInspect(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "chaff: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	default:
+		var ex exitError
+		if errors.As(err, &ex) {
+			if ex.msg != "" {
+				fmt.Fprintf(stderr, "chaff %s: %s\n", args[0], ex.msg)
+			}
+			return ex.code
+		}
+		fmt.Fprintf(stderr, "chaff %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// exitError ends a command with a given code after it printed its output.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
