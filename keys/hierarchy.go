@@ -1,0 +1,435 @@
+package keys
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+)
+
+// Hierarchy is the body of GET /v1/public-keys (SPEC §5.4.5), as published
+// and not yet trusted. Parse it with ParseHierarchy; trust it only through
+// Verify.
+type Hierarchy struct {
+	JournalistProfiles  []JournalistProfile  `json:"journalist_profiles"`
+	DefaultJournalistID *string              `json:"default_journalist_id"`
+	Keys                []OrganizationFamily `json:"keys"`
+	MaxEpoch            int64                `json:"max_epoch"`
+}
+
+// JournalistProfile is a journalist or desk as the apps list them.
+type JournalistProfile struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	SortName    string `json:"sort_name"`
+	Description string `json:"description"`
+	IsDesk      bool   `json:"is_desk"`
+	Tag         string `json:"tag"`
+	Status      string `json:"status"`
+}
+
+// Journalist profile statuses.
+const (
+	StatusVisible            = "VISIBLE"
+	StatusHiddenFromUI       = "HIDDEN_FROM_UI"
+	StatusHiddenFromResponse = "HIDDEN_FROM_RESPONSE"
+)
+
+// OrganizationFamily is one organisation key and everything below it.
+type OrganizationFamily struct {
+	OrgPK       SignedPublicKey                `json:"org_pk"`
+	CoverNodes  []CoverNodeProvisioningFamily  `json:"covernodes"`
+	Journalists []JournalistProvisioningFamily `json:"journalists"`
+	Backup      []IdentityFamily               `json:"backup,omitzero"`
+}
+
+// CoverNodeProvisioningFamily is a CoverNode provisioning key and the identity
+// families it certified, by CoverNode id.
+type CoverNodeProvisioningFamily struct {
+	ProvisioningPK SignedPublicKey             `json:"provisioning_pk"`
+	CoverNodes     map[string][]IdentityFamily `json:"covernodes"`
+}
+
+// JournalistProvisioningFamily is a journalist provisioning key and the identity
+// families it certified, by journalist id.
+type JournalistProvisioningFamily struct {
+	ProvisioningPK SignedPublicKey             `json:"provisioning_pk"`
+	Journalists    map[string][]IdentityFamily `json:"journalists"`
+}
+
+// IdentityFamily is an identity key and the messaging keys it certified.
+type IdentityFamily struct {
+	IDPK   SignedPublicKey   `json:"id_pk"`
+	MsgPKs []SignedPublicKey `json:"msg_pks"`
+}
+
+// ParseHierarchy parses a GET /v1/public-keys body, refusing unknown fields
+// at every level as upstream's clients do.
+func ParseHierarchy(b []byte) (*Hierarchy, error) {
+	var h Hierarchy
+	if err := strictUnmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("public keys: %w", err)
+	}
+	return &h, nil
+}
+
+// VerifiedKey is a key that verified, with its place in the hierarchy.
+type VerifiedKey struct {
+	SignedPublicKey
+	Role Role
+	// Owner is the CoverNode or journalist id; empty for organisation,
+	// provisioning and backup keys.
+	Owner string
+}
+
+// VerifiedFamily is a verified identity key and its verified messaging
+// keys, latest expiry first.
+type VerifiedFamily struct {
+	Identity  VerifiedKey
+	Messaging []VerifiedKey
+}
+
+// KeyError says which key of a hierarchy failed verification, and why.
+type KeyError struct {
+	Role  Role
+	Owner string
+	Key   string // hex prefix
+	Err   error
+}
+
+func (e *KeyError) Error() string {
+	owner := ""
+	if e.Owner != "" {
+		owner = " of " + e.Owner
+	}
+	return fmt.Sprintf("%s key %s%s: %v", e.Role, e.Key, owner, e.Err)
+}
+
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// ErrNoTrustedKeys is returned by Verify when no organisation key of the
+// hierarchy verifies under a trust anchor: nothing in it can be used.
+var ErrNoTrustedKeys = errors.New("no organisation key verifies under the trust anchors")
+
+// Verified is a key hierarchy that verified from trust anchors at one
+// instant. Everything that failed or had expired is left out and listed in
+// Dropped (the item that failed, not its descendants).
+type Verified struct {
+	At                     time.Time
+	MaxEpoch               int64
+	Profiles               []JournalistProfile
+	DefaultJournalistID    string
+	Organizations          []VerifiedKey
+	CoverNodeProvisioning  []VerifiedKey
+	JournalistProvisioning []VerifiedKey
+	// CoverNodes and Journalists map an id to its identity families, latest
+	// identity expiry first.
+	CoverNodes  map[string][]VerifiedFamily
+	Journalists map[string][]VerifiedFamily
+	Backup      []VerifiedFamily
+	Dropped     []*KeyError
+}
+
+// Verify checks a published hierarchy against the trust anchors at now
+// (SPEC §2.4). An organisation key is trusted only if it equals an anchor
+// in key, certificate and expiry and self-verifies. Below it, every key
+// must verify under the key it is listed under; a failing key is dropped
+// with its subtree and reported in Dropped. Verify fails only when no
+// organisation key is trusted.
+func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, error) {
+	v := &Verified{
+		At:          now,
+		MaxEpoch:    h.MaxEpoch,
+		Profiles:    h.JournalistProfiles,
+		CoverNodes:  map[string][]VerifiedFamily{},
+		Journalists: map[string][]VerifiedFamily{},
+	}
+	for i := range h.Keys {
+		org := &h.Keys[i]
+		if err := verifyOrganization(&org.OrgPK, anchors, now); err != nil {
+			v.drop(Organization, "", &org.OrgPK, err)
+			continue
+		}
+		v.Organizations = append(v.Organizations, VerifiedKey{org.OrgPK, Organization, ""})
+		for j := range org.CoverNodes {
+			p := &org.CoverNodes[j]
+			if !v.check(CoverNodeProvisioning, "", &p.ProvisioningPK, &org.OrgPK) {
+				continue
+			}
+			v.CoverNodeProvisioning = append(v.CoverNodeProvisioning, VerifiedKey{p.ProvisioningPK, CoverNodeProvisioning, ""})
+			for id, fams := range p.CoverNodes {
+				for _, f := range fams {
+					if vf, ok := v.family(CoverNodeIdentity, CoverNodeMessaging, id, &f, &p.ProvisioningPK); ok {
+						v.CoverNodes[id] = append(v.CoverNodes[id], vf)
+					}
+				}
+			}
+		}
+		for j := range org.Journalists {
+			p := &org.Journalists[j]
+			if !v.check(JournalistProvisioning, "", &p.ProvisioningPK, &org.OrgPK) {
+				continue
+			}
+			v.JournalistProvisioning = append(v.JournalistProvisioning, VerifiedKey{p.ProvisioningPK, JournalistProvisioning, ""})
+			for id, fams := range p.Journalists {
+				for _, f := range fams {
+					if vf, ok := v.family(JournalistIdentity, JournalistMessaging, id, &f, &p.ProvisioningPK); ok {
+						v.Journalists[id] = append(v.Journalists[id], vf)
+					}
+				}
+			}
+		}
+		for _, f := range org.Backup {
+			if vf, ok := v.family(BackupIdentity, BackupMessaging, "", &f, &org.OrgPK); ok {
+				v.Backup = append(v.Backup, vf)
+			}
+		}
+	}
+	for _, m := range []map[string][]VerifiedFamily{v.CoverNodes, v.Journalists} {
+		for _, fams := range m {
+			sortFamilies(fams)
+		}
+	}
+	sortFamilies(v.Backup)
+	if h.DefaultJournalistID != nil && len(v.Journalists[*h.DefaultJournalistID]) > 0 {
+		v.DefaultJournalistID = *h.DefaultJournalistID
+	}
+	sort.Slice(v.Dropped, func(i, j int) bool { return v.Dropped[i].Error() < v.Dropped[j].Error() })
+	if len(v.Organizations) == 0 {
+		return v, fmt.Errorf("keys: %w", ErrNoTrustedKeys)
+	}
+	return v, nil
+}
+
+func verifyOrganization(k *SignedPublicKey, anchors []SignedPublicKey, now time.Time) error {
+	if err := k.Verify(k, now); err != nil {
+		return err
+	}
+	for i := range anchors {
+		if anchors[i].Equal(k) && anchors[i].Verify(&anchors[i], now) == nil {
+			return nil
+		}
+	}
+	return ErrNotTrustAnchor
+}
+
+func (v *Verified) drop(role Role, owner string, k *SignedPublicKey, err error) {
+	v.Dropped = append(v.Dropped, &KeyError{Role: role, Owner: owner, Key: k.Prefix(), Err: err})
+}
+
+func (v *Verified) check(role Role, owner string, k, parent *SignedPublicKey) bool {
+	if err := k.Verify(parent, v.At); err != nil {
+		if errors.Is(err, ErrBadCertificate) {
+			err = fmt.Errorf("%w under the %s key %s it is listed under", err, role.Parent(), parent.Prefix())
+		}
+		v.drop(role, owner, k, err)
+		return false
+	}
+	return true
+}
+
+func (v *Verified) family(idRole, msgRole Role, owner string, f *IdentityFamily, parent *SignedPublicKey) (VerifiedFamily, bool) {
+	if !v.check(idRole, owner, &f.IDPK, parent) {
+		return VerifiedFamily{}, false
+	}
+	vf := VerifiedFamily{Identity: VerifiedKey{f.IDPK, idRole, owner}}
+	for i := range f.MsgPKs {
+		if v.check(msgRole, owner, &f.MsgPKs[i], &f.IDPK) {
+			vf.Messaging = append(vf.Messaging, VerifiedKey{f.MsgPKs[i], msgRole, owner})
+		}
+	}
+	sortKeys(vf.Messaging)
+	return vf, true
+}
+
+// sortKeys orders keys latest expiry first (ties by key, for determinism).
+func sortKeys(ks []VerifiedKey) {
+	sort.SliceStable(ks, func(i, j int) bool { return later(&ks[i].SignedPublicKey, &ks[j].SignedPublicKey) })
+}
+
+func sortFamilies(fs []VerifiedFamily) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		return later(&fs[i].Identity.SignedPublicKey, &fs[j].Identity.SignedPublicKey)
+	})
+}
+
+func later(a, b *SignedPublicKey) bool {
+	if !a.NotValidAfter.Equal(b.NotValidAfter) {
+		return a.NotValidAfter.After(b.NotValidAfter)
+	}
+	return string(a.Key[:]) < string(b.Key[:])
+}
+
+// All returns every verified key in a stable order: organisation,
+// provisioning, then CoverNodes and journalists by id (identity, then its
+// messaging keys), then backup.
+func (v *Verified) All() []VerifiedKey {
+	var out []VerifiedKey
+	out = append(out, v.Organizations...)
+	out = append(out, v.CoverNodeProvisioning...)
+	out = append(out, v.JournalistProvisioning...)
+	for _, m := range []map[string][]VerifiedFamily{v.CoverNodes, v.Journalists} {
+		for _, id := range sortedIDs(m) {
+			for _, f := range m[id] {
+				out = append(out, f.Identity)
+				out = append(out, f.Messaging...)
+			}
+		}
+	}
+	for _, f := range v.Backup {
+		out = append(out, f.Identity)
+		out = append(out, f.Messaging...)
+	}
+	return out
+}
+
+func sortedIDs(m map[string][]VerifiedFamily) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// CoverNodeIDs returns the ids of CoverNodes with a verified identity key.
+func (v *Verified) CoverNodeIDs() []string { return sortedIDs(v.CoverNodes) }
+
+// JournalistIDs returns the ids of journalists with a verified identity key.
+func (v *Verified) JournalistIDs() []string { return sortedIDs(v.Journalists) }
+
+// CoverNodeIdentityKeys returns every verified CoverNode identity key, of
+// all CoverNodes: the keys that may sign dead drops.
+func (v *Verified) CoverNodeIdentityKeys() []*crypto.VerifyingKey {
+	var out []*crypto.VerifyingKey
+	for _, id := range v.CoverNodeIDs() {
+		for _, f := range v.CoverNodes[id] {
+			if vk, err := f.Identity.VerifyingKey(); err == nil {
+				out = append(out, vk)
+			}
+		}
+	}
+	return out
+}
+
+// messagingKeys returns the verified messaging keys of an id, latest expiry
+// first, across its identity families.
+func messagingKeys(fams []VerifiedFamily) []*crypto.PublicKey {
+	var ks []VerifiedKey
+	for _, f := range fams {
+		ks = append(ks, f.Messaging...)
+	}
+	sortKeys(ks)
+	var out []*crypto.PublicKey
+	for i := range ks {
+		if pk, err := ks[i].PublicKey(); err == nil {
+			out = append(out, pk)
+		}
+	}
+	return out
+}
+
+// CoverNodeMessagingKeys returns a CoverNode's verified messaging keys,
+// latest expiry first.
+func (v *Verified) CoverNodeMessagingKeys(id string) []*crypto.PublicKey {
+	return messagingKeys(v.CoverNodes[id])
+}
+
+// AllCoverNodeMessagingKeys returns every CoverNode's verified messaging
+// keys: the senders a journalist tries on C2J messages.
+func (v *Verified) AllCoverNodeMessagingKeys() []*crypto.PublicKey {
+	var out []*crypto.PublicKey
+	for _, id := range v.CoverNodeIDs() {
+		out = append(out, v.CoverNodeMessagingKeys(id)...)
+	}
+	return out
+}
+
+// JournalistMessagingKeys returns a journalist's verified messaging keys,
+// latest expiry first: the senders a reader tries on J2U messages.
+func (v *Verified) JournalistMessagingKeys(id string) []*crypto.PublicKey {
+	return messagingKeys(v.Journalists[id])
+}
+
+// ErrNoKey is returned when the hierarchy has no valid key to encrypt to.
+var ErrNoKey = errors.New("keys: no valid key to encrypt to")
+
+// JournalistKey returns the key to encrypt to a journalist: its messaging
+// key with the latest expiry (SPEC §6.3).
+func (v *Verified) JournalistKey(id string) (*crypto.PublicKey, error) {
+	ks := v.JournalistMessagingKeys(id)
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("%w for journalist %q", ErrNoKey, id)
+	}
+	return ks[0], nil
+}
+
+// WrappingKeyCount is how many CoverNode keys wrap each message.
+const WrappingKeyCount = 2
+
+// CoverNodeKeys returns the keys that wrap a U2C or J2C message: per
+// CoverNode, its messaging key with the latest expiry, for the first
+// WrappingKeyCount CoverNodes by id, the first repeated when fewer exist
+// (SPEC §6.3).
+func (v *Verified) CoverNodeKeys() ([]*crypto.PublicKey, error) {
+	var out []*crypto.PublicKey
+	for _, id := range v.CoverNodeIDs() {
+		if ks := v.CoverNodeMessagingKeys(id); len(ks) > 0 && len(out) < WrappingKeyCount {
+			out = append(out, ks[0])
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w for any CoverNode", ErrNoKey)
+	}
+	for len(out) < WrappingKeyCount {
+		out = append(out, out[0])
+	}
+	return out, nil
+}
+
+// Walk calls fn for every signed key in the hierarchy, with its role and
+// owner, parents before children. fn may modify the key in place.
+func (h *Hierarchy) Walk(fn func(k *SignedPublicKey, role Role, owner string)) {
+	fam := func(f *IdentityFamily, idRole, msgRole Role, owner string) {
+		fn(&f.IDPK, idRole, owner)
+		for i := range f.MsgPKs {
+			fn(&f.MsgPKs[i], msgRole, owner)
+		}
+	}
+	for i := range h.Keys {
+		org := &h.Keys[i]
+		fn(&org.OrgPK, Organization, "")
+		for j := range org.CoverNodes {
+			p := &org.CoverNodes[j]
+			fn(&p.ProvisioningPK, CoverNodeProvisioning, "")
+			for _, id := range sortedKeys(p.CoverNodes) {
+				for k := range p.CoverNodes[id] {
+					fam(&p.CoverNodes[id][k], CoverNodeIdentity, CoverNodeMessaging, id)
+				}
+			}
+		}
+		for j := range org.Journalists {
+			p := &org.Journalists[j]
+			fn(&p.ProvisioningPK, JournalistProvisioning, "")
+			for _, id := range sortedKeys(p.Journalists) {
+				for k := range p.Journalists[id] {
+					fam(&p.Journalists[id][k], JournalistIdentity, JournalistMessaging, id)
+				}
+			}
+		}
+		for k := range org.Backup {
+			fam(&org.Backup[k], BackupIdentity, BackupMessaging, "")
+		}
+	}
+}
+
+func sortedKeys(m map[string][]IdentityFamily) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
