@@ -155,31 +155,11 @@ func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, 
 		v.Organizations = append(v.Organizations, VerifiedKey{org.OrgPK, Organization, ""})
 		for j := range org.CoverNodes {
 			p := &org.CoverNodes[j]
-			if !v.check(CoverNodeProvisioning, "", &p.ProvisioningPK, &org.OrgPK) {
-				continue
-			}
-			v.CoverNodeProvisioning = append(v.CoverNodeProvisioning, VerifiedKey{p.ProvisioningPK, CoverNodeProvisioning, ""})
-			for id, fams := range p.CoverNodes {
-				for _, f := range fams {
-					if vf, ok := v.family(CoverNodeIdentity, CoverNodeMessaging, id, &f, &p.ProvisioningPK); ok {
-						v.CoverNodes[id] = append(v.CoverNodes[id], vf)
-					}
-				}
-			}
+			v.provisioning(CoverNodeProvisioning, &p.ProvisioningPK, &org.OrgPK, p.CoverNodes, &v.CoverNodeProvisioning, v.CoverNodes)
 		}
 		for j := range org.Journalists {
 			p := &org.Journalists[j]
-			if !v.check(JournalistProvisioning, "", &p.ProvisioningPK, &org.OrgPK) {
-				continue
-			}
-			v.JournalistProvisioning = append(v.JournalistProvisioning, VerifiedKey{p.ProvisioningPK, JournalistProvisioning, ""})
-			for id, fams := range p.Journalists {
-				for _, f := range fams {
-					if vf, ok := v.family(JournalistIdentity, JournalistMessaging, id, &f, &p.ProvisioningPK); ok {
-						v.Journalists[id] = append(v.Journalists[id], vf)
-					}
-				}
-			}
+			v.provisioning(JournalistProvisioning, &p.ProvisioningPK, &org.OrgPK, p.Journalists, &v.JournalistProvisioning, v.Journalists)
 		}
 		for _, f := range org.Backup {
 			if vf, ok := v.family(BackupIdentity, BackupMessaging, "", &f, &org.OrgPK); ok {
@@ -213,6 +193,27 @@ func verifyOrganization(k *SignedPublicKey, anchors []SignedPublicKey, now time.
 		}
 	}
 	return ErrNotTrustAnchor
+}
+
+// provisioning verifies a provisioning key and the identity families listed
+// under it, adding what verifies to list and families.
+func (v *Verified) provisioning(role Role, pk, org *SignedPublicKey, listed map[string][]IdentityFamily, list *[]VerifiedKey, families map[string][]VerifiedFamily) {
+	if !v.check(role, "", pk, org) {
+		return
+	}
+	*list = append(*list, VerifiedKey{*pk, role, ""})
+	idRole := CoverNodeIdentity
+	if role == JournalistProvisioning {
+		idRole = JournalistIdentity
+	}
+	msgRole := idRole + 1 // the messaging role follows its identity role
+	for id, fams := range listed {
+		for i := range fams {
+			if vf, ok := v.family(idRole, msgRole, id, &fams[i], pk); ok {
+				families[id] = append(families[id], vf)
+			}
+		}
+	}
 }
 
 func (v *Verified) drop(role Role, owner string, k *SignedPublicKey, err error) {
