@@ -1,0 +1,77 @@
+package deaddrop_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/vectors"
+)
+
+func seedDeadDrops(f *testing.F) {
+	dir := vectors.Locate()
+	if dir == "" {
+		return
+	}
+	for _, kind := range []string{"user_dead_drops", "journalist_dead_drops"} {
+		files, _ := filepath.Glob(filepath.Join(dir, vectors.Scenarios, "*", kind, "*.json"))
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b, kind == "user_dead_drops")
+			}
+		}
+	}
+}
+
+func FuzzParseList(f *testing.F) {
+	seedDeadDrops(f)
+	f.Add([]byte(`{"dead_drops":[]}`), true)
+	vk := func() *crypto.VerifyingKey { sk, _ := crypto.GenerateSigningKey(); return sk.VerifyingKey() }()
+	reader, _ := crypto.GenerateKey()
+	ro, _ := deaddrop.NewReaderOpener(reader, map[string][]*crypto.PublicKey{"a": {reader.PublicKey()}})
+	jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{reader}, []*crypto.PublicKey{reader.PublicKey()})
+	f.Fuzz(func(t *testing.T, b []byte, user bool) {
+		kind := deaddrop.Journalist
+		if user {
+			kind = deaddrop.User
+		}
+		l, err := deaddrop.ParseList(kind, b)
+		if err != nil {
+			return
+		}
+		for _, d := range l.DeadDrops {
+			_ = d.Verify([]*crypto.VerifyingKey{vk})
+			if user {
+				_, _ = ro.Open(d)
+			} else {
+				_, _ = jo.Open(d)
+			}
+			again, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := deaddrop.Parse(kind, again, true)
+			if err != nil || back.ID != d.ID || string(back.Data) != string(d.Data) || back.Signature != d.Signature || back.Epoch != d.Epoch || back.CreatedAt.Unix() != d.CreatedAt.Unix() {
+				t.Fatalf("dead drop does not round-trip: %v\n%s", err, again)
+			}
+		}
+	})
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"created_at":"2023-10-04T19:06:43.635851Z","data":"AAAA","signature":"00","epoch":1}`), false)
+	f.Fuzz(func(t *testing.T, b []byte, strict bool) {
+		for _, kind := range []deaddrop.Kind{deaddrop.User, deaddrop.Journalist} {
+			d, err := deaddrop.Parse(kind, b, strict)
+			if err != nil {
+				continue
+			}
+			if err := d.CheckLength(); err != nil {
+				t.Fatalf("parsed a dead drop of bad length: %v", err)
+			}
+		}
+	})
+}
