@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -30,6 +31,16 @@ func (e *TextError) Error() string { return "protocol: bad padded text: " + e.Re
 // random padding up to PaddedTextSize bytes.
 type PaddedText [PaddedTextSize]byte
 
+// gzipWriters keeps compressors between messages: a fresh one allocates
+// about a megabyte, which would cost more than the encryption.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, err := gzip.NewWriterLevel(io.Discard, 6) // upstream's flate2 default level
+	if err != nil {
+		panic(err) // a constant, valid level
+	}
+	return zw
+}}
+
 // EncodeText compresses text into a PaddedText, filling the rest with
 // random bytes so that the padding carries no information.
 func EncodeText(text string) (*PaddedText, error) {
@@ -37,10 +48,9 @@ func EncodeText(text string) (*PaddedText, error) {
 		return nil, errors.New("protocol: message text is not valid UTF-8")
 	}
 	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, 6) // upstream's flate2 default level
-	if err != nil {
-		return nil, err
-	}
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&gz)
 	if _, err := io.WriteString(zw, text); err != nil {
 		return nil, err
 	}
