@@ -1,0 +1,176 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/vectors"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"chaff": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI tests in testdata/*.txt. Each script sees the
+// upstream vectors ($TESTKEYS, $SCENARIOS) and a freshly generated
+// newsroom in $WORK/newsroom (see writeNewsroom).
+func TestScripts(t *testing.T) {
+	dir := vectors.Dir(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("TESTKEYS", filepath.Join(dir, vectors.TestKeys))
+			env.Setenv("SCENARIOS", filepath.Join(dir, vectors.Scenarios))
+			return writeNewsroom(env, filepath.Join(env.WorkDir, "newsroom"))
+		},
+	})
+}
+
+// writeNewsroom generates a whole newsroom's keys and a few dead drops
+// holding known messages, with tampered copies:
+//
+//	org.pub.json                   trust anchor
+//	keys.json                      GET /v1/public-keys
+//	user.keypair.json              a reader ($USER_PK is its public key)
+//	journalist_msg.keypair.json    alice's messaging key pair
+//	journalist_dead_drops.json     one dead drop: a message to alice among cover
+//	user_dead_drops.json           dead drop 1: a reply and a handover; 2: cover only
+//	tampered_user_dead_drops.json  the same, dead drop 2's signature altered
+//	tampered_keys.json             keys.json with alice's messaging certificate altered
+func writeNewsroom(env *testscript.Env, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	now := time.Now()
+	gen := func(role keys.Role, parent *keys.KeyPair) *keys.KeyPair {
+		kp, err := keys.Generate(role, parent, now)
+		if err != nil {
+			env.T().Fatal(err)
+		}
+		return kp
+	}
+	org := gen(keys.Organization, nil)
+	cnProv, jProv := gen(keys.CoverNodeProvisioning, org), gen(keys.JournalistProvisioning, org)
+	cnID, jID := gen(keys.CoverNodeIdentity, cnProv), gen(keys.JournalistIdentity, jProv)
+	cnMsg, jMsg := gen(keys.CoverNodeMessaging, cnID), gen(keys.JournalistMessaging, jID)
+	user := gen(keys.User, nil)
+	h := &keys.Hierarchy{
+		JournalistProfiles: []keys.JournalistProfile{{ID: "alice", DisplayName: "Alice", SortName: "alice", Description: "investigations", Tag: protocol.TagFor("alice").String(), Status: keys.StatusVisible}},
+		Keys: []keys.OrganizationFamily{{
+			OrgPK: org.Public,
+			CoverNodes: []keys.CoverNodeProvisioningFamily{{ProvisioningPK: cnProv.Public, CoverNodes: map[string][]keys.IdentityFamily{
+				"covernode_001": {{IDPK: cnID.Public, MsgPKs: []keys.SignedPublicKey{cnMsg.Public}}},
+			}}},
+			Journalists: []keys.JournalistProvisioningFamily{{ProvisioningPK: jProv.Public, Journalists: map[string][]keys.IdentityFamily{
+				"alice": {{IDPK: jID.Public, MsgPKs: []keys.SignedPublicKey{jMsg.Public}}},
+			}}},
+		}},
+		MaxEpoch: 6,
+	}
+	cnSign, err := cnID.SigningKey()
+	if err != nil {
+		return err
+	}
+	cnSK, err := cnMsg.PrivateKey()
+	if err != nil {
+		return err
+	}
+	jSK, err := jMsg.PrivateKey()
+	if err != nil {
+		return err
+	}
+	userSK, err := user.PrivateKey()
+	if err != nil {
+		return err
+	}
+	env.Setenv("USER_PK", userSK.PublicKey().Hex())
+
+	// A reader's message to alice among cover.
+	u2j, err := protocol.SealU2J(jSK.PublicKey(), userSK.PublicKey(), "the minutes of the 3 May meeting are in the archive")
+	if err != nil {
+		return err
+	}
+	var jdata []byte
+	for i := range 4 {
+		c, err := protocol.RandomC2J(cnSK)
+		if i == 2 {
+			c, err = protocol.SealC2J(jSK.PublicKey(), cnSK, u2j)
+		}
+		if err != nil {
+			return err
+		}
+		jdata = append(jdata, c...)
+	}
+	jd := &deaddrop.DeadDrop{Kind: deaddrop.Journalist, ID: 1, CreatedAt: now, Data: jdata, Epoch: 6}
+	jd.Sign(cnSign)
+
+	// alice's reply and a handover, then a dead drop of cover only.
+	var udata []byte
+	for i := range 3 {
+		var c []byte
+		switch i {
+		case 0:
+			c, err = protocol.SealJ2U(userSK.PublicKey(), jSK, &protocol.JournalistMessage{Type: protocol.J2UTypeText, Text: "thank you, we will look into it"})
+		case 1:
+			c, err = protocol.SealJ2U(userSK.PublicKey(), jSK, &protocol.JournalistMessage{Type: protocol.J2UTypeHandover, HandoverTo: "investigations"})
+		default:
+			c, err = protocol.RandomJ2U()
+		}
+		if err != nil {
+			return err
+		}
+		udata = append(udata, c...)
+	}
+	cover := make([]byte, 0, 3*protocol.J2UMessageSize)
+	for range 3 {
+		c, err := protocol.RandomJ2U()
+		if err != nil {
+			return err
+		}
+		cover = append(cover, c...)
+	}
+	ud1 := &deaddrop.DeadDrop{Kind: deaddrop.User, ID: 1, CreatedAt: now, Data: udata}
+	ud2 := &deaddrop.DeadDrop{Kind: deaddrop.User, ID: 2, CreatedAt: now, Data: cover}
+	ud1.Sign(cnSign)
+	ud2.Sign(cnSign)
+
+	files := map[string]any{
+		"org.pub.json":                org.Public,
+		"keys.json":                   h,
+		"user.keypair.json":           user,
+		"journalist_msg.keypair.json": jMsg,
+		"journalist_dead_drops.json":  deaddrop.List{DeadDrops: []*deaddrop.DeadDrop{jd}},
+		"user_dead_drops.json":        deaddrop.List{DeadDrops: []*deaddrop.DeadDrop{ud1, ud2}},
+	}
+	tampered := *ud2
+	tampered.Signature[10] ^= 0x20
+	files["tampered_user_dead_drops.json"] = deaddrop.List{DeadDrops: []*deaddrop.DeadDrop{ud1, &tampered}}
+	bad := *h
+	badMsg := jMsg.Public
+	badMsg.Certificate[0] ^= 1
+	bad.Keys = []keys.OrganizationFamily{h.Keys[0]}
+	bad.Keys[0].Journalists = []keys.JournalistProvisioningFamily{{ProvisioningPK: jProv.Public, Journalists: map[string][]keys.IdentityFamily{
+		"alice": {{IDPK: jID.Public, MsgPKs: []keys.SignedPublicKey{badMsg}}},
+	}}}
+	files["tampered_keys.json"] = &bad
+	for name, v := range files {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
