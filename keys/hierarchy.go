@@ -130,6 +130,9 @@ type Verified struct {
 	Journalists map[string][]VerifiedFamily
 	Backup      []VerifiedFamily
 	Dropped     []*KeyError
+	// Trusted is the verified part of the hierarchy in published form:
+	// what a server serves at GET /v1/public-keys.
+	Trusted *Hierarchy
 }
 
 // Verify checks a published hierarchy against the trust anchors at now
@@ -145,6 +148,7 @@ func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, 
 		Profiles:    h.JournalistProfiles,
 		CoverNodes:  map[string][]VerifiedFamily{},
 		Journalists: map[string][]VerifiedFamily{},
+		Trusted:     &Hierarchy{JournalistProfiles: h.JournalistProfiles, Keys: []OrganizationFamily{}, MaxEpoch: h.MaxEpoch},
 	}
 	for i := range h.Keys {
 		org := &h.Keys[i]
@@ -153,19 +157,26 @@ func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, 
 			continue
 		}
 		v.Organizations = append(v.Organizations, VerifiedKey{org.OrgPK, Organization, ""})
+		trusted := OrganizationFamily{OrgPK: org.OrgPK, CoverNodes: []CoverNodeProvisioningFamily{}, Journalists: []JournalistProvisioningFamily{}, Backup: []IdentityFamily{}}
 		for j := range org.CoverNodes {
 			p := &org.CoverNodes[j]
-			v.provisioning(CoverNodeProvisioning, &p.ProvisioningPK, &org.OrgPK, p.CoverNodes, &v.CoverNodeProvisioning, v.CoverNodes)
+			if fams, ok := v.provisioning(CoverNodeProvisioning, &p.ProvisioningPK, &org.OrgPK, p.CoverNodes, &v.CoverNodeProvisioning, v.CoverNodes); ok {
+				trusted.CoverNodes = append(trusted.CoverNodes, CoverNodeProvisioningFamily{p.ProvisioningPK, fams})
+			}
 		}
 		for j := range org.Journalists {
 			p := &org.Journalists[j]
-			v.provisioning(JournalistProvisioning, &p.ProvisioningPK, &org.OrgPK, p.Journalists, &v.JournalistProvisioning, v.Journalists)
-		}
-		for _, f := range org.Backup {
-			if vf, ok := v.family(BackupIdentity, BackupMessaging, "", &f, &org.OrgPK); ok {
-				v.Backup = append(v.Backup, vf)
+			if fams, ok := v.provisioning(JournalistProvisioning, &p.ProvisioningPK, &org.OrgPK, p.Journalists, &v.JournalistProvisioning, v.Journalists); ok {
+				trusted.Journalists = append(trusted.Journalists, JournalistProvisioningFamily{p.ProvisioningPK, fams})
 			}
 		}
+		for _, f := range org.Backup {
+			if vf, tf, ok := v.family(BackupIdentity, BackupMessaging, "", &f, &org.OrgPK); ok {
+				v.Backup = append(v.Backup, vf)
+				trusted.Backup = append(trusted.Backup, tf)
+			}
+		}
+		v.Trusted.Keys = append(v.Trusted.Keys, trusted)
 	}
 	for _, m := range []map[string][]VerifiedFamily{v.CoverNodes, v.Journalists} {
 		for _, fams := range m {
@@ -175,6 +186,7 @@ func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, 
 	sortFamilies(v.Backup)
 	if h.DefaultJournalistID != nil && len(v.Journalists[*h.DefaultJournalistID]) > 0 {
 		v.DefaultJournalistID = *h.DefaultJournalistID
+		v.Trusted.DefaultJournalistID = &v.DefaultJournalistID
 	}
 	sort.Slice(v.Dropped, func(i, j int) bool { return v.Dropped[i].Error() < v.Dropped[j].Error() })
 	if len(v.Organizations) == 0 {
@@ -196,11 +208,13 @@ func verifyOrganization(k *SignedPublicKey, anchors []SignedPublicKey, now time.
 }
 
 // provisioning verifies a provisioning key and the identity families listed
-// under it, adding what verifies to list and families.
-func (v *Verified) provisioning(role Role, pk, org *SignedPublicKey, listed map[string][]IdentityFamily, list *[]VerifiedKey, families map[string][]VerifiedFamily) {
+// under it, adding what verifies to list and families. It returns the
+// families that verified, in published form.
+func (v *Verified) provisioning(role Role, pk, org *SignedPublicKey, listed map[string][]IdentityFamily, list *[]VerifiedKey, families map[string][]VerifiedFamily) (map[string][]IdentityFamily, bool) {
 	if !v.check(role, "", pk, org) {
-		return
+		return nil, false
 	}
+	trusted := map[string][]IdentityFamily{}
 	*list = append(*list, VerifiedKey{*pk, role, ""})
 	idRole := CoverNodeIdentity
 	if role == JournalistProvisioning {
@@ -209,11 +223,13 @@ func (v *Verified) provisioning(role Role, pk, org *SignedPublicKey, listed map[
 	msgRole := idRole + 1 // the messaging role follows its identity role
 	for id, fams := range listed {
 		for i := range fams {
-			if vf, ok := v.family(idRole, msgRole, id, &fams[i], pk); ok {
+			if vf, tf, ok := v.family(idRole, msgRole, id, &fams[i], pk); ok {
 				families[id] = append(families[id], vf)
+				trusted[id] = append(trusted[id], tf)
 			}
 		}
 	}
+	return trusted, true
 }
 
 func (v *Verified) drop(role Role, owner string, k *SignedPublicKey, err error) {
@@ -231,18 +247,20 @@ func (v *Verified) check(role Role, owner string, k, parent *SignedPublicKey) bo
 	return true
 }
 
-func (v *Verified) family(idRole, msgRole Role, owner string, f *IdentityFamily, parent *SignedPublicKey) (VerifiedFamily, bool) {
+func (v *Verified) family(idRole, msgRole Role, owner string, f *IdentityFamily, parent *SignedPublicKey) (VerifiedFamily, IdentityFamily, bool) {
 	if !v.check(idRole, owner, &f.IDPK, parent) {
-		return VerifiedFamily{}, false
+		return VerifiedFamily{}, IdentityFamily{}, false
 	}
 	vf := VerifiedFamily{Identity: VerifiedKey{f.IDPK, idRole, owner}}
+	tf := IdentityFamily{IDPK: f.IDPK, MsgPKs: []SignedPublicKey{}}
 	for i := range f.MsgPKs {
 		if v.check(msgRole, owner, &f.MsgPKs[i], &f.IDPK) {
 			vf.Messaging = append(vf.Messaging, VerifiedKey{f.MsgPKs[i], msgRole, owner})
+			tf.MsgPKs = append(tf.MsgPKs, f.MsgPKs[i])
 		}
 	}
 	sortKeys(vf.Messaging)
-	return vf, true
+	return vf, tf, true
 }
 
 // sortKeys orders keys latest expiry first (ties by key, for determinism).

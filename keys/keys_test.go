@@ -446,3 +446,30 @@ func TestRoles(t *testing.T) {
 		t.Fatal("unknown entity name accepted")
 	}
 }
+
+// TestTrusted checks that Verify's published form of what verified is the
+// whole hierarchy when everything verifies, and drops what does not.
+func TestTrusted(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	c := newChain(t, now)
+	h := c.hierarchy()
+	v, err := keys.Verify(h, []keys.SignedPublicKey{c.org.Public}, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(h)
+	h.Keys[0].Backup = []keys.IdentityFamily{} // always present in what a server publishes
+	want, _ := json.Marshal(h)
+	if got, _ := json.Marshal(v.Trusted); string(got) != string(want) {
+		t.Fatalf("trusted hierarchy\n%s\nwant\n%s\n(from %s)", got, want, a)
+	}
+	// Two weeks on, the first messaging keys have expired (CoverNode and
+	// journalist): they are left out.
+	v, _ = keys.Verify(h, []keys.SignedPublicKey{c.org.Public}, now.Add(2*keys.Week+time.Hour))
+	if n := len(v.Trusted.Keys[0].Journalists[0].Journalists["alice"][0].MsgPKs); n != 2 {
+		t.Fatalf("%d journalist messaging keys published, want 2", n)
+	}
+	if n := countKeys(v.Trusted); n != countKeys(h)-2 {
+		t.Fatalf("%d keys published, want %d", n, countKeys(h)-2)
+	}
+}
