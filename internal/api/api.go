@@ -1,0 +1,273 @@
+// Package api serves CoverDrop's public API and the message ingest (SPEC
+// §4.4–§4.9, §5.4, §5.5) over the JetStream store.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures the API.
+type Config struct {
+	// Anchors are the organisation keys the API serves families for.
+	Anchors []keys.SignedPublicKey
+	// DefaultJournalistID is published when that journalist has keys.
+	DefaultJournalistID string
+	// Page limits of the dead-drop GETs (upstream 360 and 24).
+	UserDeadDropLimit, JournalistDeadDropLimit int
+	// Ingest limits per client, applied before the body is read.
+	IngestRate  float64
+	IngestBurst int
+	// ClientIPHeader names a header set by a trusted CDN in front of the
+	// ingest (such as Fastly-Client-IP) to key the rate limit on; by
+	// default the peer address is used. Client addresses are never logged.
+	ClientIPHeader string
+	// Body caps: the ingest's, and every other endpoint's.
+	MaxIngestBody, MaxBody int64
+	// AppendTimeout bounds how long the ingest waits for a durable append.
+	AppendTimeout time.Duration
+	Logger        *slog.Logger
+	LogLevel      *slog.LevelVar
+	Registry      prometheus.Registerer
+	Now           func() time.Time
+	Commit        string
+	Branch        string
+}
+
+func (c *Config) defaults() {
+	if c.UserDeadDropLimit <= 0 {
+		c.UserDeadDropLimit = 360
+	}
+	if c.JournalistDeadDropLimit <= 0 {
+		c.JournalistDeadDropLimit = 24
+	}
+	if c.IngestRate <= 0 {
+		c.IngestRate = 2
+	}
+	if c.IngestBurst <= 0 {
+		c.IngestBurst = 20
+	}
+	if c.MaxIngestBody <= 0 {
+		c.MaxIngestBody = 4 << 10
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 2 << 20
+	}
+	if c.AppendTimeout <= 0 {
+		c.AppendTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is one API replica. Replicas share nothing but the store.
+type Server struct {
+	cfg     Config
+	st      *store.Store
+	log     *slog.Logger
+	metrics *metrics
+	limiter *clientLimiter
+
+	keys, adminKeys, profiles, status, idForms *store.Mirror
+	deadDrops                                  map[deaddrop.Kind]*deadDropIndex
+
+	hmu  sync.Mutex
+	hier *hierarchyView // cached; see hierarchy()
+}
+
+// New starts an API replica over st: it mirrors the buckets, follows the
+// dead-drop streams, and stores the trust anchors as organisation keys.
+// It runs until ctx ends.
+func New(ctx context.Context, st *store.Store, cfg Config) (*Server, error) {
+	cfg.defaults()
+	s := &Server{cfg: cfg, st: st, log: cfg.Logger, deadDrops: map[deaddrop.Kind]*deadDropIndex{}}
+	var err error
+	if s.metrics, err = newMetrics(cfg.Registry); err != nil {
+		return nil, err
+	}
+	s.limiter = newClientLimiter(cfg.IngestRate, cfg.IngestBurst)
+	if s.keys, err = store.NewMirror(ctx, st.Keys); err != nil {
+		return nil, err
+	}
+	if s.adminKeys, err = store.NewMirror(ctx, st.AdminKeys); err != nil {
+		return nil, err
+	}
+	if s.profiles, err = store.NewMirror(ctx, st.Profiles); err != nil {
+		return nil, err
+	}
+	if s.status, err = store.NewMirror(ctx, st.Status); err != nil {
+		return nil, err
+	}
+	if s.idForms, err = store.NewMirror(ctx, st.IDForms); err != nil {
+		return nil, err
+	}
+	for kind, limit := range map[deaddrop.Kind]int{deaddrop.User: cfg.UserDeadDropLimit, deaddrop.Journalist: cfg.JournalistDeadDropLimit} {
+		idx, err := newDeadDropIndex(ctx, st, kind, limit)
+		if err != nil {
+			return nil, err
+		}
+		s.deadDrops[kind] = idx
+	}
+	now := cfg.Now()
+	for _, a := range cfg.Anchors {
+		if err := a.Verify(&a, now); err != nil {
+			s.log.Warn("trust anchor not stored", "key", a.Prefix(), "err", err)
+			continue
+		}
+		epoch, err := st.PutKey(ctx, store.KeyRecord{Role: keys.Organization, Key: a, AddedAt: now})
+		if err != nil {
+			return nil, fmt.Errorf("storing trust anchor: %w", err)
+		}
+		if err := s.keys.WaitRevision(ctx, epoch); err != nil {
+			return nil, err
+		}
+	}
+	go s.removeExpiredKeys(ctx)
+	return s, nil
+}
+
+// Handler serves the API: every /v1 endpoint, and the ingest unless it is
+// served on its own listener.
+func (s *Server) Handler(withIngest bool) http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.instrument(pattern, h)) }
+	handle("GET /v1/healthcheck", s.healthcheck("api"))
+	handle("GET /v1/status", s.getStatus)
+	handle("POST /v1/status", s.postStatus)
+	handle("POST /v1/status/public-key", s.postAdminKey)
+	handle("POST /v1/logging", s.postLogging)
+	handle("GET /v1/public-keys", s.getPublicKeys)
+	handle("POST /v1/public-keys/journalists", s.postJournalistProfile)
+	handle("PATCH /v1/public-keys/journalists/update-profile", s.patchJournalistProfile)
+	handle("PATCH /v1/public-keys/journalists/update-status", s.patchJournalistStatus)
+	handle("DELETE /v1/public-keys/journalists/delete", s.deleteJournalist)
+	handle("POST /v1/public-keys/covernode/provisioning-public-key", s.postProvisioningKey(keys.CoverNodeProvisioning))
+	handle("POST /v1/public-keys/journalists/provisioning-public-key", s.postProvisioningKey(keys.JournalistProvisioning))
+	handle("POST /v1/public-keys/covernode/identity-public-key", s.postCoverNodeIdentityKey)
+	handle("POST /v1/public-keys/covernode/messaging-public-key", s.postMessagingKey(keys.CoverNodeIdentity))
+	handle("POST /v1/public-keys/journalists/identity-public-key", s.postJournalistIdentityKey)
+	handle("GET /v1/public-keys/journalists/identity-public-key/{pk}", s.getJournalistIdentityKey)
+	handle("POST /v1/public-keys/journalists/identity-public-key-form", s.postIdentityKeyForm)
+	handle("GET /v1/public-keys/journalists/identity-public-key-form", s.getIdentityKeyForms)
+	handle("POST /v1/public-keys/journalists/messaging-public-key", s.postMessagingKey(keys.JournalistIdentity))
+	handle("POST /v1/journalist-messages", s.postJournalistMessage)
+	handle("POST /v1/backups/signing-public-key", s.postBackupKey(keys.Organization))
+	handle("POST /v1/backups/encryption-public-key", s.postBackupKey(keys.BackupIdentity))
+	for kind, path := range map[deaddrop.Kind]string{deaddrop.User: "/v1/user/dead-drops", deaddrop.Journalist: "/v1/journalist/dead-drops"} {
+		handle("GET "+path, s.getDeadDrops(kind))
+		handle("POST "+path, s.postDeadDrop(kind))
+		handle("GET "+path+"/recent-summary", s.getRecentSummary(kind))
+	}
+	if withIngest {
+		s.ingestRoutes(mux)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+	return mux
+}
+
+// IngestHandler serves the ingest on its own listener, as upstream's
+// u2j-appender does: /healthcheck and /user/messages, without /v1.
+func (s *Server) IngestHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.ingestRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+	return mux
+}
+
+func (s *Server) ingestRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /healthcheck", s.instrument("GET /healthcheck", s.healthcheck("u2j-appender")))
+	mux.Handle("POST /user/messages", s.instrument("POST /user/messages", s.postUserMessage))
+}
+
+func (s *Server) healthcheck(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var commit, branch *string
+		if s.cfg.Commit != "" {
+			commit = &s.cfg.Commit
+		}
+		if s.cfg.Branch != "" {
+			branch = &s.cfg.Branch
+		}
+		w.Header().Set("Cache-Control", "max-age=1")
+		writeJSON(w, http.StatusOK, map[string]any{"name": name, "status": "ok", "commit": commit, "branch": branch})
+	}
+}
+
+// Errors with upstream's texts (SPEC §5.2).
+const (
+	errSignerNotFound  = "Signing key not found in API database, it is either expired or never existed"
+	errSignature       = "signature verification failed"
+	errUnauthorized    = "client unauthorized to update record"
+	errDescription     = "journalist description too long"
+	errRotatedTooSoon  = "key has been rotated too recently"
+	errStreamPut       = "Failed to put message onto stream"
+	errInternal        = "Internal server error"
+	errTooManyRequests = "Too many requests"
+	errAppend          = "Unexpected append failure"
+)
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"Internal server error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// writeEmpty answers 200 with an empty body, as upstream does for
+// mutations without a documented response.
+func writeEmpty(w http.ResponseWriter) {
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+// readBody reads a request body up to limit bytes, refusing larger ones
+// before reading when the length is declared.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is %d bytes, more than the %d allowed", r.ContentLength, limit))
+		return nil, false
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is more than the %d bytes allowed", limit))
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "could not read the request body")
+		return nil, false
+	}
+	return b, true
+}

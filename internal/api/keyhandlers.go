@@ -1,0 +1,301 @@
+package api
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/chaffhq/chaff/form"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/protocol"
+)
+
+// provisioningRotation is the least time between two provisioning keys of
+// a kind (upstream refuses more frequent rotation).
+const provisioningRotation = 26 * keys.Week
+
+// postProvisioningKey: POST …/{covernode,journalists}/provisioning-public-key,
+// signed by the organisation key; the new key must be certified by it.
+func (s *Server) postProvisioningKey(role keys.Role) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var k keys.SignedPublicKey
+		req, ok := s.readForm(w, r, keys.Organization, &k)
+		if !ok {
+			return
+		}
+		if err := k.Verify(&req.signer.SignedPublicKey, req.now); err != nil {
+			s.fail(w, req, http.StatusUnauthorized, errSignature)
+			return
+		}
+		for _, rec := range req.view.records {
+			if rec.Role != role {
+				continue
+			}
+			if rec.Key.Key == k.Key {
+				writeEmpty(w) // already stored: idempotent
+				return
+			}
+			if d := req.now.Sub(rec.AddedAt); d < provisioningRotation && d > -provisioningRotation {
+				s.fail(w, req, http.StatusBadRequest, errRotatedTooSoon)
+				return
+			}
+		}
+		s.storeKey(w, r, req, store.KeyRecord{Role: role, Parent: req.signer.Hex(), Key: k}, false)
+	}
+}
+
+// postCoverNodeIdentityKey: POST …/covernode/identity-public-key, signed by
+// a CoverNode provisioning key. Answers the epoch.
+func (s *Server) postCoverNodeIdentityKey(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		CoverNodeID string               `json:"covernode_id"`
+		Key         keys.SignedPublicKey `json:"covernode_id_pk"`
+	}
+	req, ok := s.readForm(w, r, keys.CoverNodeProvisioning, &body)
+	if !ok {
+		return
+	}
+	if err := protocol.ValidateCoverNodeID(body.CoverNodeID); err != nil {
+		s.fail(w, req, http.StatusBadRequest, err.Error())
+		return
+	}
+	parent, err := certifiedBy(&body.Key, req.view.verified.CoverNodeProvisioning, req.now)
+	if err != nil {
+		s.fail(w, req, http.StatusUnauthorized, errSignature)
+		return
+	}
+	if owner, taken := s.identityOwner(req.view, keys.CoverNodeIdentity, body.Key.Key[:]); taken && owner != body.CoverNodeID {
+		s.fail(w, req, http.StatusBadRequest, "this identity key belongs to another CoverNode")
+		return
+	}
+	s.storeKey(w, r, req, store.KeyRecord{Role: keys.CoverNodeIdentity, Owner: body.CoverNodeID, Parent: parent.Hex(), Key: body.Key}, true)
+}
+
+// identityOwner returns the owner of a stored identity key, if any.
+func (s *Server) identityOwner(view *hierarchyView, role keys.Role, key []byte) (string, bool) {
+	for _, rec := range view.records {
+		if rec.Role == role && string(rec.Key.Key[:]) == string(key) {
+			return rec.Owner, true
+		}
+	}
+	return "", false
+}
+
+// postMessagingKey: POST …/{covernode,journalists}/messaging-public-key,
+// signed by an identity key; the new key must be certified by one of the
+// same owner's identity keys. Answers the epoch.
+func (s *Server) postMessagingKey(signerRole keys.Role) http.HandlerFunc {
+	msgRole := keys.CoverNodeMessaging
+	if signerRole == keys.JournalistIdentity {
+		msgRole = keys.JournalistMessaging
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		var k keys.SignedPublicKey
+		req, ok := s.readForm(w, r, signerRole, &k)
+		if !ok {
+			return
+		}
+		var ids []keys.VerifiedKey
+		fams := req.view.verified.CoverNodes
+		if signerRole == keys.JournalistIdentity {
+			fams = req.view.verified.Journalists
+		}
+		for _, f := range fams[req.signer.Owner] {
+			ids = append(ids, f.Identity)
+		}
+		parent, err := certifiedBy(&k, ids, req.now)
+		if err != nil {
+			s.fail(w, req, http.StatusUnauthorized, errSignature)
+			return
+		}
+		s.storeKey(w, r, req, store.KeyRecord{Role: msgRole, Owner: req.signer.Owner, Parent: parent.Hex(), Key: k}, true)
+	}
+}
+
+// postJournalistIdentityKey: POST …/journalists/identity-public-key, signed
+// by a journalist provisioning key. Answers the epoch.
+func (s *Server) postJournalistIdentityKey(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		JournalistID string               `json:"journalist_id"`
+		Key          keys.SignedPublicKey `json:"journalist_id_pk"`
+		FromQueue    bool                 `json:"from_queue"`
+	}
+	req, ok := s.readForm(w, r, keys.JournalistProvisioning, &body)
+	if !ok {
+		return
+	}
+	if _, exists := s.profile(body.JournalistID); !exists {
+		s.fail(w, req, http.StatusNotFound, fmt.Sprintf("journalist %q is not registered", body.JournalistID))
+		return
+	}
+	parent, err := certifiedBy(&body.Key, req.view.verified.JournalistProvisioning, req.now)
+	if err != nil {
+		s.fail(w, req, http.StatusUnauthorized, errSignature)
+		return
+	}
+	if owner, taken := s.identityOwner(req.view, keys.JournalistIdentity, body.Key.Key[:]); taken && owner != body.JournalistID {
+		s.fail(w, req, http.StatusBadRequest, "this identity key belongs to another journalist")
+		return
+	}
+	if body.FromQueue {
+		q, ok := s.queuedForm(body.JournalistID)
+		var newPK struct {
+			NewPK struct {
+				Key string `json:"key"`
+			} `json:"new_pk"`
+		}
+		if !ok || q.Form.Decode(&newPK) != nil || newPK.NewPK.Key != body.Key.Hex() {
+			s.fail(w, req, http.StatusBadRequest, "the key is not the one queued for this journalist")
+			return
+		}
+	}
+	s.storeKey(w, r, req, store.KeyRecord{Role: keys.JournalistIdentity, Owner: body.JournalistID, Parent: parent.Hex(), Key: body.Key}, true)
+	if body.FromQueue {
+		if err := s.st.IDForms.Purge(r.Context(), profileKey(body.JournalistID)); err != nil {
+			s.log.Warn("removing a served rotation form", "err", err)
+		}
+	}
+}
+
+// getJournalistIdentityKey: GET …/journalists/identity-public-key/{pk}:
+// null, or the stored key with its epoch.
+func (s *Server) getJournalistIdentityKey(w http.ResponseWriter, r *http.Request) {
+	pk, err := hex.DecodeString(r.PathValue("pk"))
+	if err != nil || len(pk) != 32 {
+		writeError(w, http.StatusBadRequest, "the key must be 64 hex digits")
+		return
+	}
+	var out any
+	for _, rec := range s.hierarchy().records {
+		if rec.Role == keys.JournalistIdentity && string(rec.Key.Key[:]) == string(pk) {
+			out = map[string]any{"epoch": rec.Epoch, "key": rec.Key}
+		}
+	}
+	w.Header().Set("Cache-Control", "max-age=60")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// queuedIDForm is a journalist's queued identity-key rotation form.
+type queuedIDForm struct {
+	JournalistID string     `json:"journalist_id"`
+	Form         *form.Form `json:"form"`
+}
+
+func (s *Server) queuedForm(id string) (*queuedIDForm, bool) {
+	e, ok := s.idForms.Get(profileKey(id))
+	if !ok {
+		return nil, false
+	}
+	var q queuedIDForm
+	if err := json.Unmarshal(e.Value, &q); err != nil || q.Form == nil {
+		return nil, false
+	}
+	return &q, true
+}
+
+// postIdentityKeyForm: POST …/identity-public-key-form, an outer form
+// signed by a journalist identity key around an inner form, signed by the
+// same key, asking for new_pk to be certified.
+func (s *Server) postIdentityKeyForm(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Form *form.Form `json:"form"`
+	}
+	req, ok := s.readForm(w, r, keys.JournalistIdentity, &body)
+	if !ok {
+		return
+	}
+	vk, err := req.signer.VerifyingKey()
+	if err != nil || body.Form == nil || body.Form.Verify(vk, req.now) != nil {
+		s.fail(w, req, http.StatusUnauthorized, errSignature)
+		return
+	}
+	var inner struct {
+		NewPK struct {
+			Key string `json:"key"`
+		} `json:"new_pk"`
+	}
+	if err := body.Form.Decode(&inner); err != nil {
+		s.fail(w, req, http.StatusBadRequest, err.Error())
+		return
+	}
+	newPK, err := hex.DecodeString(inner.NewPK.Key)
+	if err != nil || len(newPK) != 32 {
+		s.fail(w, req, http.StatusBadRequest, "new_pk.key must be 64 hex digits")
+		return
+	}
+	if _, taken := s.identityOwner(req.view, keys.JournalistIdentity, newPK); taken {
+		s.fail(w, req, http.StatusBadRequest, "new_pk is already a published identity key")
+		return
+	}
+	b, err := json.Marshal(queuedIDForm{JournalistID: req.signer.Owner, Form: body.Form})
+	if err == nil {
+		var rev uint64
+		rev, err = s.st.IDForms.Put(r.Context(), profileKey(req.signer.Owner), b)
+		if err == nil {
+			err = s.idForms.WaitRevision(r.Context(), rev)
+		}
+	}
+	if err != nil {
+		s.log.Error("queueing a rotation form", "err", err)
+		s.fail(w, req, http.StatusInternalServerError, "database error")
+		return
+	}
+	writeEmpty(w)
+}
+
+// getIdentityKeyForms: GET …/identity-public-key-form, the queued forms
+// that have not expired.
+func (s *Server) getIdentityKeyForms(w http.ResponseWriter, r *http.Request) {
+	now := s.cfg.Now()
+	entries, _ := s.idForms.Snapshot()
+	out := []queuedIDForm{}
+	for _, e := range entries {
+		var q queuedIDForm
+		if json.Unmarshal(e.Value, &q) == nil && q.Form != nil && !now.After(q.Form.NotValidAfter) {
+			out = append(out, q)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].JournalistID < out[j].JournalistID })
+	w.Header().Set("Cache-Control", "max-age=5")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// postAdminKey: POST /v1/status/public-key, an admin key certified by the
+// signing organisation key.
+func (s *Server) postAdminKey(w http.ResponseWriter, r *http.Request) {
+	var k keys.SignedPublicKey
+	req, ok := s.readForm(w, r, keys.Organization, &k)
+	if !ok {
+		return
+	}
+	if err := k.Verify(&req.signer.SignedPublicKey, req.now); err != nil {
+		s.fail(w, req, http.StatusUnauthorized, errSignature)
+		return
+	}
+	s.storeKey(w, r, req, store.KeyRecord{Role: keys.Admin, Parent: req.signer.Hex(), Key: k}, false)
+}
+
+// postBackupKey: POST /v1/backups/signing-public-key (organisation signs a
+// backup identity key) and …/encryption-public-key (a backup identity key
+// signs a backup messaging key).
+func (s *Server) postBackupKey(signerRole keys.Role) http.HandlerFunc {
+	role := keys.BackupIdentity
+	if signerRole == keys.BackupIdentity {
+		role = keys.BackupMessaging
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		var k keys.SignedPublicKey
+		req, ok := s.readForm(w, r, signerRole, &k)
+		if !ok {
+			return
+		}
+		if err := k.Verify(&req.signer.SignedPublicKey, req.now); err != nil {
+			s.fail(w, req, http.StatusUnauthorized, errSignature)
+			return
+		}
+		s.storeKey(w, r, req, store.KeyRecord{Role: role, Parent: req.signer.Hex(), Key: k}, true)
+	}
+}

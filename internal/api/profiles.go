@@ -1,0 +1,296 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/protocol"
+)
+
+// maxDescription is the longest description of a journalist who is not a
+// desk, in bytes (upstream's limit).
+const maxDescription = 40
+
+func validStatus(s string) bool {
+	return s == keys.StatusVisible || s == keys.StatusHiddenFromUI || s == keys.StatusHiddenFromResponse
+}
+
+func checkProfile(p *keys.JournalistProfile) (int, string) {
+	if err := protocol.ValidateJournalistID(p.ID); err != nil {
+		return http.StatusBadRequest, err.Error()
+	}
+	if !validStatus(p.Status) {
+		return http.StatusBadRequest, fmt.Sprintf("status must be %s, %s or %s", keys.StatusVisible, keys.StatusHiddenFromUI, keys.StatusHiddenFromResponse)
+	}
+	if !p.IsDesk && len(p.Description) > maxDescription {
+		return http.StatusBadRequest, errDescription
+	}
+	return 0, ""
+}
+
+// putProfile stores a profile and waits until this replica sees it.
+func (s *Server) putProfile(w http.ResponseWriter, r *http.Request, req *signedRequest, p keys.JournalistProfile) {
+	p.Tag = protocol.TagFor(p.ID).String()
+	b, err := json.Marshal(p)
+	if err == nil {
+		var rev uint64
+		rev, err = s.st.Profiles.Put(r.Context(), profileKey(p.ID), b)
+		if err == nil {
+			err = s.profiles.WaitRevision(r.Context(), rev)
+		}
+	}
+	if err != nil {
+		s.log.Error("storing a profile", "err", err)
+		s.fail(w, req, http.StatusInternalServerError, "database error")
+		return
+	}
+	s.log.Info("journalist profile stored", "journalist", p.ID)
+	writeEmpty(w)
+}
+
+// postJournalistProfile: POST /v1/public-keys/journalists registers or
+// overwrites a profile; signed by a journalist provisioning key.
+func (s *Server) postJournalistProfile(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		ID          string `json:"id"`
+		DisplayName string `json:"display_name"`
+		SortName    string `json:"sort_name"`
+		Description string `json:"description"`
+		IsDesk      bool   `json:"is_desk"`
+		Status      string `json:"status"`
+	}
+	req, ok := s.readForm(w, r, keys.JournalistProvisioning, &p)
+	if !ok {
+		return
+	}
+	prof := keys.JournalistProfile{ID: p.ID, DisplayName: p.DisplayName, SortName: p.SortName, Description: p.Description, IsDesk: p.IsDesk, Status: p.Status}
+	if code, msg := checkProfile(&prof); code != 0 {
+		s.fail(w, req, code, msg)
+		return
+	}
+	s.putProfile(w, r, req, prof)
+}
+
+// patchJournalistProfile: PATCH …/update-profile changes the given fields.
+func (s *Server) patchJournalistProfile(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		JournalistID string  `json:"journalist_id"`
+		DisplayName  *string `json:"display_name"`
+		SortName     *string `json:"sort_name"`
+		IsDesk       *bool   `json:"is_desk"`
+		Description  *string `json:"description"`
+	}
+	req, ok := s.readForm(w, r, keys.JournalistProvisioning, &p)
+	if !ok {
+		return
+	}
+	prof, exists := s.profile(p.JournalistID)
+	if !exists {
+		s.fail(w, req, http.StatusNotFound, fmt.Sprintf("journalist %q is not registered", p.JournalistID))
+		return
+	}
+	if p.DisplayName != nil {
+		prof.DisplayName = *p.DisplayName
+	}
+	if p.SortName != nil {
+		prof.SortName = *p.SortName
+	}
+	if p.IsDesk != nil {
+		prof.IsDesk = *p.IsDesk
+	}
+	if p.Description != nil {
+		prof.Description = *p.Description
+	}
+	if code, msg := checkProfile(&prof); code != 0 {
+		s.fail(w, req, code, msg)
+		return
+	}
+	s.putProfile(w, r, req, prof)
+}
+
+// patchJournalistStatus: PATCH …/update-status, signed by the journalist's
+// own identity key.
+func (s *Server) patchJournalistStatus(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		JournalistID string `json:"journalist_id"`
+		Status       string `json:"status"`
+	}
+	req, ok := s.readForm(w, r, keys.JournalistIdentity, &p)
+	if !ok {
+		return
+	}
+	if req.signer.Owner != p.JournalistID {
+		s.fail(w, req, http.StatusUnauthorized, errUnauthorized)
+		return
+	}
+	prof, exists := s.profile(p.JournalistID)
+	if !exists {
+		s.fail(w, req, http.StatusNotFound, fmt.Sprintf("journalist %q is not registered", p.JournalistID))
+		return
+	}
+	prof.Status = p.Status
+	if code, msg := checkProfile(&prof); code != 0 {
+		s.fail(w, req, code, msg)
+		return
+	}
+	s.putProfile(w, r, req, prof)
+}
+
+// deleteJournalist: DELETE …/journalists/delete removes a journalist's
+// profile and keys; the body is the id as a JSON string.
+func (s *Server) deleteJournalist(w http.ResponseWriter, r *http.Request) {
+	var id string
+	req, ok := s.readForm(w, r, keys.JournalistProvisioning, &id)
+	if !ok {
+		return
+	}
+	if _, exists := s.profile(id); !exists {
+		s.fail(w, req, http.StatusNotFound, fmt.Sprintf("journalist %q is not registered", id))
+		return
+	}
+	for _, rec := range req.view.records {
+		if (rec.Role == keys.JournalistIdentity || rec.Role == keys.JournalistMessaging) && rec.Owner == id {
+			if err := s.st.DeleteKey(r.Context(), rec); err != nil {
+				s.fail(w, req, http.StatusInternalServerError, "database error")
+				return
+			}
+		}
+	}
+	if err := s.st.Profiles.Purge(r.Context(), profileKey(id)); err != nil {
+		s.fail(w, req, http.StatusInternalServerError, "database error")
+		return
+	}
+	// Wait until this replica no longer shows the journalist.
+	if rev, err := s.st.MaxRevision(r.Context(), s.st.Profiles); err == nil {
+		_ = s.profiles.WaitRevision(r.Context(), rev)
+	}
+	if rev, err := s.st.MaxRevision(r.Context(), s.st.Keys); err == nil {
+		_ = s.keys.WaitRevision(r.Context(), rev)
+	}
+	s.log.Info("journalist removed", "journalist", id)
+	writeEmpty(w)
+}
+
+// statusEvent is the published system status (SPEC §5.4.2).
+type statusEvent struct {
+	Status      string        `json:"status"`
+	IsAvailable bool          `json:"is_available"`
+	Description string        `json:"description"`
+	Timestamp   protocol.Time `json:"timestamp"`
+}
+
+var systemStatuses = map[string]bool{
+	"AVAILABLE": true, "UNAVAILABLE": false, "DEGRADED_PERFORMANCE": true, "SCHEDULED_MAINTENANCE": false, "NO_INFORMATION": false,
+}
+
+const statusKey = "current"
+
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
+	ev := statusEvent{Status: "NO_INFORMATION", Description: "No information available", Timestamp: protocol.Time{Time: s.cfg.Now()}}
+	if e, ok := s.status.Get(statusKey); ok {
+		_ = json.Unmarshal(e.Value, &ev)
+	}
+	w.Header().Set("Cache-Control", "max-age=5")
+	writeJSON(w, http.StatusOK, ev)
+}
+
+// postStatus: POST /v1/status, signed by an admin key.
+func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Status struct {
+			Status      string        `json:"status"`
+			Description string        `json:"description"`
+			Timestamp   protocol.Time `json:"timestamp"`
+		} `json:"status"`
+	}
+	req, ok := s.readForm(w, r, keys.Admin, &body)
+	if !ok {
+		return
+	}
+	avail, known := systemStatuses[body.Status.Status]
+	if !known || body.Status.Status == "NO_INFORMATION" {
+		s.fail(w, req, http.StatusBadRequest, "status must be AVAILABLE, UNAVAILABLE, DEGRADED_PERFORMANCE or SCHEDULED_MAINTENANCE")
+		return
+	}
+	if body.Status.Timestamp.IsZero() {
+		body.Status.Timestamp.Time = req.now
+	}
+	// Keep the latest event by timestamp, as upstream serves it.
+	if e, ok := s.status.Get(statusKey); ok {
+		var cur statusEvent
+		if json.Unmarshal(e.Value, &cur) == nil && cur.Timestamp.After(body.Status.Timestamp.Time) {
+			writeEmpty(w)
+			return
+		}
+	}
+	b, _ := json.Marshal(statusEvent{Status: body.Status.Status, IsAvailable: avail, Description: body.Status.Description, Timestamp: body.Status.Timestamp})
+	rev, err := s.st.Status.Put(r.Context(), statusKey, b)
+	if err == nil {
+		err = s.status.WaitRevision(r.Context(), rev)
+	}
+	if err != nil {
+		s.fail(w, req, http.StatusInternalServerError, "database error")
+		return
+	}
+	s.log.Info("system status set", "status", body.Status.Status)
+	writeEmpty(w)
+}
+
+// postLogging: POST /v1/logging sets the log level; signed by an admin key.
+// Upstream takes a Rust log directive; the level word in it is used.
+func (s *Server) postLogging(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Directive string `json:"rust_log_directive"`
+	}
+	req, ok := s.readForm(w, r, keys.Admin, &body)
+	if !ok {
+		return
+	}
+	levels := map[string]slog.Level{"trace": slog.LevelDebug, "debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	d := strings.ToLower(body.Directive)
+	if i := strings.LastIndex(d, "="); i >= 0 {
+		d = d[i+1:]
+	}
+	lvl, known := levels[strings.TrimSpace(d)]
+	if !known {
+		s.fail(w, req, http.StatusBadRequest, "rust_log_directive must name a level: trace, debug, info, warn or error")
+		return
+	}
+	if s.cfg.LogLevel != nil {
+		s.cfg.LogLevel.Set(lvl)
+	}
+	s.log.Info("log level set", "level", lvl.String())
+	writeEmpty(w)
+}
+
+// postJournalistMessage: POST /v1/journalist-messages, a J2C message in a
+// form signed by a journalist identity key, appended for the CoverNodes.
+func (s *Server) postJournalistMessage(w http.ResponseWriter, r *http.Request) {
+	var b64 string
+	req, ok := s.readForm(w, r, keys.JournalistIdentity, &b64)
+	if !ok {
+		return
+	}
+	msg, err := protocol.DecodeBase64(b64)
+	if err != nil {
+		s.fail(w, req, http.StatusBadRequest, "the form body must be a JSON string of base64: "+err.Error())
+		return
+	}
+	if len(msg) != protocol.J2CMessageSize {
+		s.fail(w, req, http.StatusBadRequest, fmt.Sprintf("J2C message is %d bytes, want %d", len(msg), protocol.J2CMessageSize))
+		return
+	}
+	ctx, cancel := contextWithTimeout(r, s.cfg.AppendTimeout)
+	defer cancel()
+	if err := s.st.AppendJ2C(ctx, msg); err != nil {
+		s.log.Error("appending a journalist message", "err", err)
+		s.fail(w, req, http.StatusInternalServerError, errStreamPut)
+		return
+	}
+	s.metrics.appended.WithLabelValues("j2c").Inc()
+	writeEmpty(w)
+}

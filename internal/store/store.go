@@ -1,0 +1,286 @@
+// Package store keeps all of Chaff's shared state in NATS JetStream, as
+// ARCHITECTURE.md maps it: message and dead-drop streams, and key-value
+// buckets for keys, profiles, status and the signed-form replay guard.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Subjects and names of the streams and buckets.
+const (
+	SubjectU2C             = "chaff.u2c"
+	SubjectJ2C             = "chaff.j2c"
+	SubjectUserDeadDrops   = "chaff.deaddrops.user"
+	SubjectJournalistDrops = "chaff.deaddrops.journalist"
+
+	StreamU2C                 = "CHAFF_U2C"
+	StreamJ2C                 = "CHAFF_J2C"
+	StreamUserDeadDrops       = "CHAFF_USER_DEAD_DROPS"
+	StreamJournalistDeadDrops = "CHAFF_JOURNALIST_DEAD_DROPS"
+
+	BucketKeys      = "chaff_keys"
+	BucketAdminKeys = "chaff_admin_keys"
+	BucketProfiles  = "chaff_profiles"
+	BucketStatus    = "chaff_status"
+	BucketSeenForms = "chaff_seen_forms"
+	BucketIDForms   = "chaff_id_key_forms"
+)
+
+// Headers of a dead-drop record; the data is the message bytes.
+const (
+	headerCreatedAt = "Chaff-Created-At"
+	headerSignature = "Chaff-Signature"
+	headerEpoch     = "Chaff-Epoch"
+)
+
+// Config sets replication and retention.
+type Config struct {
+	// Replicas of every stream and bucket: 1 on an embedded server, 3 on a
+	// cluster.
+	Replicas int
+	// DeadDropRetention is how long dead drops are kept (14 days).
+	DeadDropRetention time.Duration
+}
+
+// DefaultRetention is upstream's dead-drop retention.
+const DefaultRetention = 14 * 24 * time.Hour
+
+// Store is the JetStream-backed state.
+type Store struct {
+	JS  jetstream.JetStream
+	cfg Config
+
+	deadDrops map[deaddrop.Kind]jetstream.Stream
+
+	Keys, AdminKeys, Profiles, Status, SeenForms, IDForms jetstream.KeyValue
+}
+
+// Open creates or updates the streams and buckets and returns the store.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	if cfg.DeadDropRetention <= 0 {
+		cfg.DeadDropRetention = DefaultRetention
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{JS: js, cfg: cfg, deadDrops: map[deaddrop.Kind]jetstream.Stream{}}
+	for _, sc := range []jetstream.StreamConfig{
+		// Messages wait for the CoverNodes' shared consumer, which removes
+		// them once a round is acknowledged.
+		{Name: StreamU2C, Subjects: []string{SubjectU2C}, Retention: jetstream.WorkQueuePolicy, Duplicates: 2 * time.Minute},
+		{Name: StreamJ2C, Subjects: []string{SubjectJ2C}, Retention: jetstream.WorkQueuePolicy, Duplicates: 2 * time.Minute},
+	} {
+		sc.Storage, sc.Replicas = jetstream.FileStorage, cfg.Replicas
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+	}
+	for kind, sc := range map[deaddrop.Kind]jetstream.StreamConfig{
+		deaddrop.User:       {Name: StreamUserDeadDrops, Subjects: []string{SubjectUserDeadDrops}},
+		deaddrop.Journalist: {Name: StreamJournalistDeadDrops, Subjects: []string{SubjectJournalistDrops}},
+	} {
+		// The duplicate window spans the retention, so that a CoverNode
+		// re-posting a dead drop gets the original back.
+		sc.Storage, sc.Replicas = jetstream.FileStorage, cfg.Replicas
+		sc.MaxAge, sc.Duplicates = cfg.DeadDropRetention, cfg.DeadDropRetention
+		sc.AllowDirect = true
+		st, err := js.CreateOrUpdateStream(ctx, sc)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
+		}
+		s.deadDrops[kind] = st
+	}
+	for _, b := range []struct {
+		dst *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&s.Keys, jetstream.KeyValueConfig{Bucket: BucketKeys, Description: "key hierarchy; revision = epoch"}},
+		{&s.AdminKeys, jetstream.KeyValueConfig{Bucket: BucketAdminKeys, Description: "admin and backup keys"}},
+		{&s.Profiles, jetstream.KeyValueConfig{Bucket: BucketProfiles, Description: "journalist profiles"}},
+		{&s.Status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "system status"}},
+		{&s.IDForms, jetstream.KeyValueConfig{Bucket: BucketIDForms, Description: "queued journalist identity-key rotation forms"}},
+		{&s.SeenForms, jetstream.KeyValueConfig{Bucket: BucketSeenForms, Description: "signed forms already used, until they expire", LimitMarkerTTL: time.Minute}},
+	} {
+		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, cfg.Replicas
+		kv, err := js.CreateOrUpdateKeyValue(ctx, b.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("bucket %s: %w", b.cfg.Bucket, err)
+		}
+		*b.dst = kv
+	}
+	return s, nil
+}
+
+// appendMessage appends a fixed-size message to a stream and returns once
+// JetStream has acknowledged the durable append. The message id is random
+// and only makes retries after a lost acknowledgement idempotent; retries
+// continue until ctx ends.
+func (s *Store) appendMessage(ctx context.Context, subject string, msg []byte) error {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	m := &nats.Msg{Subject: subject, Data: msg, Header: nats.Header{}}
+	m.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(id[:]))
+	backoff := 20 * time.Millisecond
+	for {
+		_, err := s.JS.PublishMsg(ctx, m)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("append to %s: %w (last error: %v)", subject, ctx.Err(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("append to %s: %w (last error: %v)", subject, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// AppendU2C appends a reader's message for the CoverNodes.
+func (s *Store) AppendU2C(ctx context.Context, msg []byte) error {
+	if len(msg) != protocol.U2CMessageSize {
+		return fmt.Errorf("store: U2C message is %d bytes, want %d", len(msg), protocol.U2CMessageSize)
+	}
+	return s.appendMessage(ctx, SubjectU2C, msg)
+}
+
+// AppendJ2C appends a journalist's message for the CoverNodes.
+func (s *Store) AppendJ2C(ctx context.Context, msg []byte) error {
+	if len(msg) != protocol.J2CMessageSize {
+		return fmt.Errorf("store: J2C message is %d bytes, want %d", len(msg), protocol.J2CMessageSize)
+	}
+	return s.appendMessage(ctx, SubjectJ2C, msg)
+}
+
+func deadDropSubject(kind deaddrop.Kind) string {
+	if kind == deaddrop.User {
+		return SubjectUserDeadDrops
+	}
+	return SubjectJournalistDrops
+}
+
+// PublishDeadDrop stores a verified dead drop and returns its id, the
+// stream sequence. Re-publishing identical data within the retention
+// returns the original id with duplicate set.
+func (s *Store) PublishDeadDrop(ctx context.Context, d *deaddrop.DeadDrop) (id uint64, duplicate bool, err error) {
+	sum := sha256.Sum256(d.Data)
+	m := &nats.Msg{Subject: deadDropSubject(d.Kind), Data: d.Data, Header: nats.Header{}}
+	m.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(sum[:]))
+	m.Header.Set(headerCreatedAt, protocol.FormatTime(d.CreatedAt))
+	m.Header.Set(headerSignature, hex.EncodeToString(d.Signature[:]))
+	if d.Kind == deaddrop.Journalist {
+		m.Header.Set(headerEpoch, strconv.FormatInt(int64(d.Epoch), 10))
+	}
+	ack, err := s.JS.PublishMsg(ctx, m)
+	if err != nil {
+		return 0, false, err
+	}
+	return ack.Sequence, ack.Duplicate, nil
+}
+
+// ErrNotFound is returned for a dead drop that does not exist (any more).
+var ErrNotFound = errors.New("store: not found")
+
+// DeadDrop reads one dead drop by id.
+func (s *Store) DeadDrop(ctx context.Context, kind deaddrop.Kind, id uint64) (*deaddrop.DeadDrop, error) {
+	raw, err := s.deadDrops[kind].GetMsg(ctx, id)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeDeadDrop(kind, raw.Sequence, raw.Data, raw.Header)
+}
+
+func decodeDeadDrop(kind deaddrop.Kind, seq uint64, data []byte, h nats.Header) (*deaddrop.DeadDrop, error) {
+	d := &deaddrop.DeadDrop{Kind: kind, ID: int64(seq), Data: data}
+	var err error
+	if d.CreatedAt, err = protocol.ParseTime(h.Get(headerCreatedAt)); err != nil {
+		return nil, fmt.Errorf("store: dead drop %d: %w", seq, err)
+	}
+	if sig, err := hex.DecodeString(h.Get(headerSignature)); err != nil || len(sig) != len(d.Signature) {
+		return nil, fmt.Errorf("store: dead drop %d: bad signature header", seq)
+	} else {
+		copy(d.Signature[:], sig)
+	}
+	if kind == deaddrop.Journalist {
+		e, err := strconv.ParseInt(h.Get(headerEpoch), 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("store: dead drop %d: bad epoch header", seq)
+		}
+		d.Epoch = int32(e)
+	}
+	return d, nil
+}
+
+// DeadDropBounds returns the first and last id currently stored.
+func (s *Store) DeadDropBounds(ctx context.Context, kind deaddrop.Kind) (first, last uint64, err error) {
+	info, err := s.deadDrops[kind].Info(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return info.State.FirstSeq, info.State.LastSeq, nil
+}
+
+// WatchDeadDrops calls fn with the id of the newest dead drop of a kind at
+// start and with each new one, until ctx ends. It reads headers only.
+func (s *Store) WatchDeadDrops(ctx context.Context, kind deaddrop.Kind, fn func(id uint64)) error {
+	c, err := s.deadDrops[kind].OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverLastPolicy,
+		HeadersOnly:   true,
+	})
+	if err != nil {
+		return err
+	}
+	cc, err := c.Consume(func(m jetstream.Msg) {
+		if md, err := m.Metadata(); err == nil {
+			fn(md.Sequence.Stream)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); cc.Stop() }()
+	return nil
+}
+
+// SeenForm records a used signed form until it expires; it reports false
+// when the form was already recorded (a replay).
+func (s *Store) SeenForm(ctx context.Context, signature []byte, notValidAfter, now time.Time) (bool, error) {
+	sum := sha256.Sum256(signature)
+	ttl := notValidAfter.Sub(now) + time.Minute // beyond the form's life, with margin for clock skew
+	_, err := s.SeenForms.Create(ctx, hex.EncodeToString(sum[:]), []byte{1}, jetstream.KeyTTL(max(ttl, time.Second)))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ForgetForm removes a form from the replay guard, when the request it
+// carried failed and may be retried.
+func (s *Store) ForgetForm(ctx context.Context, signature []byte) error {
+	sum := sha256.Sum256(signature)
+	return s.SeenForms.Purge(ctx, hex.EncodeToString(sum[:]))
+}

@@ -1,0 +1,159 @@
+// Package testnet runs pieces of a Chaff deployment in-process for tests:
+// an embedded JetStream, API replicas, and a newsroom's keys.
+package testnet
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/form"
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Newsroom holds every key of a test organisation.
+type Newsroom struct {
+	t           testing.TB
+	Now         time.Time
+	Org         *keys.KeyPair
+	CNProv      *keys.KeyPair
+	JProv       *keys.KeyPair
+	Admin       *keys.KeyPair
+	CoverNodes  map[string]*Member
+	Journalists map[string]*Member
+}
+
+// Member is a CoverNode or journalist: an identity key and messaging keys.
+type Member struct {
+	ID  *keys.KeyPair
+	Msg []*keys.KeyPair
+}
+
+// NewNewsroom generates an organisation with provisioning and admin keys.
+func NewNewsroom(t testing.TB, now time.Time) *Newsroom {
+	n := &Newsroom{t: t, Now: now, CoverNodes: map[string]*Member{}, Journalists: map[string]*Member{}}
+	n.Org = n.Gen(keys.Organization, nil)
+	n.CNProv = n.Gen(keys.CoverNodeProvisioning, n.Org)
+	n.JProv = n.Gen(keys.JournalistProvisioning, n.Org)
+	n.Admin = n.Gen(keys.Admin, n.Org)
+	return n
+}
+
+// Gen generates a key pair of role certified by parent at n.Now.
+func (n *Newsroom) Gen(role keys.Role, parent *keys.KeyPair) *keys.KeyPair {
+	n.t.Helper()
+	kp, err := keys.Generate(role, parent, n.Now)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return kp
+}
+
+// AddCoverNode generates a CoverNode's identity and one messaging key.
+func (n *Newsroom) AddCoverNode(id string) *Member {
+	m := &Member{ID: n.Gen(keys.CoverNodeIdentity, n.CNProv)}
+	m.Msg = append(m.Msg, n.Gen(keys.CoverNodeMessaging, m.ID))
+	n.CoverNodes[id] = m
+	return m
+}
+
+// AddJournalist generates a journalist's identity and one messaging key.
+func (n *Newsroom) AddJournalist(id string) *Member {
+	m := &Member{ID: n.Gen(keys.JournalistIdentity, n.JProv)}
+	m.Msg = append(m.Msg, n.Gen(keys.JournalistMessaging, m.ID))
+	n.Journalists[id] = m
+	return m
+}
+
+// Form returns the JSON of a form with body, signed by signer now (two
+// forms with the same body differ, as real clients' do).
+func (n *Newsroom) Form(signer *keys.KeyPair, body any) []byte {
+	n.t.Helper()
+	return n.FormAt(signer, body, time.Now(), form.DefaultTTL)
+}
+
+// FormAt returns the JSON of a form signed at a given instant.
+func (n *Newsroom) FormAt(signer *keys.KeyPair, body any, at time.Time, ttl time.Duration) []byte {
+	n.t.Helper()
+	sk, err := signer.SigningKey()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	f, err := form.Sign(body, sk, at, ttl)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return b
+}
+
+// Profile is a journalist registration body.
+func Profile(id string) map[string]any {
+	return map[string]any{"id": id, "display_name": id, "sort_name": id, "description": "reporter", "is_desk": false, "status": keys.StatusVisible}
+}
+
+// StartNATS starts an embedded JetStream with its files in a test
+// directory and returns an in-process connection to it.
+func StartNATS(t testing.TB) (*server.Server, *nats.Conn) {
+	t.Helper()
+	s, err := natsx.Start(natsx.Options{StoreDir: t.TempDir(), Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	nc, err := natsx.ConnectInProcess(s, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return s, nc
+}
+
+// API is a running API replica.
+type API struct {
+	URL    string
+	Server *api.Server
+	Store  *store.Store
+	Reg    *prometheus.Registry
+}
+
+// StartAPI starts an API replica on nc with the newsroom's anchor.
+func StartAPI(t testing.TB, nc *nats.Conn, n *Newsroom, cfg api.Config) *API {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	st, err := store.Open(ctx, nc, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Anchors == nil {
+		cfg.Anchors = []keys.SignedPublicKey{n.Org.Public}
+	}
+	reg := prometheus.NewRegistry()
+	cfg.Registry = reg
+	srv, err := api.New(ctx, st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler(true))
+	t.Cleanup(hs.Close)
+	return &API{URL: hs.URL, Server: srv, Store: st, Reg: reg}
+}
+
+// EncodeU2C encodes a U2C message as the apps post it.
+func EncodeU2C(msg []byte) []byte {
+	b, _ := json.Marshal(protocol.EncodeBase64(msg))
+	return b
+}
