@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
@@ -164,6 +165,9 @@ func decodeHex(dst []byte, s, what string) error {
 func Parse(b []byte) (*Form, error) {
 	var f Form
 	if err := json.Unmarshal(b, &f); err != nil {
+		if !strings.HasPrefix(err.Error(), "signed form") {
+			err = fmt.Errorf("signed form: %w", err)
+		}
 		return nil, err
 	}
 	return &f, nil

@@ -11,6 +11,9 @@ import (
 	"github.com/chaffhq/chaff/keys"
 )
 
+// clockSkew is how far ahead of ours a signer's clock may be.
+const clockSkew = 5 * time.Minute
+
 // signedRequest is a verified signed form and who signed it.
 type signedRequest struct {
 	form   *form.Form
@@ -71,6 +74,17 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request, role keys.Role
 	}
 	if err := f.Verify(vk, view.at); err != nil {
 		writeError(w, http.StatusUnauthorized, errSignature)
+		return nil, false
+	}
+	// Upstream does not check the creation time; we refuse forms dated in
+	// the future or valid for longer than any form should be, which would
+	// otherwise hold a place in the replay guard for as long as they claim.
+	if f.CreatedAt.After(view.at.Add(clockSkew)) {
+		writeError(w, http.StatusUnauthorized, errSignature+": the form is dated in the future")
+		return nil, false
+	}
+	if f.NotValidAfter.After(view.at.Add(form.BundleTTL + clockSkew)) {
+		writeError(w, http.StatusUnauthorized, errSignature+": the form claims a validity longer than four weeks")
 		return nil, false
 	}
 	if err := f.Decode(body); err != nil {
