@@ -2,17 +2,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 const usage = `usage: chaff <command> [arguments]
 
 commands:
   up        run the whole backend on one machine (not yet)
+  api       serve the public API and the message ingest
   inspect   verify and decrypt published keys and dead drops
 `
 
@@ -20,11 +24,15 @@ commands:
 var errUsage = errors.New("usage")
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// run executes one chaff command and returns its exit code.
-func run(args []string, stdout, stderr io.Writer) int {
+// run executes one chaff command and returns its exit code. Long-running
+// commands stop when ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -36,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	case "inspect":
 		err = runInspect(args[1:], stdout, stderr)
+	case "api":
+		err = runAPI(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -433,4 +433,3 @@ func TestDeadDrops(t *testing.T) {
 		t.Fatalf("journalist dead drops %s %v", r.body, err)
 	}
 }
-

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const apiUsage = `usage: chaff api --anchor ORG.pub.json [flags]
+
+Serves the public API and the message ingest. State lives in NATS
+JetStream: an embedded server with its files in --data-dir, or a cluster
+with --nats. Stops gracefully on SIGINT or SIGTERM, finishing every request
+in flight.
+
+flags:
+`
+
+// natsFlags select the JetStream the command runs on.
+type natsFlags struct {
+	url, creds, ca, cert, key string
+	dataDir, listen           string
+	replicas                  int
+}
+
+func (n *natsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&n.url, "nats", "", "URL of an external NATS cluster (default: an embedded server)")
+	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&n.ca, "nats-tls-ca", "", "CA certificate to verify the NATS servers with")
+	fs.StringVar(&n.cert, "nats-tls-cert", "", "client certificate for NATS (with --nats-tls-key)")
+	fs.StringVar(&n.key, "nats-tls-key", "", "client key for NATS")
+	fs.StringVar(&n.dataDir, "data-dir", "chaff-data", "where the embedded NATS server keeps its files")
+	fs.StringVar(&n.listen, "nats-listen", "", "let other processes reach the embedded NATS server at this host:port (default: in-process only)")
+	fs.IntVar(&n.replicas, "replicas", 0, "replicas of each stream and bucket (default 1 embedded, 3 on a cluster)")
+}
+
+// connect returns a connection to JetStream and a function that closes it
+// (and the embedded server) gracefully.
+func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, func(), error) {
+	if n.url != "" {
+		opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
+		if n.creds != "" {
+			opts = append(opts, nats.UserCredentials(n.creds))
+		}
+		if n.ca != "" {
+			opts = append(opts, nats.RootCAs(n.ca))
+		}
+		if n.cert != "" || n.key != "" {
+			opts = append(opts, nats.ClientCert(n.cert, n.key))
+		}
+		nc, err := nats.Connect(n.url, opts...)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("connecting to NATS at %s: %w", n.url, err)
+		}
+		replicas := n.replicas
+		if replicas == 0 {
+			replicas = 3
+		}
+		return nc, replicas, func() { nc.Drain() }, nil
+	}
+	o := natsx.Options{StoreDir: filepath.Join(n.dataDir, "jetstream"), Name: "chaff"}
+	if n.listen != "" {
+		host, port, err := net.SplitHostPort(n.listen)
+		if err != nil {
+			return nil, 0, nil, fmt.Errorf("--nats-listen: %w", err)
+		}
+		var p int
+		if _, err := fmt.Sscan(port, &p); err != nil {
+			return nil, 0, nil, fmt.Errorf("--nats-listen: bad port %q", port)
+		}
+		o.Host, o.Port = host, p
+	}
+	if err := os.MkdirAll(n.dataDir, 0o700); err != nil {
+		return nil, 0, nil, err
+	}
+	srv, err := natsx.Start(o)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	nc, err := natsx.ConnectInProcess(srv, name)
+	if err != nil {
+		srv.Shutdown()
+		return nil, 0, nil, err
+	}
+	log.Info("embedded NATS JetStream started", "dir", o.StoreDir, "listen", n.listen)
+	replicas := n.replicas
+	if replicas == 0 {
+		replicas = 1
+	}
+	return nc, replicas, func() { shutdownEmbedded(nc, srv) }, nil
+}
+
+func shutdownEmbedded(nc *nats.Conn, srv *server.Server) {
+	done := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(done) })
+	if err := nc.Drain(); err == nil {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar, error) {
+	lv := new(slog.LevelVar)
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, nil, fmt.Errorf("--log-level: %v", err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})), lv, nil
+}
+
+func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chaff api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, apiUsage); fs.PrintDefaults() }
+	var nf natsFlags
+	nf.register(fs)
+	var anchors multiFlag
+	fs.Var(&anchors, "anchor", "organisation trust anchor file (repeatable; required)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the API (and of the ingest, unless --ingest-listen)")
+	ingestListen := fs.String("ingest-listen", "", "serve the ingest (POST /user/messages) on this address instead")
+	adminListen := fs.String("admin-listen", "127.0.0.1:9090", "address of the metrics and health endpoints (keep it private)")
+	retention := fs.Duration("retention", store.DefaultRetention, "how long dead drops are kept")
+	defaultJournalist := fs.String("default-journalist", "", "journalist id the apps select by default")
+	userLimit := fs.Int("user-dead-drops-limit", 360, "most user dead drops per GET")
+	journalistLimit := fs.Int("journalist-dead-drops-limit", 24, "most journalist dead drops per GET")
+	ingestRate := fs.Float64("ingest-rate", 2, "ingest requests per second allowed per client")
+	ingestBurst := fs.Int("ingest-burst", 20, "ingest requests a client may send at once")
+	clientIPHeader := fs.String("client-ip-header", "", "header a trusted CDN sets to the client address, for the rate limit")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "chaff api: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	log, lv, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	anchorKeys, err := loadAnchors(anchors)
+	if err != nil {
+		return err
+	}
+	nc, replicas, closeNATS, err := nf.connect("chaff-api", log)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+
+	bg, stop := context.WithCancel(context.Background())
+	defer stop()
+	st, err := store.Open(ctx, nc, store.Config{Replicas: replicas, DeadDropRetention: *retention})
+	if err != nil {
+		return fmt.Errorf("opening the JetStream store: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := api.New(bg, st, api.Config{
+		Anchors: anchorKeys, DefaultJournalistID: *defaultJournalist,
+		UserDeadDropLimit: *userLimit, JournalistDeadDropLimit: *journalistLimit,
+		IngestRate: *ingestRate, IngestBurst: *ingestBurst, ClientIPHeader: *clientIPHeader,
+		Logger: log, LogLevel: lv, Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	admin := http.NewServeMux()
+	admin.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	admin.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if nc.Status() != nats.CONNECTED {
+			http.Error(w, "NATS not connected", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	servers := []struct {
+		name, addr string
+		h          http.Handler
+	}{
+		{"api", *listen, srv.Handler(*ingestListen == "")},
+		{"admin", *adminListen, admin},
+	}
+	if *ingestListen != "" {
+		servers = append(servers, struct {
+			name, addr string
+			h          http.Handler
+		}{"ingest", *ingestListen, srv.IngestHandler()})
+	}
+	var running []*http.Server
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return fmt.Errorf("%s listener: %w", s.name, err)
+		}
+		hs := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+		running = append(running, hs)
+		fmt.Fprintf(stdout, "%s listening on http://%s\n", s.name, ln.Addr())
+		go func() {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", s.name, err)
+			}
+		}()
+	}
+	log.Info("api started", "replicas", replicas)
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	// Graceful stop: finish every request in flight (each append waits for
+	// its acknowledgement), then stop following NATS, then drain it.
+	log.Info("api stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, hs := range running {
+		hs.Shutdown(sctx)
+	}
+	stop()
+	log.Info("api stopped")
+	return err
+}
