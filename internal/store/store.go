@@ -128,6 +128,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// attemptTimeout bounds one publish attempt.
+const attemptTimeout = 2 * time.Second
+
 // appendMessage appends a fixed-size message to a stream and returns once
 // JetStream has acknowledged the durable append. The message id is random
 // and only makes retries after a lost acknowledgement idempotent; retries
@@ -141,7 +144,12 @@ func (s *Store) appendMessage(ctx context.Context, subject string, msg []byte) e
 	m.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(id[:]))
 	backoff := 20 * time.Millisecond
 	for {
-		_, err := s.JS.PublishMsg(ctx, m)
+		// Each attempt waits for its acknowledgement a short while: an
+		// acknowledgement lost with a failing node is not waited for until
+		// the deadline, and the retry (same id) is de-duplicated.
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		_, err := s.JS.PublishMsg(actx, m)
+		cancel()
 		if err == nil {
 			return nil
 		}

@@ -5,7 +5,10 @@ package testnet
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -131,10 +135,15 @@ type API struct {
 
 // StartAPI starts an API replica on nc with the newsroom's anchor.
 func StartAPI(t testing.TB, nc *nats.Conn, n *Newsroom, cfg api.Config) *API {
+	return StartAPIReplica(t, nc, n, cfg, store.Config{})
+}
+
+// StartAPIReplica starts an API replica with a given store configuration.
+func StartAPIReplica(t testing.TB, nc *nats.Conn, n *Newsroom, cfg api.Config, sc store.Config) *API {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	st, err := store.Open(ctx, nc, store.Config{})
+	st, err := store.Open(ctx, nc, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,4 +165,79 @@ func StartAPI(t testing.TB, nc *nats.Conn, n *Newsroom, cfg api.Config) *API {
 func EncodeU2C(msg []byte) []byte {
 	b, _ := json.Marshal(protocol.EncodeBase64(msg))
 	return b
+}
+
+// Cluster is a NATS cluster of embedded servers on loopback.
+type Cluster struct {
+	Servers []*server.Server
+	URLs    []string
+}
+
+// StartCluster starts n embedded servers with JetStream, routed to each
+// other, and waits until JetStream has a meta leader.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+	}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(p))
+	}
+	c := &Cluster{}
+	for i := range n {
+		s, err := natsx.Start(natsx.Options{
+			StoreDir: t.TempDir(), Name: "n" + strconv.Itoa(i), Port: -1,
+			ClusterName: "chaff-test", ClusterPort: ports[i], Routes: routes,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Shutdown)
+		c.Servers = append(c.Servers, s)
+		c.URLs = append(c.URLs, s.ClientURL())
+	}
+	// Wait for the JetStream meta group.
+	nc := c.Connect(t, "probe")
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := js.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("JetStream cluster not ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Connect connects to the cluster, listing every server so that the
+// client fails over.
+func (c *Cluster) Connect(t testing.TB, name string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(strings.Join(c.URLs, ","), nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
