@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -24,18 +26,9 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var b64 string
-	if err := json.Unmarshal(body, &b64); err != nil {
-		writeError(w, http.StatusBadRequest, "Failed to parse json: the body must be a JSON string holding the base64 of one U2C message")
-		return
-	}
-	msg, err := protocol.DecodeBase64(b64)
+	msg, err := parseUserMessage(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "Failed to parse json: "+err.Error())
-		return
-	}
-	if len(msg) != protocol.U2CMessageSize {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("a U2C message is %d bytes, this one is %d", protocol.U2CMessageSize, len(msg)))
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	ctx, cancel := contextWithTimeout(r, s.cfg.AppendTimeout)
@@ -47,6 +40,27 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.appended.WithLabelValues("u2c").Inc()
 	writeEmpty(w)
+}
+
+// parseUserMessage reads the body of POST /user/messages: a JSON string
+// holding the base64 (padded or not) of exactly one U2C message. Bodies
+// without escapes (what Android sends) skip the JSON decoder; others (iOS
+// escapes "/") go through it.
+func parseUserMessage(body []byte) ([]byte, error) {
+	var b64 string
+	if n := len(body); n >= 2 && body[0] == '"' && body[n-1] == '"' && bytes.IndexByte(body[1:n-1], '\\') < 0 && bytes.IndexByte(body[1:n-1], '"') < 0 {
+		b64 = string(body[1 : n-1])
+	} else if err := json.Unmarshal(body, &b64); err != nil {
+		return nil, errors.New("Failed to parse json: the body must be a JSON string holding the base64 of one U2C message")
+	}
+	msg, err := protocol.DecodeBase64(b64)
+	if err != nil {
+		return nil, fmt.Errorf("Failed to parse json: %v", err)
+	}
+	if len(msg) != protocol.U2CMessageSize {
+		return nil, fmt.Errorf("a U2C message is %d bytes, this one is %d", protocol.U2CMessageSize, len(msg))
+	}
+	return msg, nil
 }
 
 // contextWithTimeout detaches an append from the client's connection: once
