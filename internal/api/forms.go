@@ -8,6 +8,7 @@ import (
 
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/store"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -122,6 +123,12 @@ func (s *Server) fail(w http.ResponseWriter, req *signedRequest, code int, msg s
 // storeKey stores a key record and waits until this replica sees it, so
 // that the caller's next read includes it. It answers the epoch.
 func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, req *signedRequest, rec store.KeyRecord, answerEpoch bool) {
+	s.storeKeyThen(w, r, req, rec, answerEpoch, nil)
+}
+
+// storeKeyThen is storeKey with a step run after the key is stored and
+// before the answer.
+func (s *Server) storeKeyThen(w http.ResponseWriter, r *http.Request, req *signedRequest, rec store.KeyRecord, answerEpoch bool, then func() error) {
 	rec.AddedAt = req.now
 	epoch, err := s.st.PutKey(r.Context(), rec)
 	if err == nil {
@@ -130,6 +137,9 @@ func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, req *signedReq
 			m = s.adminKeys
 		}
 		err = m.WaitRevision(r.Context(), epoch)
+	}
+	if err == nil && then != nil {
+		err = then()
 	}
 	if err != nil {
 		s.log.Error("storing key", "role", rec.Role.String(), "err", err)
@@ -157,4 +167,13 @@ func certifiedBy(k *keys.SignedPublicKey, parents []keys.VerifiedKey, now time.T
 		return keys.VerifiedKey{}, keys.ErrExpired
 	}
 	return keys.VerifiedKey{}, errNoParent
+}
+
+// sync waits until mirror reflects every change made to kv so far.
+func (s *Server) sync(ctx context.Context, m *store.Mirror, kv jetstream.KeyValue) error {
+	rev, err := s.st.MaxRevision(ctx, kv)
+	if err != nil {
+		return err
+	}
+	return m.WaitRevision(ctx, rev)
 }

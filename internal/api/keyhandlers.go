@@ -152,12 +152,16 @@ func (s *Server) postJournalistIdentityKey(w http.ResponseWriter, r *http.Reques
 			return
 		}
 	}
-	s.storeKey(w, r, req, store.KeyRecord{Role: keys.JournalistIdentity, Owner: body.JournalistID, Parent: parent.Hex(), Key: body.Key}, true)
+	var dequeue func() error
 	if body.FromQueue {
-		if err := s.st.IDForms.Purge(r.Context(), profileKey(body.JournalistID)); err != nil {
-			s.log.Warn("removing a served rotation form", "err", err)
+		dequeue = func() error {
+			if err := s.st.IDForms.Purge(r.Context(), profileKey(body.JournalistID)); err != nil {
+				return err
+			}
+			return s.sync(r.Context(), s.idForms, s.st.IDForms)
 		}
 	}
+	s.storeKeyThen(w, r, req, store.KeyRecord{Role: keys.JournalistIdentity, Owner: body.JournalistID, Parent: parent.Hex(), Key: body.Key}, true, dequeue)
 }
 
 // getJournalistIdentityKey: GET …/journalists/identity-public-key/{pk}:

@@ -165,11 +165,8 @@ func (s *Server) deleteJournalist(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Wait until this replica no longer shows the journalist.
-	if rev, err := s.st.MaxRevision(r.Context(), s.st.Profiles); err == nil {
-		_ = s.profiles.WaitRevision(r.Context(), rev)
-	}
-	if rev, err := s.st.MaxRevision(r.Context(), s.st.Keys); err == nil {
-		_ = s.keys.WaitRevision(r.Context(), rev)
+	if err := s.sync(r.Context(), s.profiles, s.st.Profiles); err == nil {
+		_ = s.sync(r.Context(), s.keys, s.st.Keys)
 	}
 	s.log.Info("journalist removed", "journalist", id)
 	writeEmpty(w)
