@@ -433,3 +433,25 @@ func TestDeadDrops(t *testing.T) {
 		t.Fatalf("journalist dead drops %s %v", r.body, err)
 	}
 }
+
+func TestBackupKeys(t *testing.T) {
+	n, a := setup(t, api.Config{})
+	before, _, _ := publicKeys(t, a, n)
+	backupID := n.Gen(keys.BackupIdentity, n.Org)
+	backupMsg := n.Gen(keys.BackupMessaging, backupID)
+	e1 := do(t, "POST", a.URL+"/v1/backups/signing-public-key", n.Form(n.Org, backupID.Public)).want(t, 200, "backup identity").epoch(t)
+	e2 := do(t, "POST", a.URL+"/v1/backups/encryption-public-key", n.Form(backupID, backupMsg.Public)).want(t, 200, "backup messaging").epoch(t)
+	if e2 <= e1 {
+		t.Fatalf("epochs %d then %d", e1, e2)
+	}
+	h, v, _ := publicKeys(t, a, n)
+	if len(v.Backup) != 1 || len(v.Backup[0].Messaging) != 1 || !v.Backup[0].Messaging[0].Equal(&backupMsg.Public) {
+		t.Fatalf("backup keys %+v", v.Backup)
+	}
+	// Backup and admin keys do not count towards max_epoch.
+	if h.MaxEpoch != before.MaxEpoch {
+		t.Fatalf("max_epoch went from %d to %d with backup keys", before.MaxEpoch, h.MaxEpoch)
+	}
+	// Only the backup identity key may sign its messaging keys.
+	do(t, "POST", a.URL+"/v1/backups/encryption-public-key", n.Form(n.Org, n.Gen(keys.BackupMessaging, backupID).Public)).want(t, 404, "backup messaging key signed by the organisation")
+}
