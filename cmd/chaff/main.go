@@ -17,6 +17,7 @@ const usage = `usage: chaff <command> [arguments]
 commands:
   up        run the whole backend on one machine (not yet)
   api       serve the public API and the message ingest
+  admin     the key ceremony and the newsroom's operations
   inspect   verify and decrypt published keys and dead drops
 `
 
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runInspect(args[1:], stdout, stderr)
 	case "api":
 		err = runAPI(ctx, args[1:], stdout, stderr)
+	case "admin":
+		err = runAdmin(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,13 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/vectors"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
@@ -31,9 +39,106 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("TESTKEYS", filepath.Join(dir, vectors.TestKeys))
 			env.Setenv("SCENARIOS", filepath.Join(dir, vectors.Scenarios))
+			if err := writeExpiredKeys(env, filepath.Join(env.WorkDir, "expired")); err != nil {
+				return err
+			}
 			return writeNewsroom(env, filepath.Join(env.WorkDir, "newsroom"))
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"api-start": cmdAPIStart,
+			"findfile":  cmdFindFile,
+			"mode":      cmdMode,
+			"fetch":     cmdFetch,
+		},
 	})
+}
+
+// cmdAPIStart starts an in-process API (on an embedded JetStream) that
+// trusts the organisation key in the given key directory, and sets $API.
+func cmdAPIStart(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: api-start KEYDIR")
+	}
+	paths, _ := filepath.Glob(filepath.Join(ts.MkAbs(args[0]), "organization-*.pub.json"))
+	if len(paths) != 1 {
+		ts.Fatalf("no organisation public key in %s", args[0])
+	}
+	anchor, err := keys.ReadPublicKeyFile(paths[0])
+	ts.Check(err)
+	srv, err := natsx.Start(natsx.Options{StoreDir: ts.MkAbs("api-nats"), Name: "script"})
+	ts.Check(err)
+	nc, err := natsx.ConnectInProcess(srv, "script")
+	ts.Check(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, nc, store.Config{})
+	ts.Check(err)
+	a, err := api.New(ctx, st, api.Config{Anchors: []keys.SignedPublicKey{*anchor}})
+	ts.Check(err)
+	hs := httptest.NewServer(a.Handler(true))
+	ts.Defer(func() { hs.Close(); cancel(); nc.Close(); srv.Shutdown() })
+	ts.Setenv("API", hs.URL)
+}
+
+// cmdFindFile sets VAR to the one file matching a glob.
+func cmdFindFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: findfile VAR GLOB")
+	}
+	paths, _ := filepath.Glob(ts.MkAbs(args[1]))
+	if len(paths) != 1 {
+		ts.Fatalf("%d files match %s", len(paths), args[1])
+	}
+	ts.Setenv(args[0], paths[0])
+}
+
+// cmdMode checks a file's permissions: mode FILE 0600.
+func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: mode FILE PERM")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if got := fmt.Sprintf("%04o", fi.Mode().Perm()); (got == args[1]) == neg {
+		ts.Fatalf("%s has mode %s", args[0], got)
+	}
+}
+
+// cmdFetch GETs a URL into a file.
+func cmdFetch(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: fetch URL FILE")
+	}
+	res, err := http.Get(args[0])
+	ts.Check(err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	ts.Check(err)
+	if res.StatusCode != 200 {
+		ts.Fatalf("GET %s: %d %s", args[0], res.StatusCode, b)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b, 0o644))
+}
+
+// writeExpiredKeys writes a key directory whose journalist provisioning
+// key has expired.
+func writeExpiredKeys(env *testscript.Env, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	then := time.Now().Add(-60 * 7 * 24 * time.Hour)
+	org, err := keys.Generate(keys.Organization, nil, then)
+	if err != nil {
+		return err
+	}
+	prov, err := keys.Generate(keys.JournalistProvisioning, org, then)
+	if err != nil {
+		return err
+	}
+	if _, err := keys.WriteKeyPairFile(dir, keys.JournalistProvisioning, prov); err != nil {
+		return err
+	}
+	_, err = keys.WritePublicKeyFile(dir, keys.Organization, org)
+	return err
 }
 
 // writeNewsroom generates a whole newsroom's keys and a few dead drops
@@ -163,6 +268,9 @@ func writeNewsroom(env *testscript.Env, dir string) error {
 		"alice": {{IDPK: jID.Public, MsgPKs: []keys.SignedPublicKey{badMsg}}},
 	}}}
 	files["tampered_keys.json"] = &bad
+	if _, err := keys.WritePublicKeyFile(dir, keys.Organization, org); err != nil {
+		return err
+	}
 	for name, v := range files {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {

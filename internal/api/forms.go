@@ -8,8 +8,8 @@ import (
 
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/store"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // clockSkew is how far ahead of ours a signer's clock may be.
