@@ -91,6 +91,9 @@ func (m *Mixer[T]) Release(now time.Time) (real []T, padding int) {
 // Seen is the number of inputs since the last release.
 func (m *Mixer[T]) Seen() int { return m.seen }
 
+// LastRelease is when the last release happened (or the mixer started).
+func (m *Mixer[T]) LastRelease() time.Time { return m.lastRelease }
+
 // Buffered returns the real messages waiting, oldest first.
 func (m *Mixer[T]) Buffered() []T { return append([]T(nil), m.buffer...) }
 

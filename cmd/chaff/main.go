@@ -18,6 +18,7 @@ commands:
   up        run the whole backend on one machine (not yet)
   api       serve the public API and the message ingest
   admin     the key ceremony and the newsroom's operations
+  covernode run a CoverNode: mix messages into dead drops
   inspect   verify and decrypt published keys and dead drops
 `
 
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAPI(ctx, args[1:], stdout, stderr)
 	case "admin":
 		err = runAdmin(ctx, args[1:], stdout, stderr)
+	case "covernode":
+		err = runCoverNode(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

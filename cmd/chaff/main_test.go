@@ -23,6 +23,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// Tests that need chaff as a separate process (to kill it) run this
+	// test binary with CHAFF_RUN_MAIN=1.
+	if os.Getenv("CHAFF_RUN_MAIN") == "1" {
+		main()
+		return
+	}
 	testscript.Main(m, map[string]func(){
 		"chaff": main,
 	})

@@ -3,10 +3,14 @@
 package testnet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -240,4 +244,44 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Bootstrap uploads the newsroom's provisioning keys to the API at url,
+// registers journalist alice with a messaging key, and writes a setup
+// bundle for covernode_001 into dir; it returns alice and the bundle's
+// path.
+func Bootstrap(t testing.TB, url string, n *Newsroom, dir string) (*Member, string) {
+	t.Helper()
+	post := func(path string, body []byte) {
+		t.Helper()
+		res, err := http.Post(url+path, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("POST %s: %d", path, res.StatusCode)
+		}
+	}
+	u := "/v1/public-keys/"
+	post(u+"covernode/provisioning-public-key", n.Form(n.Org, n.CNProv.Public))
+	post(u+"journalists/provisioning-public-key", n.Form(n.Org, n.JProv.Public))
+	alice := n.AddJournalist("alice")
+	post(u+"journalists", n.Form(n.JProv, Profile("alice")))
+	post(u+"journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": "alice", "journalist_id_pk": alice.ID.Public, "from_queue": false}))
+	post(u+"journalists/messaging-public-key", n.Form(alice.ID, alice.Msg[0].Public))
+	id := n.Gen(keys.CoverNodeIdentity, n.CNProv)
+	b, err := json.Marshal(map[string]any{
+		"covernode_id":      "covernode_001",
+		"identity_key_pair": id,
+		"form":              json.RawMessage(n.FormAt(n.CNProv, map[string]any{"covernode_id": "covernode_001", "covernode_id_pk": id.Public}, time.Now(), form.CoverNodeIdentityTTL)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, "covernode_001.setup-bundle.json")
+	if err := os.WriteFile(bundle, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return alice, bundle
 }

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/mix"
+)
+
+const coverNodeUsage = `usage: chaff covernode --state DIR --api URL --anchor ORG.pub.json [--bundle FILE] [flags]
+
+Runs a CoverNode: pulls messages from NATS JetStream, strips the outer
+layer, drops cover, mixes, and posts signed dead drops to the API. It
+listens on nothing public; health is on --admin-listen (loopback).
+
+flags:
+`
+
+// mixFlags select the mixing parameters of one direction.
+type mixFlags struct {
+	p mix.Params
+}
+
+func (m *mixFlags) register(fs *flag.FlagSet, dir string, def mix.Params) {
+	m.p = def
+	fs.IntVar(&m.p.ThresholdMin, dir+"-threshold-min", def.ThresholdMin, "inputs before a release once the timeout has passed")
+	fs.IntVar(&m.p.ThresholdMax, dir+"-threshold-max", def.ThresholdMax, "inputs that force a release")
+	fs.DurationVar(&m.p.Timeout, dir+"-timeout", def.Timeout, "time after which threshold-min inputs release")
+	fs.IntVar(&m.p.OutputSize, dir+"-output-size", def.OutputSize, "messages per dead drop")
+}
+
+func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chaff covernode", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, coverNodeUsage); fs.PrintDefaults() }
+	var nf natsFlags
+	nf.register(fs)
+	var anchors multiFlag
+	fs.Var(&anchors, "anchor", "organisation trust anchor file (repeatable; required)")
+	state := fs.String("state", "", "the CoverNode's own directory: keys and round logs (required; keep it private)")
+	bundle := fs.String("bundle", "", "setup bundle from chaff admin covernode add (first start only)")
+	apiURL := fs.String("api", "", "URL of the Chaff API (required)")
+	params := fs.String("mixing", "production", "parameter set: production or test (upstream's); the flags below override it")
+	adminListen := fs.String("admin-listen", "127.0.0.1:9091", "health endpoint (loopback only)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	ackWait := fs.Duration("ack-wait", 5*time.Minute, "how long JetStream waits before offering again a message a node took but did not acknowledge (a node killed mid-batch); with several nodes, restart a node within this time")
+	var u2j, j2u mixFlags
+	// Register with production defaults, then re-apply the chosen set to
+	// the flags that were not given.
+	u2j.register(fs, "u2j", mix.ProductionU2J)
+	j2u.register(fs, "j2u", mix.ProductionJ2U)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *state == "" || *apiURL == "" {
+		fmt.Fprintln(stderr, "chaff covernode: --state and --api are required")
+		return errUsage
+	}
+	switch *params {
+	case "production":
+	case "test":
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		apply := func(m *mixFlags, dir string, p mix.Params) {
+			if !set[dir+"-threshold-min"] {
+				m.p.ThresholdMin = p.ThresholdMin
+			}
+			if !set[dir+"-threshold-max"] {
+				m.p.ThresholdMax = p.ThresholdMax
+			}
+			if !set[dir+"-timeout"] {
+				m.p.Timeout = p.Timeout
+			}
+			if !set[dir+"-output-size"] {
+				m.p.OutputSize = p.OutputSize
+			}
+		}
+		apply(&u2j, "u2j", mix.TestU2J)
+		apply(&j2u, "j2u", mix.TestJ2U)
+	default:
+		return fmt.Errorf("--mixing must be production or test, not %q", *params)
+	}
+	if host, _, err := net.SplitHostPort(*adminListen); err != nil || !(host == "127.0.0.1" || host == "::1" || host == "localhost") {
+		return fmt.Errorf("--admin-listen must be a loopback address: a CoverNode listens on nothing public")
+	}
+	log, _, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	anchorKeys, err := loadAnchors(anchors)
+	if err != nil {
+		return err
+	}
+	nc, _, closeNATS, err := nf.connect("chaff-covernode", log)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	node, err := covernode.New(ctx, nc, covernode.Config{
+		StateDir: *state, BundlePath: *bundle, API: apiclient.New(strings.TrimRight(*apiURL, "/")),
+		Anchors: anchorKeys, U2J: u2j.p, J2U: j2u.p, Logger: log, AckWait: *ackWait,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *adminListen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})}
+	go hs.Serve(ln)
+	defer hs.Close()
+	fmt.Fprintf(stdout, "covernode running; health on http://%s/healthz\n", ln.Addr())
+	log.Info("covernode started", "u2j", fmt.Sprintf("%+v", u2j.p), "j2u", fmt.Sprintf("%+v", j2u.p))
+	err = node.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}

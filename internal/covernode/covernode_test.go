@@ -1,0 +1,182 @@
+package covernode_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/mix"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/nats-io/nats.go"
+)
+
+// world is an API on an embedded JetStream with a newsroom bootstrapped:
+// provisioning keys, journalist alice with a messaging key, and a setup
+// bundle for covernode_001.
+type world struct {
+	n      *testnet.Newsroom
+	nc     *nats.Conn
+	a      *testnet.API
+	bundle string
+	alice  *testnet.Member
+}
+
+func post(t testing.TB, url string, body []byte) {
+	t.Helper()
+	res, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("POST %s: %d", url, res.StatusCode)
+	}
+}
+
+func newWorld(t testing.TB) *world {
+	n := testnet.NewNewsroom(t, time.Now())
+	_, nc := testnet.StartNATS(t)
+	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
+	alice, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
+	return &world{n: n, nc: nc, a: a, bundle: bundle, alice: alice}
+}
+
+func (w *world) config(stateDir string) covernode.Config {
+	return covernode.Config{
+		StateDir: stateDir, BundlePath: w.bundle, API: apiclient.New(w.a.URL),
+		Anchors:  []keys.SignedPublicKey{w.n.Org.Public},
+		U2J:      mix.Params{ThresholdMin: 2, ThresholdMax: 4, Timeout: time.Hour, OutputSize: 4},
+		J2U:      mix.Params{ThresholdMin: 2, ThresholdMax: 3, Timeout: time.Hour, OutputSize: 3},
+		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+	}
+}
+
+func (w *world) verified(t testing.TB) *keys.Verified {
+	t.Helper()
+	h, err := apiclient.New(w.a.URL).PublicKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := keys.Verify(h, []keys.SignedPublicKey{w.n.Org.Public}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func deadDrops(t testing.TB, url string, kind deaddrop.Kind) []*deaddrop.DeadDrop {
+	t.Helper()
+	res, err := http.Get(url + "?ids_greater_than=0&limit=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(res.Body)
+	l, err := deaddrop.ParseList(kind, buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.DeadDrops
+}
+
+// waitFor polls until cond holds.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRoundTrip sends a reader's message through ingest and CoverNode to
+// alice, and alice's reply back through the CoverNode to the reader.
+func TestRoundTrip(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	node, err := covernode.New(ctx, w.nc, w.config(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+
+	v := w.verified(t)
+	cnKeys, err := v.CoverNodeKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, _ := crypto.GenerateKey()
+	jk, _ := v.JournalistKey("alice")
+	real, err := protocol.SealU2C(cnKeys, "alice", jk, reader.PublicKey(), "the files are on the third floor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(real))
+	for range 3 {
+		c, _ := protocol.SealCoverU2C(cnKeys)
+		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+	}
+	var got []deaddrop.Received
+	waitFor(t, "a journalist dead drop", func() bool { return len(deadDrops(t, w.a.URL+"/v1/journalist/dead-drops", deaddrop.Journalist)) > 0 })
+	dds := deadDrops(t, w.a.URL+"/v1/journalist/dead-drops", deaddrop.Journalist)
+	aliceSK, _ := w.alice.Msg[0].PrivateKey()
+	v = w.verified(t)
+	jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{aliceSK}, v.AllCoverNodeMessagingKeys())
+	for _, d := range dds {
+		if err := d.Verify(v.CoverNodeIdentityKeys()); err != nil {
+			t.Fatal(err)
+		}
+		if d.Chunks() != 4 || int64(d.Epoch) > v.MaxEpoch {
+			t.Fatalf("dead drop of %d messages, epoch %d (max_epoch %d)", d.Chunks(), d.Epoch, v.MaxEpoch)
+		}
+		r, err := jo.Open(d)
+		if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
+			t.Fatal(err)
+		}
+		got = append(got, r...)
+	}
+	if len(got) != 1 || got[0].Message.Text != "the files are on the third floor" || !got[0].Message.ReplyKey.Equal(reader.PublicKey()) {
+		t.Fatalf("alice received %+v", got)
+	}
+
+	// alice replies; two cover messages from journalists fill the round.
+	j2u, err := protocol.SealJ2U(got[0].Message.ReplyKey, aliceSK, &protocol.JournalistMessage{Type: protocol.J2UTypeText, Text: "thank you, we are looking"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j2c, _ := protocol.SealJ2C(cnKeys, j2u)
+	post(t, w.a.URL+"/v1/journalist-messages", w.n.Form(w.alice.ID, protocol.EncodeBase64(j2c)))
+	for range 2 {
+		c, _ := protocol.SealCoverJ2C(cnKeys)
+		post(t, w.a.URL+"/v1/journalist-messages", w.n.Form(w.alice.ID, protocol.EncodeBase64(c)))
+	}
+	waitFor(t, "a user dead drop", func() bool { return len(deadDrops(t, w.a.URL+"/v1/user/dead-drops", deaddrop.User)) > 0 })
+	ro, _ := deaddrop.NewReaderOpener(reader, map[string][]*crypto.PublicKey{"alice": v.JournalistMessagingKeys("alice")})
+	ud := deadDrops(t, w.a.URL+"/v1/user/dead-drops", deaddrop.User)
+	if err := ud[0].Verify(v.CoverNodeIdentityKeys()); err != nil || ud[0].Chunks() != 3 {
+		t.Fatalf("user dead drop: %v, %d messages", err, ud[0].Chunks())
+	}
+	replies, err := ro.Open(ud[0])
+	if err != nil || len(replies) != 1 || replies[0].Message.Text != "thank you, we are looking" {
+		t.Fatalf("reader got %+v, %v", replies, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,242 @@
+package covernode
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/form"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/keys"
+)
+
+// ownKey is one of the node's key pairs with what the API said of it.
+type ownKey struct {
+	Pair      *keys.KeyPair `json:"pair"`
+	Epoch     uint64        `json:"epoch"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+// keyState is the node's keys, kept in the state directory (0600).
+type keyState struct {
+	mu          sync.RWMutex
+	path        string
+	CoverNodeID string    `json:"covernode_id"`
+	Identity    []*ownKey `json:"identity"`
+	Messaging   []*ownKey `json:"messaging"`
+	LogKey      []byte    `json:"log_key"`
+}
+
+// Bundle is the setup material chaff admin covernode add writes.
+type Bundle struct {
+	CoverNodeID string        `json:"covernode_id"`
+	IdentityKey *keys.KeyPair `json:"identity_key_pair"`
+	Form        *form.Form    `json:"form"`
+}
+
+func loadKeyState(dir string) (*keyState, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ks := &keyState{path: filepath.Join(dir, "keys.json")}
+	b, err := os.ReadFile(ks.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return ks, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, ks); err != nil {
+		return nil, fmt.Errorf("%s: %w", ks.path, err)
+	}
+	return ks, nil
+}
+
+// save writes the key state atomically. Callers hold mu.
+func (ks *keyState) save() error {
+	b, err := json.MarshalIndent(ks, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := ks.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	f, err := os.Open(tmp)
+	if err == nil {
+		f.Sync()
+		f.Close()
+	}
+	return os.Rename(tmp, ks.path)
+}
+
+// setup makes sure the node has a published identity key (from the setup
+// bundle on first start) and a log key.
+func (ks *keyState) setup(ctx context.Context, api *apiclient.Client, bundlePath string) error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if len(ks.LogKey) == 0 {
+		ks.LogKey = make([]byte, crypto.SecretBoxKeySize)
+		if _, err := rand.Read(ks.LogKey); err != nil {
+			return err
+		}
+	}
+	if len(ks.Identity) == 0 {
+		if bundlePath == "" {
+			return errors.New("this CoverNode has no identity key yet: give it the setup bundle from chaff admin covernode add (--bundle FILE)")
+		}
+		b, err := os.ReadFile(bundlePath)
+		if err != nil {
+			return err
+		}
+		var bundle Bundle
+		if err := json.Unmarshal(b, &bundle); err != nil || bundle.IdentityKey == nil || bundle.Form == nil {
+			return fmt.Errorf("%s is not a CoverNode setup bundle", bundlePath)
+		}
+		if _, err := bundle.IdentityKey.SigningKey(); err != nil {
+			return fmt.Errorf("%s: %w", bundlePath, err)
+		}
+		fb, _ := json.Marshal(bundle.Form)
+		var epoch uint64
+		res, err := api.Do(ctx, "POST", "/v1/public-keys/covernode/identity-public-key", fb)
+		switch {
+		case err == nil:
+			if epoch, err = apiclient.Epoch(res); err != nil {
+				return err
+			}
+		case apiclient.StatusOf(err) == 409:
+			// chaff admin already registered it: its epoch is at most the
+			// hierarchy's newest, which is a safe bound (SPEC §6.4).
+			h, herr := api.PublicKeys(ctx)
+			if herr != nil {
+				return herr
+			}
+			epoch = uint64(h.MaxEpoch)
+		default:
+			return fmt.Errorf("registering the identity key: %w", err)
+		}
+		ks.CoverNodeID = bundle.CoverNodeID
+		ks.Identity = append(ks.Identity, &ownKey{Pair: bundle.IdentityKey, Epoch: epoch, CreatedAt: time.Now()})
+	}
+	return ks.save()
+}
+
+// latest returns the unexpired key with the latest expiry.
+func latest(ks []*ownKey, now time.Time) *ownKey {
+	var best *ownKey
+	for _, k := range ks {
+		if !k.Pair.Public.Expired(now) && (best == nil || k.Pair.Public.NotValidAfter.After(best.Pair.Public.NotValidAfter)) {
+			best = k
+		}
+	}
+	return best
+}
+
+// rotateMessaging creates and publishes a messaging key when there is
+// none, or the newest is more than a week old (SPEC §6.1), and forgets
+// expired ones. A new key is saved as a candidate before it is posted, so
+// that a crash in between never leaves a published key the node lacks;
+// the node decrypts with candidates too, and posts them again on start.
+func (ks *keyState) rotateMessaging(ctx context.Context, api *apiclient.Client, now time.Time) (bool, error) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	id := latest(published(ks.Identity), now)
+	if id == nil {
+		return false, errors.New("the CoverNode's identity keys have all expired: rotate it with chaff identity-api")
+	}
+	var kept []*ownKey
+	for _, k := range ks.Messaging {
+		if !k.Pair.Public.Expired(now) {
+			kept = append(kept, k)
+		}
+	}
+	ks.Messaging = kept
+	var candidate, newest *ownKey
+	for _, k := range ks.Messaging {
+		if k.Epoch == 0 {
+			candidate = k
+		}
+		if newest == nil || k.CreatedAt.After(newest.CreatedAt) {
+			newest = k
+		}
+	}
+	if candidate == nil {
+		if newest != nil && now.Sub(newest.CreatedAt) < keys.CoverNodeMessaging.RotateAfter() {
+			return false, ks.save()
+		}
+		kp, err := keys.Generate(keys.CoverNodeMessaging, id.Pair, now)
+		if err != nil {
+			return false, err
+		}
+		candidate = &ownKey{Pair: kp, CreatedAt: now}
+		ks.Messaging = append(ks.Messaging, candidate)
+		if err := ks.save(); err != nil {
+			return false, err
+		}
+	}
+	res, err := api.SendForm(ctx, "POST", "/v1/public-keys/covernode/messaging-public-key", id.Pair, candidate.Pair.Public, form.DefaultTTL)
+	if err != nil {
+		return false, fmt.Errorf("publishing a messaging key: %w", err)
+	}
+	if candidate.Epoch, err = apiclient.Epoch(res); err != nil {
+		return false, err
+	}
+	return true, ks.save()
+}
+
+// published returns the keys the API has given an epoch.
+func published(ks []*ownKey) []*ownKey {
+	var out []*ownKey
+	for _, k := range ks {
+		if k.Epoch > 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// decryptionKeys returns every unexpired messaging key, newest first.
+func (ks *keyState) decryptionKeys(now time.Time) []*crypto.PrivateKey {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	ms := append([]*ownKey(nil), ks.Messaging...)
+	sort.Slice(ms, func(i, j int) bool { return ms[i].CreatedAt.After(ms[j].CreatedAt) })
+	var out []*crypto.PrivateKey
+	for _, k := range ms {
+		if k.Pair.Public.Expired(now) {
+			continue
+		}
+		if sk, err := k.Pair.PrivateKey(); err == nil {
+			out = append(out, sk)
+		}
+	}
+	return out
+}
+
+// signer returns the published identity and messaging keys to sign and
+// send with, and the epoch a journalist dead drop made with them carries.
+func (ks *keyState) signer(now time.Time) (*crypto.SigningKey, *crypto.PrivateKey, uint64, error) {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	id, msg := latest(published(ks.Identity), now), latest(published(ks.Messaging), now)
+	if id == nil || msg == nil {
+		return nil, nil, 0, errors.New("covernode: no valid published identity or messaging key")
+	}
+	sk, err := id.Pair.SigningKey()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	mk, err := msg.Pair.PrivateKey()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return sk, mk, max(id.Epoch, msg.Epoch), nil
+}

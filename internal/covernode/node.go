@@ -1,0 +1,475 @@
+// Package covernode is the CoverNode (SPEC §7): it pulls readers' and
+// journalists' messages from JetStream, strips the outer layer, drops
+// cover, mixes, and publishes signed dead drops through the API. It
+// listens on nothing public: it only connects out.
+package covernode
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/mix"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ConsumerName is the durable consumer all CoverNodes share, per stream:
+// each message goes to one of them.
+const ConsumerName = "covernodes"
+
+// Config configures a CoverNode.
+type Config struct {
+	StateDir   string
+	BundlePath string // setup bundle, needed on first start
+	API        *apiclient.Client
+	Anchors    []keys.SignedPublicKey
+	U2J, J2U   mix.Params
+	// BatchSize is the most messages taken from a stream at once.
+	BatchSize int
+	// Workers open messages in parallel (default: one per CPU).
+	Workers int
+	// AckWait is how long a message taken but not acknowledged waits
+	// before JetStream offers it again.
+	AckWait time.Duration
+	// RetryMin and RetryMax bound the back-off of dead-drop posts.
+	RetryMin, RetryMax time.Duration
+	Logger             *slog.Logger
+	Now                func() time.Time
+}
+
+// Node is a running CoverNode.
+type Node struct {
+	cfg  Config
+	log  *slog.Logger
+	keys *keyState
+	js   jetstream.JetStream
+
+	hmu      sync.Mutex
+	hier     *keys.Verified
+	hierTime time.Time
+}
+
+// New sets up a CoverNode: its keys (registering the identity key from
+// the setup bundle on first start, publishing a messaging key) and its
+// JetStream consumers.
+func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 256
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 5 * time.Minute
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	for _, p := range []mix.Params{cfg.U2J, cfg.J2U} {
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	ks, err := loadKeyState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := ks.setup(ctx, cfg.API, cfg.BundlePath); err != nil {
+		return nil, err
+	}
+	if _, err := ks.rotateMessaging(ctx, cfg.API, cfg.Now()); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js}
+	if _, err := n.hierarchy(ctx, true); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// hierarchy returns the verified published keys, fetched again when a
+// minute old (or when forced).
+func (n *Node) hierarchy(ctx context.Context, force bool) (*keys.Verified, error) {
+	n.hmu.Lock()
+	defer n.hmu.Unlock()
+	now := n.cfg.Now()
+	if !force && n.hier != nil && now.Sub(n.hierTime) < time.Minute {
+		return n.hier, nil
+	}
+	h, err := n.cfg.API.PublicKeys(ctx)
+	if err != nil {
+		if n.hier != nil {
+			n.log.Warn("refreshing public keys", "err", err)
+			return n.hier, nil
+		}
+		return nil, err
+	}
+	v, err := keys.Verify(h, n.cfg.Anchors, now)
+	if err != nil {
+		return nil, err
+	}
+	n.hier, n.hierTime = v, now
+	return v, nil
+}
+
+// Run processes both directions until ctx ends or one fails.
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	for _, d := range []*direction{n.u2j(), n.j2u()} {
+		go func() { errc <- d.run(ctx) }()
+	}
+	go func() { errc <- n.rotateKeys(ctx) }()
+	err := <-errc
+	cancel()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// rotateKeys checks every minute whether a new messaging key is due.
+func (n *Node) rotateKeys(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if made, err := n.keys.rotateMessaging(ctx, n.cfg.API, n.cfg.Now()); err != nil {
+			n.log.Error("messaging key rotation", "err", err)
+		} else if made {
+			n.log.Info("published a new messaging key")
+		}
+	}
+}
+
+// direction is one of the two flows through the node.
+type direction struct {
+	n        *Node
+	name     string
+	stream   string
+	kind     deaddrop.Kind
+	params   mix.Params
+	open     func(keys []*crypto.PrivateKey, msg []byte) entry
+	build    func(ctx context.Context, reals []entry, padding int) ([][]byte, error)
+	postPath string
+}
+
+func (n *Node) u2j() *direction {
+	return &direction{n: n, name: "u2j", stream: store.StreamU2C, kind: deaddrop.Journalist, params: n.cfg.U2J, postPath: "/v1/journalist/dead-drops",
+		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
+			for _, k := range ks {
+				m, _, err := protocol.OpenU2C(k, msg, 0)
+				if err != nil {
+					continue
+				}
+				if m.IsCover() {
+					return entry{kind: kindCover}
+				}
+				return entry{kind: kindReal, payload: append(m.Tag[:], m.U2J...)}
+			}
+			return entry{kind: kindUnopened}
+		},
+		build: n.buildC2J,
+	}
+}
+
+func (n *Node) j2u() *direction {
+	return &direction{n: n, name: "j2u", stream: store.StreamJ2C, kind: deaddrop.User, params: n.cfg.J2U, postPath: "/v1/user/dead-drops",
+		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
+			for _, k := range ks {
+				m, _, err := protocol.OpenJ2C(k, msg, 0)
+				if err != nil {
+					continue
+				}
+				if !m.Real {
+					return entry{kind: kindCover}
+				}
+				return entry{kind: kindReal, payload: m.J2U}
+			}
+			return entry{kind: kindUnopened}
+		},
+		build: n.buildJ2U,
+	}
+}
+
+// buildC2J turns released U2J messages into C2J messages for the
+// journalists their tags name; unknown tags and padding become random C2J
+// messages (SPEC §7.4).
+func (n *Node) buildC2J(ctx context.Context, reals []entry, padding int) ([][]byte, error) {
+	v, err := n.hierarchy(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	byTag := map[protocol.RecipientTag]*crypto.PublicKey{}
+	for _, id := range v.JournalistIDs() {
+		if k, err := v.JournalistKey(id); err == nil {
+			byTag[protocol.TagFor(id)] = k
+		}
+	}
+	_, sender, _, err := n.keys.signer(n.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(reals)+padding)
+	for _, e := range reals {
+		var tag protocol.RecipientTag
+		copy(tag[:], e.payload)
+		var c []byte
+		if jk, ok := byTag[tag]; ok {
+			c, err = protocol.SealC2J(jk, sender, e.payload[protocol.RecipientTagSize:])
+		}
+		if c == nil || err != nil {
+			c, err = protocol.RandomC2J(sender)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	for range padding {
+		c, err := protocol.RandomC2J(sender)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// buildJ2U passes journalists' J2U messages through and pads with random
+// ones.
+func (n *Node) buildJ2U(_ context.Context, reals []entry, padding int) ([][]byte, error) {
+	out := make([][]byte, 0, len(reals)+padding)
+	for _, e := range reals {
+		out = append(out, e.payload)
+	}
+	for range padding {
+		c, err := protocol.RandomJ2U()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (d *direction) run(ctx context.Context) error {
+	n := d.n
+	cons, err := n.js.CreateOrUpdateConsumer(ctx, d.stream, jetstream.ConsumerConfig{
+		Durable: ConsumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: n.cfg.AckWait,
+		MaxAckPending: -1, DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("%s consumer: %w", d.name, err)
+	}
+	var logKey [crypto.SecretBoxKeySize]byte
+	copy(logKey[:], n.keys.LogKey)
+	log, st, err := openRoundLog(filepath.Join(n.cfg.StateDir, d.name+".log"), logKey, n.cfg.Now())
+	if err != nil {
+		return err
+	}
+	defer log.close()
+	mixer := mix.New[entry](d.params, st.lastRelease)
+	mixer.Restore(st.seen, st.lastRelease, st.buffer)
+	// The last batch before a crash may not have been acknowledged: do it
+	// now, before JetStream offers those messages to anyone else, and keep
+	// their sequence numbers to recognise a copy already on its way.
+	skip := map[uint64]bool{}
+	if len(st.unacked) > 0 {
+		for _, e := range st.unacked {
+			skip[e.seq] = true
+			if e.reply != "" {
+				n.js.Conn().Publish(e.reply, []byte("+ACK"))
+			}
+		}
+		if err := n.js.Conn().FlushTimeout(30 * time.Second); err != nil {
+			return fmt.Errorf("%s: acknowledging: %w", d.name, err)
+		}
+		if err := log.appendAcked(); err != nil {
+			return err
+		}
+	}
+	if st.pending != nil {
+		// A dead drop written before a crash: post the very same bytes.
+		if err := d.publish(ctx, log, mixer, st.pending); err != nil {
+			return err
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		want := max(1, min(n.cfg.BatchSize, d.params.ThresholdMax-mixer.Seen()))
+		batch, err := cons.Fetch(want, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			n.log.Warn("fetching messages", "direction", d.name, "err", err)
+			time.Sleep(time.Second)
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		now := n.cfg.Now()
+		entries := d.openAll(msgs, n.keys.decryptionKeys(now), skip)
+		// Durable first, then acknowledge every message of the batch in
+		// stream order: what is acknowledged, and when, depends on the
+		// batch alone, never on which messages were real.
+		if err := log.appendBatch(now, entries); err != nil {
+			return fmt.Errorf("%s round log: %w", d.name, err)
+		}
+		for _, m := range msgs {
+			m.Ack()
+		}
+		if err := n.js.Conn().FlushTimeout(30 * time.Second); err != nil {
+			return fmt.Errorf("%s: acknowledging: %w", d.name, err)
+		}
+		if err := log.appendAcked(); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.kind != kindUnopened {
+				mixer.Add(e, e.kind == kindReal, now)
+			}
+		}
+		if mixer.Due(now) {
+			if err := d.release(ctx, log, mixer); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// openAll opens a batch's messages, in parallel, in stream order. Messages
+// seen before a crash (their sequence is in skip) are kept out.
+func (d *direction) openAll(msgs []jetstream.Msg, ks []*crypto.PrivateKey, skip map[uint64]bool) []entry {
+	out := make([]entry, len(msgs))
+	keep := make([]bool, len(msgs))
+	workers := d.n.cfg.Workers
+	if workers <= 0 {
+		workers = defaultWorkers()
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(msgs); i += workers {
+				md, err := msgs[i].Metadata()
+				if err != nil || skip[md.Sequence.Stream] {
+					continue
+				}
+				e := d.open(ks, msgs[i].Data())
+				e.seq, e.reply = md.Sequence.Stream, msgs[i].Reply()
+				out[i], keep[i] = e, true
+			}
+		}()
+	}
+	wg.Wait()
+	var es []entry
+	for i := range out {
+		if keep[i] {
+			es = append(es, out[i])
+		}
+	}
+	return es
+}
+
+// release builds, signs, logs and posts one dead drop.
+func (d *direction) release(ctx context.Context, log *roundLog, mixer *mix.Mixer[entry]) error {
+	n := d.n
+	now := n.cfg.Now()
+	reals, padding := mixer.Release(now)
+	msgs, err := d.build(ctx, reals, padding)
+	if err != nil {
+		return fmt.Errorf("%s: building a dead drop: %w", d.name, err)
+	}
+	if err := mix.Shuffle(msgs, rand.Reader); err != nil {
+		return err
+	}
+	sk, _, epoch, err := n.keys.signer(now)
+	if err != nil {
+		return err
+	}
+	dd := &deaddrop.DeadDrop{Kind: d.kind, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+	for _, m := range msgs {
+		dd.Data = append(dd.Data, m...)
+	}
+	if d.kind == deaddrop.Journalist {
+		dd.Epoch = int32(epoch)
+	}
+	dd.Sign(sk)
+	body, err := json.Marshal(dd)
+	if err != nil {
+		return err
+	}
+	if err := log.appendRelease(now, len(reals), body); err != nil {
+		return fmt.Errorf("%s round log: %w", d.name, err)
+	}
+	return d.publish(ctx, log, mixer, body)
+}
+
+// publish posts a logged dead drop until the API accepts it, then records
+// that and compacts the log.
+func (d *direction) publish(ctx context.Context, log *roundLog, mixer *mix.Mixer[entry], body []byte) error {
+	n := d.n
+	wait := n.cfg.RetryMin
+	for {
+		_, err := n.cfg.API.Do(ctx, "POST", d.postPath, body)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		n.log.Warn("posting a dead drop", "direction", d.name, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, n.cfg.RetryMax)
+	}
+	n.log.Info("dead drop published", "direction", d.name)
+	if err := log.appendPublished(); err != nil {
+		return err
+	}
+	return log.compact(mixer.Seen(), mixer.LastRelease(), mixer.Buffered())
+}
+
+func defaultWorkers() int { return runtime.GOMAXPROCS(0) }

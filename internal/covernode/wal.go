@@ -1,0 +1,313 @@
+package covernode
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+)
+
+// The round log is the CoverNode's memory across crashes, one file per
+// direction. Every input it takes from the stream is written there (and
+// fsynced) before the input is acknowledged, so that acknowledging never
+// loses a message; every dead drop is written there, signed, before it is
+// posted, so that after a crash the very same bytes are posted again and
+// the API recognises them. Replaying the log rebuilds the mixer exactly.
+//
+// Records: u32 length, u8 type, payload, u32 CRC-32 of type and payload.
+// A torn last record (a crash mid-write) is dropped on open.
+const (
+	recSnapshot  = 1 // seen u32, last release i64 ns, entries
+	recBatch     = 2 // time i64 ns, entries
+	recRelease   = 3 // time i64 ns, reals u32, dead-drop JSON
+	recPublished = 4 // (empty)
+	recAcked     = 5 // the last batch's acknowledgements reached JetStream
+)
+
+// Kinds of input.
+const (
+	kindCover    = 0
+	kindReal     = 1
+	kindUnopened = 2 // no key of ours opened it: not counted, as upstream
+)
+
+// entryPayloadSize holds the largest payload: a U2C plaintext (tag and
+// U2J message).
+const entryPayloadSize = 600
+
+// entry is one input. On disk every entry takes the same room whatever its
+// kind, and a record's entries are sealed together under the node's log
+// key.
+type entry struct {
+	seq     uint64
+	kind    byte
+	payload []byte
+	reply   string // the subject that acknowledges it
+}
+
+const entryPlainSize = 8 + 1 + 2 + entryPayloadSize
+
+func putEntry(dst []byte, e entry) []byte {
+	var p [entryPlainSize]byte
+	binary.BigEndian.PutUint64(p[:8], e.seq)
+	p[8] = e.kind
+	binary.BigEndian.PutUint16(p[9:11], uint16(len(e.payload)))
+	copy(p[11:], e.payload)
+	return append(dst, p[:]...)
+}
+
+func (l *roundLog) sealEntries(dst []byte, es []entry) ([]byte, error) {
+	plain := make([]byte, 0, 4+len(es)*(entryPlainSize+64))
+	plain = binary.BigEndian.AppendUint32(plain, uint32(len(es)))
+	for _, e := range es {
+		plain = putEntry(plain, e)
+	}
+	for _, e := range es {
+		plain = binary.BigEndian.AppendUint16(plain, uint16(len(e.reply)))
+		plain = append(plain, e.reply...)
+	}
+	box, err := crypto.SealSecret(&l.key, plain)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, box...), nil
+}
+
+func (l *roundLog) openEntries(box []byte) ([]entry, error) {
+	p, err := crypto.OpenSecret(&l.key, box)
+	if err != nil || len(p) < 4 {
+		return nil, errors.New("covernode: round log entries do not open with the log key")
+	}
+	count := int(binary.BigEndian.Uint32(p))
+	p = p[4:]
+	if count > len(p)/entryPlainSize {
+		return nil, errors.New("covernode: round log record has a bad count")
+	}
+	replies := p[count*entryPlainSize:]
+	var out []entry
+	for i := 0; i < count*entryPlainSize; i += entryPlainSize {
+		q := p[i : i+entryPlainSize]
+		n := int(binary.BigEndian.Uint16(q[9:11]))
+		if n > entryPayloadSize {
+			return nil, errors.New("covernode: round log entry has a bad length")
+		}
+		out = append(out, entry{seq: binary.BigEndian.Uint64(q[:8]), kind: q[8], payload: append([]byte(nil), q[11:11+n]...)})
+	}
+	for i := range out {
+		if len(replies) < 2 {
+			return nil, errors.New("covernode: round log record is missing reply subjects")
+		}
+		n := int(binary.BigEndian.Uint16(replies))
+		if len(replies) < 2+n {
+			return nil, errors.New("covernode: round log record has a bad reply subject")
+		}
+		out[i].reply = string(replies[2 : 2+n])
+		replies = replies[2+n:]
+	}
+	return out, nil
+}
+
+// roundLog is an append-only log file.
+type roundLog struct {
+	path string
+	key  [crypto.SecretBoxKeySize]byte
+	f    *os.File
+}
+
+// replayed is the state a log describes.
+type replayed struct {
+	seen        int
+	lastRelease time.Time
+	buffer      []entry // real inputs not yet released, oldest first
+	pending     []byte  // a dead drop written but not known to be published
+	// unacked are the inputs of the last batch when its acknowledgements
+	// were not known to have reached JetStream.
+	unacked []entry
+}
+
+func openRoundLog(path string, key [crypto.SecretBoxKeySize]byte, now time.Time) (*roundLog, *replayed, error) {
+	l := &roundLog{path: path, key: key}
+	st := &replayed{lastRelease: now}
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	good := 0
+	for off := 0; off+9 <= len(b); {
+		n := int(binary.BigEndian.Uint32(b[off:]))
+		if n < 1 || off+4+n+4 > len(b) {
+			break
+		}
+		body := b[off+4 : off+4+n]
+		if crc32.ChecksumIEEE(body) != binary.BigEndian.Uint32(b[off+4+n:]) {
+			break
+		}
+		if err := l.apply(st, body[0], body[1:]); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		off += 4 + n + 4
+		good = off
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Drop a torn tail.
+	if err := f.Truncate(int64(good)); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	l.f = f
+	return l, st, nil
+}
+
+func (l *roundLog) apply(st *replayed, typ byte, p []byte) error {
+	readEntries := l.openEntries
+	switch typ {
+	case recSnapshot:
+		if len(p) < 12 {
+			return errors.New("covernode: short snapshot record")
+		}
+		st.seen = int(binary.BigEndian.Uint32(p))
+		st.lastRelease = time.Unix(0, int64(binary.BigEndian.Uint64(p[4:])))
+		es, err := readEntries(p[12:])
+		if err != nil {
+			return err
+		}
+		st.buffer, st.pending, st.unacked = es, nil, nil
+	case recBatch:
+		if len(p) < 8 {
+			return errors.New("covernode: short batch record")
+		}
+		es, err := readEntries(p[8:])
+		if err != nil {
+			return err
+		}
+		st.unacked = es
+		for _, e := range es {
+			switch e.kind {
+			case kindReal:
+				st.buffer = append(st.buffer, e)
+				st.seen++
+			case kindCover:
+				st.seen++
+			}
+		}
+	case recRelease:
+		if len(p) < 12 {
+			return errors.New("covernode: short release record")
+		}
+		reals := int(binary.BigEndian.Uint32(p[8:]))
+		if reals > len(st.buffer) {
+			return errors.New("covernode: release record takes more messages than were waiting")
+		}
+		st.buffer = append([]entry(nil), st.buffer[reals:]...)
+		st.seen = 0
+		st.lastRelease = time.Unix(0, int64(binary.BigEndian.Uint64(p)))
+		st.pending = append([]byte(nil), p[12:]...)
+	case recPublished:
+		st.pending = nil
+	case recAcked:
+		st.unacked = nil
+	default:
+		return fmt.Errorf("covernode: unknown round log record %d", typ)
+	}
+	return nil
+}
+
+// frame builds one record.
+func frame(typ byte, payload []byte) []byte {
+	out := make([]byte, 4, 4+1+len(payload)+4)
+	binary.BigEndian.PutUint32(out, uint32(1+len(payload)))
+	out = append(out, typ)
+	out = append(out, payload...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[4:]))
+}
+
+// append writes a record and makes it durable.
+func (l *roundLog) append(typ byte, payload []byte) error {
+	if _, err := l.f.Write(frame(typ, payload)); err != nil {
+		return err
+	}
+	return l.f.Sync()
+}
+
+func (l *roundLog) appendBatch(now time.Time, es []entry) error {
+	p := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
+	p, err := l.sealEntries(p, es)
+	if err != nil {
+		return err
+	}
+	return l.append(recBatch, p)
+}
+
+func (l *roundLog) appendRelease(now time.Time, reals int, deadDrop []byte) error {
+	p := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
+	p = binary.BigEndian.AppendUint32(p, uint32(reals))
+	return l.append(recRelease, append(p, deadDrop...))
+}
+
+func (l *roundLog) appendPublished() error { return l.append(recPublished, nil) }
+
+// appendAcked records that the last batch was acknowledged. It is not
+// synced: losing it only means acknowledging that batch again.
+func (l *roundLog) appendAcked() error {
+	_, err := l.f.Write(frame(recAcked, nil))
+	return err
+}
+
+// compact replaces the log with one snapshot of the mixer's state, written
+// to a new file that atomically takes the old one's place.
+func (l *roundLog) compact(seen int, lastRelease time.Time, buffer []entry) error {
+	p := binary.BigEndian.AppendUint32(nil, uint32(seen))
+	p = binary.BigEndian.AppendUint64(p, uint64(lastRelease.UnixNano()))
+	p, err := l.sealEntries(p, buffer)
+	if err != nil {
+		return err
+	}
+	tmp := l.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	w.Write(frame(recSnapshot, p))
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, l.path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(l.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	old := l.f
+	nf, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	l.f = nf
+	return old.Close()
+}
+
+func (l *roundLog) close() error { return l.f.Close() }
