@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
@@ -61,6 +62,11 @@ type Node struct {
 	hmu      sync.Mutex
 	hier     *keys.Verified
 	hierTime time.Time
+
+	// The wrapping slot that last opened, tried first: senders put the
+	// CoverNodes' keys in a stable order, so this one usually opens at
+	// the cost of one X25519.
+	u2jSlot, j2uSlot atomic.Int32
 }
 
 // New sets up a CoverNode: its keys (registering the identity key from
@@ -186,15 +192,21 @@ type direction struct {
 func (n *Node) u2j() *direction {
 	return &direction{n: n, name: "u2j", stream: store.StreamU2C, kind: deaddrop.Journalist, params: n.cfg.U2J, postPath: "/v1/journalist/dead-drops",
 		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
+			if len(msg) != protocol.U2CMessageSize {
+				return entry{kind: kindUnopened}
+			}
 			for _, k := range ks {
-				m, _, err := protocol.OpenU2C(k, msg, 0)
-				if err != nil {
+				// The plaintext is tag ‖ U2J, kept whole as the entry's
+				// payload: no copy on the hot path.
+				pt, slot, err := crypto.OpenMultiAnonymous(k, protocol.CoverNodeWrappingKeyCount, msg, int(n.u2jSlot.Load()))
+				if err != nil || len(pt) != protocol.U2CPlaintextSize {
 					continue
 				}
-				if m.IsCover() {
+				n.u2jSlot.Store(int32(slot))
+				if protocol.RecipientTag(pt[:protocol.RecipientTagSize]).IsCover() {
 					return entry{kind: kindCover}
 				}
-				return entry{kind: kindReal, payload: append(m.Tag[:], m.U2J...)}
+				return entry{kind: kindReal, payload: pt}
 			}
 			return entry{kind: kindUnopened}
 		},
@@ -206,10 +218,11 @@ func (n *Node) j2u() *direction {
 	return &direction{n: n, name: "j2u", stream: store.StreamJ2C, kind: deaddrop.User, params: n.cfg.J2U, postPath: "/v1/user/dead-drops",
 		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
 			for _, k := range ks {
-				m, _, err := protocol.OpenJ2C(k, msg, 0)
+				m, slot, err := protocol.OpenJ2C(k, msg, int(n.j2uSlot.Load()))
 				if err != nil {
 					continue
 				}
+				n.j2uSlot.Store(int32(slot))
 				if !m.Real {
 					return entry{kind: kindCover}
 				}
@@ -346,7 +359,7 @@ func (d *direction) run(ctx context.Context) error {
 			continue
 		}
 		now := n.cfg.Now()
-		entries := d.openAll(msgs, n.keys.decryptionKeys(now), skip)
+		entries := d.openAll(toInMsgs(msgs), n.keys.decryptionKeys(now), skip)
 		// Durable first, then acknowledge every message of the batch in
 		// stream order: what is acknowledged, and when, depends on the
 		// batch alone, never on which messages were real.
@@ -375,9 +388,28 @@ func (d *direction) run(ctx context.Context) error {
 	}
 }
 
+// inMsg is a message taken from a stream.
+type inMsg struct {
+	seq   uint64
+	reply string
+	data  []byte
+}
+
+func toInMsgs(msgs []jetstream.Msg) []inMsg {
+	out := make([]inMsg, 0, len(msgs))
+	for _, m := range msgs {
+		md, err := m.Metadata()
+		if err != nil {
+			continue // not a JetStream message; it is acknowledged with the rest
+		}
+		out = append(out, inMsg{seq: md.Sequence.Stream, reply: m.Reply(), data: m.Data()})
+	}
+	return out
+}
+
 // openAll opens a batch's messages, in parallel, in stream order. Messages
 // seen before a crash (their sequence is in skip) are kept out.
-func (d *direction) openAll(msgs []jetstream.Msg, ks []*crypto.PrivateKey, skip map[uint64]bool) []entry {
+func (d *direction) openAll(msgs []inMsg, ks []*crypto.PrivateKey, skip map[uint64]bool) []entry {
 	out := make([]entry, len(msgs))
 	keep := make([]bool, len(msgs))
 	workers := d.n.cfg.Workers
@@ -390,12 +422,11 @@ func (d *direction) openAll(msgs []jetstream.Msg, ks []*crypto.PrivateKey, skip 
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(msgs); i += workers {
-				md, err := msgs[i].Metadata()
-				if err != nil || skip[md.Sequence.Stream] {
+				if skip[msgs[i].seq] {
 					continue
 				}
-				e := d.open(ks, msgs[i].Data())
-				e.seq, e.reply = md.Sequence.Stream, msgs[i].Reply()
+				e := d.open(ks, msgs[i].data)
+				e.seq, e.reply = msgs[i].seq, msgs[i].reply
 				out[i], keep[i] = e, true
 			}
 		}()

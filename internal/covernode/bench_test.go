@@ -1,0 +1,75 @@
+package covernode
+
+import (
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/benchx"
+	"github.com/chaffhq/chaff/mix"
+	"github.com/chaffhq/chaff/protocol"
+)
+
+// BenchmarkProcessU2C measures the CoverNode's work per incoming reader
+// message (open the outer box, sort real from cover, make the log entry)
+// on a batch of cover and real messages, with one worker and with two.
+// It reports messages per second for each, the bare X25519 rate of one
+// core measured in the same run, and the ratios the targets are set on:
+// one worker against bare X25519 (target at least 0.85) and two workers
+// against one (target at least 1.7).
+func BenchmarkProcessU2C(b *testing.B) {
+	node := &Node{cfg: Config{U2J: mix.TestU2J, J2U: mix.TestJ2U}}
+	d := node.u2j()
+	sk, _ := crypto.GenerateKey()
+	other, _ := crypto.GenerateKey()
+	jk, _ := crypto.GenerateKey()
+	reply, _ := crypto.GenerateKey()
+	recipients := []*crypto.PublicKey{sk.PublicKey(), other.PublicKey()}
+	const batch = 256
+	msgs := make([]inMsg, batch)
+	for i := range msgs {
+		var m []byte
+		var err error
+		if i%10 == 0 {
+			m, err = protocol.SealU2C(recipients, "alice", jk.PublicKey(), reply.PublicKey(), "hello")
+		} else {
+			m, err = protocol.SealCoverU2C(recipients)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = inMsg{seq: uint64(i + 1), reply: "$JS.ACK.x", data: m}
+	}
+	ks := []*crypto.PrivateKey{sk}
+	skip := map[uint64]bool{}
+	run := func(workers, batches int) time.Duration {
+		node.cfg.Workers = workers
+		start := time.Now()
+		for range batches {
+			if es := d.openAll(msgs, ks, skip); len(es) != batch || es[0].kind != kindReal || es[1].kind != kindCover {
+				b.Fatal("messages did not open")
+			}
+		}
+		return time.Since(start)
+	}
+	b.ResetTimer()
+	node.cfg.Workers = 1
+	for b.Loop() {
+		d.openAll(msgs, ks, skip)
+	}
+	one := b.Elapsed()
+	b.StopTimer()
+	batches := max(b.N, 4)
+	two := run(2, batches)
+	oneAgain := run(1, batches)
+	bare := benchx.X25519Loop(b, batches*batch)
+	rate1 := float64(batch*b.N) / one.Seconds()
+	rate1b := float64(batch*batches) / oneAgain.Seconds()
+	rate2 := float64(batch*batches) / two.Seconds()
+	bareRate := float64(batches*batch) / bare.Seconds()
+	b.ReportMetric(rate1, "msgs/s-1worker")
+	b.ReportMetric(rate2, "msgs/s-2workers")
+	b.ReportMetric(bareRate, "bare-X25519/s")
+	b.ReportMetric(rate1/bareRate, "1worker/bare")
+	b.ReportMetric(rate2/rate1b, "2workers/1worker")
+}
