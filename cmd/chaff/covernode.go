@@ -49,6 +49,7 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	state := fs.String("state", "", "the CoverNode's own directory: keys and round logs (required; keep it private)")
 	bundle := fs.String("bundle", "", "setup bundle from chaff admin covernode add (first start only)")
 	apiURL := fs.String("api", "", "URL of the Chaff API (required)")
+	identityURL := fs.String("identity-api", "", "URL of chaff identity-api, which certifies the node's rotated identity keys")
 	params := fs.String("mixing", "production", "parameter set: production or test (upstream's); the flags below override it")
 	adminListen := fs.String("admin-listen", "127.0.0.1:9091", "health endpoint (loopback only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -105,10 +106,16 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer closeNATS()
-	node, err := covernode.New(ctx, nc, covernode.Config{
+	cfg := covernode.Config{
 		StateDir: *state, BundlePath: *bundle, API: apiclient.New(strings.TrimRight(*apiURL, "/")),
 		Anchors: anchorKeys, U2J: u2j.p, J2U: j2u.p, Logger: log, AckWait: *ackWait,
-	})
+	}
+	if *identityURL != "" {
+		cfg.IdentityAPI = apiclient.New(*identityURL)
+	} else {
+		log.Warn("no --identity-api: the identity key will not be rotated and expires four weeks after it was made")
+	}
+	node, err := covernode.New(ctx, nc, cfg)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ commands:
   api       serve the public API and the message ingest
   admin     the key ceremony and the newsroom's operations
   covernode run a CoverNode: mix messages into dead drops
+  identity-api  certify rotated identity keys (newsroom side)
   inspect   verify and decrypt published keys and dead drops
 `
 
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAdmin(ctx, args[1:], stdout, stderr)
 	case "covernode":
 		err = runCoverNode(ctx, args[1:], stdout, stderr)
+	case "identity-api":
+		err = runIdentityAPI(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

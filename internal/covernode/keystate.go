@@ -240,3 +240,59 @@ func (ks *keyState) signer(now time.Time) (*crypto.SigningKey, *crypto.PrivateKe
 	}
 	return sk, mk, max(id.Epoch, msg.Epoch), nil
 }
+
+// rotateIdentity replaces the identity key through the identity API when
+// the newest is more than two weeks old (SPEC §6.1). The new key is saved
+// (unsigned) before it is sent, and sent again after a crash.
+func (ks *keyState) rotateIdentity(ctx context.Context, identityAPI *apiclient.Client, now time.Time) (bool, error) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	current := latest(published(ks.Identity), now)
+	if current == nil {
+		return false, errors.New("the CoverNode's identity keys have all expired: it needs a new setup bundle")
+	}
+	var candidate *ownKey
+	for _, k := range ks.Identity {
+		if k.Epoch == 0 {
+			candidate = k
+		}
+	}
+	if candidate == nil {
+		newest := current
+		for _, k := range published(ks.Identity) {
+			if k.CreatedAt.After(newest.CreatedAt) {
+				newest = k
+			}
+		}
+		if now.Sub(newest.CreatedAt) < keys.CoverNodeIdentity.RotateAfter() {
+			return false, nil
+		}
+		sk, err := crypto.GenerateSigningKey()
+		if err != nil {
+			return false, err
+		}
+		candidate = &ownKey{Pair: keys.NewSigningKeyPair(sk, nil), CreatedAt: now}
+		ks.Identity = append(ks.Identity, candidate)
+		if err := ks.save(); err != nil {
+			return false, err
+		}
+	}
+	body := map[string]any{"new_pk": map[string]string{"key": candidate.Pair.Public.Hex()}}
+	res, err := identityAPI.SendForm(ctx, "POST", "/v1/public-keys/covernode/me/rotate-id-key", current.Pair, body, form.DefaultTTL)
+	if err != nil {
+		return false, fmt.Errorf("rotating the identity key: %w", err)
+	}
+	var out struct {
+		Epoch uint64               `json:"epoch"`
+		Key   keys.SignedPublicKey `json:"key"`
+	}
+	if err := json.Unmarshal(res, &out); err != nil || out.Key.Key != candidate.Pair.Public.Key || out.Epoch == 0 {
+		return false, fmt.Errorf("the identity API answered %s", res)
+	}
+	sk, err := candidate.Pair.SigningKey()
+	if err != nil {
+		return false, err
+	}
+	candidate.Pair, candidate.Epoch = keys.NewSigningKeyPair(sk, &out.Key), out.Epoch
+	return true, ks.save()
+}

@@ -37,8 +37,11 @@ type Config struct {
 	StateDir   string
 	BundlePath string // setup bundle, needed on first start
 	API        *apiclient.Client
-	Anchors    []keys.SignedPublicKey
-	U2J, J2U   mix.Params
+	// IdentityAPI certifies the node's rotated identity keys; without it
+	// the identity key is not rotated (and expires after 4 weeks).
+	IdentityAPI *apiclient.Client
+	Anchors     []keys.SignedPublicKey
+	U2J, J2U    mix.Params
 	// BatchSize is the most messages taken from a stream at once.
 	BatchSize int
 	// Workers open messages in parallel (default: one per CPU).
@@ -169,11 +172,24 @@ func (n *Node) rotateKeys(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		if made, err := n.keys.rotateMessaging(ctx, n.cfg.API, n.cfg.Now()); err != nil {
-			n.log.Error("messaging key rotation", "err", err)
+		n.rotateOnce(ctx)
+	}
+}
+
+// rotateOnce rotates the identity key (through the identity API) and the
+// messaging key when they are due.
+func (n *Node) rotateOnce(ctx context.Context) {
+	if n.cfg.IdentityAPI != nil {
+		if made, err := n.keys.rotateIdentity(ctx, n.cfg.IdentityAPI, n.cfg.Now()); err != nil {
+			n.log.Error("identity key rotation", "err", err)
 		} else if made {
-			n.log.Info("published a new messaging key")
+			n.log.Info("rotated the identity key")
 		}
+	}
+	if made, err := n.keys.rotateMessaging(ctx, n.cfg.API, n.cfg.Now()); err != nil {
+		n.log.Error("messaging key rotation", "err", err)
+	} else if made {
+		n.log.Info("published a new messaging key")
 	}
 }
 
@@ -202,7 +218,9 @@ func (n *Node) u2j() *direction {
 				if err != nil || len(pt) != protocol.U2CPlaintextSize {
 					continue
 				}
-				n.u2jSlot.Store(int32(slot))
+				if int32(slot) != n.u2jSlot.Load() {
+					n.u2jSlot.Store(int32(slot))
+				}
 				if protocol.RecipientTag(pt[:protocol.RecipientTagSize]).IsCover() {
 					return entry{kind: kindCover}
 				}
@@ -222,7 +240,9 @@ func (n *Node) j2u() *direction {
 				if err != nil {
 					continue
 				}
-				n.j2uSlot.Store(int32(slot))
+				if int32(slot) != n.j2uSlot.Load() {
+					n.j2uSlot.Store(int32(slot))
+				}
 				if !m.Real {
 					return entry{kind: kindCover}
 				}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/identityapi"
+	"github.com/chaffhq/chaff/keys"
+)
+
+func runIdentityAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chaff identity-api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keysDir := fs.String("keys", "chaff-keys", "directory of the provisioning key pairs (read again on each use)")
+	apiURL := fs.String("api", "", "URL of the Chaff API (required)")
+	var anchors multiFlag
+	fs.Var(&anchors, "anchor", "organisation trust anchor (default: the one in --keys)")
+	listen := fs.String("listen", "127.0.0.1:3010", "address for the CoverNodes (keep it inside the newsroom)")
+	poll := fs.Duration("poll", 15*time.Second, "how often to look for journalists' queued rotations")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errUsage
+	}
+	if *apiURL == "" {
+		fmt.Fprintln(stderr, "chaff identity-api: --api URL is required")
+		return errUsage
+	}
+	log, _, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	var anchorKeys []keys.SignedPublicKey
+	if len(anchors) > 0 {
+		anchorKeys, err = loadAnchors(anchors)
+	} else {
+		var k *keys.SignedPublicKey
+		if k, err = anchorInDir(*keysDir); err == nil {
+			anchorKeys = []keys.SignedPublicKey{*k}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	provisioning := func(role keys.Role) func() (*keys.KeyPair, error) {
+		return func() (*keys.KeyPair, error) { return loadKeyPair(*keysDir, role, time.Now()) }
+	}
+	for _, role := range []keys.Role{keys.CoverNodeProvisioning, keys.JournalistProvisioning} {
+		if _, err := provisioning(role)(); err != nil {
+			return err
+		}
+	}
+	s := identityapi.New(identityapi.Config{
+		API: apiclient.New(*apiURL), Anchors: anchorKeys, Logger: log,
+		CoverNodeProvisioning: provisioning(keys.CoverNodeProvisioning), JournalistProvisioning: provisioning(keys.JournalistProvisioning),
+	})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go s.PollQueue(ctx, *poll)
+	go func() { <-ctx.Done(); hs.Close() }()
+	fmt.Fprintf(stdout, "identity-api listening on http://%s\n", ln.Addr())
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package covernode
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/identityapi"
+	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/mix"
+)
+
+// TestKeyRotation: two weeks on, the node gets a new identity key through
+// the identity API; a week on it publishes a new messaging key; it signs
+// with the newest published keys.
+func TestKeyRotation(t *testing.T) {
+	n := testnet.NewNewsroom(t, time.Now())
+	_, nc := testnet.StartNATS(t)
+	a := testnet.StartAPI(t, nc, n, api.Config{})
+	_, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
+	ids := identityapi.New(identityapi.Config{
+		API: apiclient.New(a.URL), Anchors: []keys.SignedPublicKey{n.Org.Public},
+		CoverNodeProvisioning:  func() (*keys.KeyPair, error) { return n.CNProv, nil },
+		JournalistProvisioning: func() (*keys.KeyPair, error) { return n.JProv, nil },
+	})
+	is := httptest.NewServer(ids.Handler())
+	defer is.Close()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	node, err := New(context.Background(), nc, Config{
+		StateDir: t.TempDir(), BundlePath: bundle, API: apiclient.New(a.URL), IdentityAPI: apiclient.New(is.URL),
+		Anchors: []keys.SignedPublicKey{n.Org.Public}, U2J: mix.TestU2J, J2U: mix.TestJ2U, Now: func() time.Time { return clock() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := func() (ids, msgs int) {
+		h, err := apiclient.New(a.URL).PublicKeys(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := keys.Verify(h, []keys.SignedPublicKey{n.Org.Public}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range v.CoverNodes["covernode_001"] {
+			ids++
+			msgs += len(f.Messaging)
+		}
+		return ids, msgs
+	}
+	if i, m := published(); i != 1 || m != 1 {
+		t.Fatalf("at start: %d identity and %d messaging keys published", i, m)
+	}
+	_, _, epoch1, _ := node.keys.signer(now)
+	node.rotateOnce(context.Background())
+	if i, m := published(); i != 1 || m != 1 {
+		t.Fatalf("nothing due, yet: %d identity and %d messaging keys", i, m)
+	}
+	now = now.Add(15 * 24 * time.Hour)
+	node.rotateOnce(context.Background())
+	if i, m := published(); i != 2 || m != 2 {
+		t.Fatalf("after 15 days: %d identity and %d messaging keys published, want 2 and 2", i, m)
+	}
+	sk, _, epoch2, err := node.keys.signer(now)
+	if err != nil || epoch2 <= epoch1 {
+		t.Fatalf("signer epoch %d after %d: %v", epoch2, epoch1, err)
+	}
+	node.keys.mu.RLock()
+	newest := node.keys.Identity[len(node.keys.Identity)-1]
+	node.keys.mu.RUnlock()
+	if newest.Epoch == 0 || string(sk.VerifyingKey().Bytes()) != string(newest.Pair.Public.Key[:]) {
+		t.Fatal("the node does not sign with its new identity key")
+	}
+}

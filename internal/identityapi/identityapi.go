@@ -1,0 +1,287 @@
+// Package identityapi is the newsroom-side service that certifies rotated
+// identity keys (SPEC §5.7): CoverNodes ask it directly; journalists queue
+// their requests at the API, which it polls. It holds the provisioning
+// keys, so it runs on the newsroom's side, never on the cloud's.
+package identityapi
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/form"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/keys"
+)
+
+// Config configures the service.
+type Config struct {
+	API     *apiclient.Client
+	Anchors []keys.SignedPublicKey
+	// CoverNodeProvisioning and JournalistProvisioning return the latest
+	// provisioning key pairs (read again on each use, so that renewed keys
+	// are picked up).
+	CoverNodeProvisioning, JournalistProvisioning func() (*keys.KeyPair, error)
+	Logger                                        *slog.Logger
+	Now                                           func() time.Time
+}
+
+// Server is the identity API.
+type Server struct{ cfg Config }
+
+// New returns the service.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Server{cfg: cfg}
+}
+
+// Handler serves the identity API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/healthcheck", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"name": "identity-api", "status": "ok", "commit": nil, "branch": nil})
+	})
+	mux.HandleFunc("GET /v1/public-keys", s.publicKeys)
+	mux.HandleFunc("POST /v1/public-keys/covernode/me/rotate-id-key", s.rotateCoverNode)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, 404, "no such endpoint") })
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (s *Server) publicKeys(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{"anchor_org_pks": s.cfg.Anchors, "covernode_provisioning_pk": nil, "journalist_provisioning_pk": nil}
+	if kp, err := s.cfg.CoverNodeProvisioning(); err == nil {
+		out["covernode_provisioning_pk"] = kp.Public
+	}
+	if kp, err := s.cfg.JournalistProvisioning(); err == nil {
+		out["journalist_provisioning_pk"] = kp.Public
+	}
+	writeJSON(w, 200, out)
+}
+
+// newPKBody is the body of a rotation form.
+type newPKBody struct {
+	NewPK struct {
+		Key string `json:"key"`
+	} `json:"new_pk"`
+}
+
+func (b *newPKBody) key() ([]byte, error) {
+	k, err := hex.DecodeString(b.NewPK.Key)
+	if err != nil || len(k) != crypto.KeySize {
+		return nil, errors.New("new_pk.key must be 64 hex digits")
+	}
+	if _, err := crypto.NewVerifyingKey(k); err != nil {
+		return nil, fmt.Errorf("new_pk: %v", err)
+	}
+	return k, nil
+}
+
+// verified fetches and verifies the API's published keys.
+func (s *Server) verified(ctx context.Context) (*keys.Verified, error) {
+	h, err := s.cfg.API.PublicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return keys.Verify(h, s.cfg.Anchors, s.cfg.Now())
+}
+
+// rotateCoverNode: POST /v1/public-keys/covernode/me/rotate-id-key. The
+// form is signed by the CoverNode's current identity key; the new key is
+// certified by the latest CoverNode provisioning key and published.
+func (s *Server) rotateCoverNode(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	if err != nil {
+		writeError(w, 400, "could not read the request body")
+		return
+	}
+	f, err := form.Parse(raw)
+	if err != nil {
+		writeError(w, 400, err.Error())
+		return
+	}
+	v, err := s.verified(r.Context())
+	if err != nil {
+		s.cfg.Logger.Error("fetching public keys", "err", err)
+		writeError(w, 502, "the API's public keys are unavailable")
+		return
+	}
+	owner := ""
+	var signer keys.VerifiedKey
+	for id, fams := range v.CoverNodes {
+		for _, fam := range fams {
+			if fam.Identity.Key == f.SigningPK {
+				owner, signer = id, fam.Identity
+			}
+		}
+	}
+	if owner == "" {
+		writeError(w, 404, "signing covernode not found")
+		return
+	}
+	vk, err := signer.VerifyingKey()
+	if err != nil || f.Verify(vk, s.cfg.Now()) != nil {
+		writeError(w, 401, "certificate data verification failed")
+		return
+	}
+	var body newPKBody
+	if err := f.Decode(&body); err != nil {
+		writeError(w, 400, err.Error())
+		return
+	}
+	newKey, err := body.key()
+	if err != nil {
+		writeError(w, 400, err.Error())
+		return
+	}
+	for id, fams := range v.CoverNodes {
+		for _, fam := range fams {
+			if string(fam.Identity.Key[:]) == string(newKey) && id != owner {
+				writeError(w, 400, "the new key belongs to another CoverNode")
+				return
+			}
+		}
+	}
+	prov, err := s.cfg.CoverNodeProvisioning()
+	if err != nil {
+		s.cfg.Logger.Error("CoverNode provisioning key", "err", err)
+		writeError(w, 500, "no valid CoverNode provisioning key")
+		return
+	}
+	cert, epoch, err := s.certify(r.Context(), prov, keys.CoverNodeIdentity, newKey, func(k *keys.SignedPublicKey) (string, any) {
+		return "/v1/public-keys/covernode/identity-public-key", map[string]any{"covernode_id": owner, "covernode_id_pk": k}
+	})
+	if err != nil {
+		s.cfg.Logger.Error("publishing a CoverNode identity key", "covernode", owner, "err", err)
+		writeError(w, 502, "publishing the new key: "+err.Error())
+		return
+	}
+	s.cfg.Logger.Info("CoverNode identity key rotated", "covernode", owner, "key", cert.Prefix(), "epoch", epoch)
+	writeJSON(w, 201, map[string]any{"epoch": epoch, "key": cert})
+}
+
+// certify signs key with the provisioning key pair (expiry clamped to it)
+// and posts it to the API in a form signed by the same key.
+func (s *Server) certify(ctx context.Context, prov *keys.KeyPair, role keys.Role, key []byte, upload func(*keys.SignedPublicKey) (string, any)) (*keys.SignedPublicKey, uint64, error) {
+	sk, err := prov.SigningKey()
+	if err != nil {
+		return nil, 0, err
+	}
+	cert, err := keys.Certify(sk, &prov.Public, key, role.ValidFor(), s.cfg.Now())
+	if err != nil {
+		return nil, 0, err
+	}
+	path, body := upload(cert)
+	res, err := s.cfg.API.SendForm(ctx, "POST", path, prov, body, form.DefaultTTL)
+	if err != nil {
+		return nil, 0, err
+	}
+	epoch, err := apiclient.Epoch(res)
+	return cert, epoch, err
+}
+
+// queued is one journalist's queued rotation form, as the API lists them.
+type queued struct {
+	JournalistID string     `json:"journalist_id"`
+	Form         *form.Form `json:"form"`
+}
+
+// ProcessQueue certifies the journalists' queued identity keys once and
+// returns how many it published.
+func (s *Server) ProcessQueue(ctx context.Context) (int, error) {
+	b, err := s.cfg.API.Do(ctx, "GET", "/v1/public-keys/journalists/identity-public-key-form", nil)
+	if err != nil {
+		return 0, err
+	}
+	var q []queued
+	if err := json.Unmarshal(b, &q); err != nil {
+		return 0, fmt.Errorf("the rotation queue: %w", err)
+	}
+	if len(q) == 0 {
+		return 0, nil
+	}
+	v, err := s.verified(ctx)
+	if err != nil {
+		return 0, err
+	}
+	prov, err := s.cfg.JournalistProvisioning()
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, item := range q {
+		if item.Form == nil {
+			continue
+		}
+		var signer *keys.VerifiedKey
+		for _, fam := range v.Journalists[item.JournalistID] {
+			if fam.Identity.Key == item.Form.SigningPK {
+				signer = &fam.Identity
+			}
+		}
+		if signer == nil {
+			s.cfg.Logger.Warn("rotation form signed by no identity key of its journalist", "journalist", item.JournalistID)
+			continue
+		}
+		vk, err := signer.VerifyingKey()
+		var body newPKBody
+		if err != nil || item.Form.Verify(vk, s.cfg.Now()) != nil || item.Form.Decode(&body) != nil {
+			s.cfg.Logger.Warn("rotation form does not verify", "journalist", item.JournalistID)
+			continue
+		}
+		newKey, err := body.key()
+		if err != nil {
+			s.cfg.Logger.Warn("rotation form", "journalist", item.JournalistID, "err", err)
+			continue
+		}
+		id := item.JournalistID
+		cert, epoch, err := s.certify(ctx, prov, keys.JournalistIdentity, newKey, func(k *keys.SignedPublicKey) (string, any) {
+			return "/v1/public-keys/journalists/identity-public-key", map[string]any{"journalist_id": id, "journalist_id_pk": k, "from_queue": true}
+		})
+		if err != nil {
+			s.cfg.Logger.Error("publishing a journalist identity key", "journalist", id, "err", err)
+			continue
+		}
+		s.cfg.Logger.Info("journalist identity key rotated", "journalist", id, "key", cert.Prefix(), "epoch", epoch)
+		done++
+	}
+	return done, nil
+}
+
+// PollQueue processes the journalists' queue every interval until ctx ends.
+func (s *Server) PollQueue(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.ProcessQueue(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("processing the rotation queue", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
