@@ -14,6 +14,9 @@ import (
 	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/mix"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 const coverNodeUsage = `usage: chaff covernode --state DIR --api URL --anchor ORG.pub.json [--bundle FILE] [flags]
@@ -106,9 +109,11 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer closeNATS()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := covernode.Config{
 		StateDir: *state, BundlePath: *bundle, API: apiclient.New(strings.TrimRight(*apiURL, "/")),
-		Anchors: anchorKeys, U2J: u2j.p, J2U: j2u.p, Logger: log, AckWait: *ackWait,
+		Anchors: anchorKeys, U2J: u2j.p, J2U: j2u.p, Logger: log, AckWait: *ackWait, Registry: reg,
 	}
 	if *identityURL != "" {
 		cfg.IdentityAPI = apiclient.New(*identityURL)
@@ -123,16 +128,13 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})}
+	adminMux := http.NewServeMux()
+	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: adminMux}
 	go hs.Serve(ln)
 	defer hs.Close()
-	fmt.Fprintf(stdout, "covernode running; health on http://%s/healthz\n", ln.Addr())
+	fmt.Fprintf(stdout, "covernode running; health and metrics on http://%s\n", ln.Addr())
 	log.Info("covernode started", "u2j", fmt.Sprintf("%+v", u2j.p), "j2u", fmt.Sprintf("%+v", j2u.p))
 	err = node.Run(ctx)
 	if errors.Is(err, context.Canceled) {

@@ -180,3 +180,89 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTwoCoverNodesShareTheLoad runs two CoverNodes on the same streams:
+// both publish, and every real message is in exactly one dead drop.
+func TestTwoCoverNodesShareTheLoad(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	second := w.n.CoverNodeBundle("covernode_002", t.TempDir())
+	done := make(chan error, 2)
+	for _, bundle := range []string{w.bundle, second} {
+		cfg := w.config(t.TempDir())
+		cfg.BundlePath = bundle
+		cfg.Workers = 1
+		node, err := covernode.New(ctx, w.nc, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- node.Run(ctx) }()
+	}
+	v := w.verified(t)
+	cnKeys, err := v.CoverNodeKeys()
+	if err != nil || cnKeys[0].Equal(cnKeys[1]) {
+		t.Fatalf("wrapping keys %v %v: want one per CoverNode", cnKeys, err)
+	}
+	jk, _ := v.JournalistKey("alice")
+	reader, _ := crypto.GenerateKey()
+	const reals = 20 // one in five of 100 messages
+	for i := range 100 {
+		var msg []byte
+		if i%5 == 0 {
+			msg, err = protocol.SealU2C(cnKeys, "alice", jk, reader.PublicKey(), "message "+string(rune('A'+i/5)))
+		} else {
+			msg, err = protocol.SealCoverU2C(cnKeys)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(msg))
+	}
+	aliceSK, _ := w.alice.Msg[0].PrivateKey()
+	v = w.verified(t)
+	jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{aliceSK}, v.AllCoverNodeMessagingKeys())
+	signers := map[string]int{}
+	var found map[string]int
+	waitFor(t, "every message in a dead drop", func() bool {
+		for range 6 {
+			c, _ := protocol.SealCoverU2C(cnKeys)
+			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+		}
+		found, signers = map[string]int{}, map[string]int{}
+		for _, d := range deadDrops(t, w.a.URL+"/v1/journalist/dead-drops", deaddrop.Journalist) {
+			for _, id := range v.CoverNodeIDs() {
+				if d.Verify([]*crypto.VerifyingKey{mustVK(t, v.CoverNodes[id][0].Identity)}) == nil {
+					signers[id]++
+				}
+			}
+			got, _ := jo.Open(d)
+			for _, m := range got {
+				found[m.Message.Text]++
+			}
+		}
+		return len(found) == reals
+	})
+	for text, c := range found {
+		if c != 1 {
+			t.Errorf("%q is in %d dead drops", text, c)
+		}
+	}
+	if signers["covernode_001"] == 0 || signers["covernode_002"] == 0 {
+		t.Fatalf("dead drops by node: %v", signers)
+	}
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustVK(t testing.TB, k keys.VerifiedKey) *crypto.VerifyingKey {
+	vk, err := k.VerifyingKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vk
+}

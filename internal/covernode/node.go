@@ -26,6 +26,7 @@ import (
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ConsumerName is the durable consumer all CoverNodes share, per stream:
@@ -53,6 +54,10 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	Logger             *slog.Logger
 	Now                func() time.Time
+	// Registry receives the node's metrics: inputs taken, dead drops
+	// published, post retries, per direction. Nothing says how many inputs
+	// were real: that is the secret the node keeps.
+	Registry prometheus.Registerer
 }
 
 // Node is a running CoverNode.
@@ -65,6 +70,8 @@ type Node struct {
 	hmu      sync.Mutex
 	hier     *keys.Verified
 	hierTime time.Time
+
+	inputs, published, retries *prometheus.CounterVec
 
 	// The wrapping slot that last opened, tried first: senders put the
 	// CoverNodes' keys in a stable order, so this one usually opens at
@@ -113,7 +120,18 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js}
+	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js,
+		inputs:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chaff_covernode_inputs_total", Help: "Messages taken from the streams, by direction (real and cover alike)."}, []string{"direction"}),
+		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chaff_covernode_dead_drops_published_total", Help: "Dead drops published, by direction."}, []string{"direction"}),
+		retries:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chaff_covernode_post_retries_total", Help: "Failed dead-drop posts that were retried, by direction."}, []string{"direction"}),
+	}
+	if cfg.Registry != nil {
+		for _, c := range []prometheus.Collector{n.inputs, n.published, n.retries} {
+			if err := cfg.Registry.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if _, err := n.hierarchy(ctx, true); err != nil {
 		return nil, err
 	}
@@ -395,6 +413,7 @@ func (d *direction) run(ctx context.Context) error {
 		if err := log.appendAcked(); err != nil {
 			return err
 		}
+		n.inputs.WithLabelValues(d.name).Add(float64(len(msgs)))
 		for _, e := range entries {
 			if e.kind != kindUnopened {
 				mixer.Add(e, e.kind == kindReal, now)
@@ -508,6 +527,7 @@ func (d *direction) publish(ctx context.Context, log *roundLog, mixer *mix.Mixer
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		n.retries.WithLabelValues(d.name).Inc()
 		n.log.Warn("posting a dead drop", "direction", d.name, "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
@@ -516,6 +536,7 @@ func (d *direction) publish(ctx context.Context, log *roundLog, mixer *mix.Mixer
 		}
 		wait = min(2*wait, n.cfg.RetryMax)
 	}
+	n.published.WithLabelValues(d.name).Inc()
 	n.log.Info("dead drop published", "direction", d.name)
 	if err := log.appendPublished(); err != nil {
 		return err

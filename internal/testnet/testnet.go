@@ -270,18 +270,25 @@ func Bootstrap(t testing.TB, url string, n *Newsroom, dir string) (*Member, stri
 	post(u+"journalists", n.Form(n.JProv, Profile("alice")))
 	post(u+"journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": "alice", "journalist_id_pk": alice.ID.Public, "from_queue": false}))
 	post(u+"journalists/messaging-public-key", n.Form(alice.ID, alice.Msg[0].Public))
+	return alice, n.CoverNodeBundle("covernode_001", dir)
+}
+
+// CoverNodeBundle writes a setup bundle for a CoverNode into dir, as chaff
+// admin covernode add does, and returns its path.
+func (n *Newsroom) CoverNodeBundle(coverNodeID, dir string) string {
+	n.t.Helper()
 	id := n.Gen(keys.CoverNodeIdentity, n.CNProv)
 	b, err := json.Marshal(map[string]any{
-		"covernode_id":      "covernode_001",
+		"covernode_id":      coverNodeID,
 		"identity_key_pair": id,
-		"form":              json.RawMessage(n.FormAt(n.CNProv, map[string]any{"covernode_id": "covernode_001", "covernode_id_pk": id.Public}, time.Now(), form.CoverNodeIdentityTTL)),
+		"form":              json.RawMessage(n.FormAt(n.CNProv, map[string]any{"covernode_id": coverNodeID, "covernode_id_pk": id.Public}, time.Now(), form.CoverNodeIdentityTTL)),
 	})
 	if err != nil {
-		t.Fatal(err)
+		n.t.Fatal(err)
 	}
-	bundle := filepath.Join(dir, "covernode_001.setup-bundle.json")
+	bundle := filepath.Join(dir, coverNodeID+".setup-bundle.json")
 	if err := os.WriteFile(bundle, b, 0o600); err != nil {
-		t.Fatal(err)
+		n.t.Fatal(err)
 	}
-	return alice, bundle
+	return bundle
 }
