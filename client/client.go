@@ -241,7 +241,9 @@ func (a *App) loadQueue() (*queue, error) {
 	return unmarshalQueue(b)
 }
 
-func (a *App) saveQueue(q *queue) error { return writeFileAtomic(a.path("queue.bin"), q.marshal(), 0o600) }
+func (a *App) saveQueue(q *queue) error {
+	return writeFileAtomic(a.path("queue.bin"), q.marshal(), 0o600)
+}
 
 // RunResult says what a background run did.
 type RunResult struct {

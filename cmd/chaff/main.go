@@ -20,6 +20,7 @@ commands:
   admin     the key ceremony and the newsroom's operations
   covernode run a CoverNode: mix messages into dead drops
   identity-api  certify rotated identity keys (newsroom side)
+  source    a reference source client: write to journalists, read replies
   inspect   verify and decrypt published keys and dead drops
 `
 
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCoverNode(ctx, args[1:], stdout, stderr)
 	case "identity-api":
 		err = runIdentityAPI(ctx, args[1:], stdout, stderr)
+	case "source":
+		err = runSource(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,15 +10,23 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/natsx"
 	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/internal/vectors"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/mix"
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -51,10 +60,14 @@ func TestScripts(t *testing.T) {
 			return writeNewsroom(env, filepath.Join(env.WorkDir, "newsroom"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"api-start": cmdAPIStart,
-			"findfile":  cmdFindFile,
-			"mode":      cmdMode,
-			"fetch":     cmdFetch,
+			"api-start":       cmdAPIStart,
+			"findfile":        cmdFindFile,
+			"mode":            cmdMode,
+			"fetch":           cmdFetch,
+			"deploy":          cmdDeploy,
+			"alice-reply":     cmdAliceReply,
+			"cover":           cmdCover,
+			"grab-passphrase": cmdGrabPassphrase,
 		},
 	})
 }
@@ -287,4 +300,177 @@ func writeNewsroom(env *testscript.Env, dir string) error {
 		}
 	}
 	return nil
+}
+
+// deployment is what cmdDeploy started, for the commands that follow.
+type deployment struct {
+	n     *testnet.Newsroom
+	url   string
+	alice *testnet.Member
+}
+
+var (
+	deployMu    sync.Mutex
+	deployments = map[*testscript.TestScript]*deployment{}
+)
+
+// cmdDeploy starts a whole deployment in-process (embedded JetStream, API,
+// a CoverNode with small mixing thresholds, journalist alice) and sets
+// $API and $ANCHOR.
+func cmdDeploy(ts *testscript.TestScript, neg bool, args []string) {
+	t := scriptTB{ts}
+	n := testnet.NewNewsroom(t, time.Now())
+	srv, err := natsx.Start(natsx.Options{StoreDir: ts.MkAbs("deploy-nats"), Name: "deploy"})
+	ts.Check(err)
+	nc, err := natsx.ConnectInProcess(srv, "deploy")
+	ts.Check(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, nc, store.Config{})
+	ts.Check(err)
+	a, err := api.New(ctx, st, api.Config{Anchors: []keys.SignedPublicKey{n.Org.Public}, IngestRate: 1e6, IngestBurst: 1 << 20})
+	ts.Check(err)
+	hs := httptest.NewServer(a.Handler(true))
+	ts.Defer(func() { cancel(); hs.Close(); nc.Close(); srv.Shutdown() })
+	alice, bundle := testnet.Bootstrap(t, hs.URL, n, ts.MkAbs("."))
+	post := func(path string, body []byte) {
+		res, err := http.Post(hs.URL+path, "application/json", bytes.NewReader(body))
+		ts.Check(err)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			ts.Fatalf("POST %s: %d", path, res.StatusCode)
+		}
+	}
+	post("/v1/status/public-key", n.Form(n.Org, n.Admin.Public))
+	post("/v1/status", n.Form(n.Admin, map[string]any{"status": map[string]any{"status": "AVAILABLE", "description": "up", "timestamp": protocol.FormatTime(time.Now())}}))
+	node, err := covernode.New(ctx, nc, covernode.Config{
+		StateDir: ts.MkAbs("covernode"), BundlePath: bundle, API: apiclient.New(hs.URL), Anchors: []keys.SignedPublicKey{n.Org.Public},
+		U2J: mix.Params{ThresholdMin: 3, ThresholdMax: 3, Timeout: time.Hour, OutputSize: 3},
+		J2U: mix.Params{ThresholdMin: 3, ThresholdMax: 3, Timeout: time.Hour, OutputSize: 3},
+	})
+	ts.Check(err)
+	go node.Run(ctx)
+	anchor := ts.MkAbs("org.pub.json")
+	b, _ := json.Marshal(n.Org.Public)
+	ts.Check(os.WriteFile(anchor, b, 0o644))
+	deployMu.Lock()
+	deployments[ts] = &deployment{n: n, url: hs.URL, alice: alice}
+	deployMu.Unlock()
+	ts.Setenv("API", hs.URL)
+	ts.Setenv("ANCHOR", anchor)
+}
+
+func deployed(ts *testscript.TestScript) *deployment {
+	deployMu.Lock()
+	defer deployMu.Unlock()
+	d := deployments[ts]
+	if d == nil {
+		ts.Fatalf("deploy first")
+	}
+	return d
+}
+
+// cmdCover posts N cover messages, as other readers' apps do.
+func cmdCover(ts *testscript.TestScript, neg bool, args []string) {
+	d := deployed(ts)
+	v := d.verified(ts)
+	cks, err := v.CoverNodeKeys()
+	ts.Check(err)
+	count, _ := strconv.Atoi(args[0])
+	for range count {
+		c, err := protocol.SealCoverU2C(cks)
+		ts.Check(err)
+		res, err := http.Post(d.url+"/user/messages", "application/json", bytes.NewReader(testnet.EncodeU2C(c)))
+		ts.Check(err)
+		res.Body.Close()
+	}
+}
+
+func (d *deployment) verified(ts *testscript.TestScript) *keys.Verified {
+	h, err := apiclient.New(d.url).PublicKeys(context.Background())
+	ts.Check(err)
+	v, err := keys.Verify(h, []keys.SignedPublicKey{d.n.Org.Public}, time.Now())
+	ts.Check(err)
+	return v
+}
+
+// cmdAliceReply waits until alice has a message, checks its text, and
+// replies with TEXT (two journalists' cover messages complete the round).
+func cmdAliceReply(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: alice-reply EXPECTED REPLY")
+	}
+	d := deployed(ts)
+	ask, err := d.alice.Msg[0].PrivateKey()
+	ts.Check(err)
+	var got []deaddrop.Received
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) == 0 {
+		if time.Now().After(deadline) {
+			ts.Fatalf("alice received nothing")
+		}
+		v := d.verified(ts)
+		jo, err := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{ask}, v.AllCoverNodeMessagingKeys())
+		ts.Check(err)
+		b, err := apiclient.New(d.url).Do(context.Background(), "GET", "/v1/journalist/dead-drops?ids_greater_than=0", nil)
+		ts.Check(err)
+		l, err := deaddrop.ParseList(deaddrop.Journalist, b)
+		ts.Check(err)
+		for _, dd := range l.DeadDrops {
+			r, _ := jo.Open(dd)
+			got = append(got, r...)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got[0].Message.Text != args[0] {
+		ts.Fatalf("alice received %q, want %q", got[0].Message.Text, args[0])
+	}
+	cks, err := d.verified(ts).CoverNodeKeys()
+	ts.Check(err)
+	j2u, err := protocol.SealJ2U(got[0].Message.ReplyKey, ask, &protocol.JournalistMessage{Type: protocol.J2UTypeText, Text: args[1]})
+	ts.Check(err)
+	real, err := protocol.SealJ2C(cks, j2u)
+	ts.Check(err)
+	msgs := [][]byte{real}
+	for range 2 {
+		c, err := protocol.SealCoverJ2C(cks)
+		ts.Check(err)
+		msgs = append(msgs, c)
+	}
+	for _, m := range msgs {
+		res, err := http.Post(d.url+"/v1/journalist-messages", "application/json", bytes.NewReader(d.n.Form(d.alice.ID, protocol.EncodeBase64(m))))
+		ts.Check(err)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			ts.Fatalf("journalist message: %d", res.StatusCode)
+		}
+	}
+	// Wait for the user dead drop.
+	for time.Now().Before(deadline.Add(30 * time.Second)) {
+		b, err := apiclient.New(d.url).Do(context.Background(), "GET", "/v1/user/dead-drops?ids_greater_than=0", nil)
+		ts.Check(err)
+		if !bytes.Contains(b, []byte(`"dead_drops":[]`)) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("no user dead drop")
+}
+
+// scriptTB lets testnet helpers fail a script.
+type scriptTB struct{ ts *testscript.TestScript }
+
+func (s scriptTB) Helper()                           {}
+func (s scriptTB) Fatal(args ...any)                 { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
+func (s scriptTB) Fatalf(format string, args ...any) { s.ts.Fatalf(format, args...) }
+
+// cmdGrabPassphrase sets VAR to the passphrase chaff source init printed.
+func cmdGrabPassphrase(ts *testscript.TestScript, neg bool, args []string) {
+	lines := strings.Split(ts.ReadFile("stdout"), "\n")
+	for i, l := range lines {
+		if strings.HasSuffix(l, "Its passphrase is:") && i+2 < len(lines) {
+			ts.Setenv(args[0], strings.TrimSpace(lines[i+2]))
+			return
+		}
+	}
+	ts.Fatalf("no passphrase in stdout")
 }

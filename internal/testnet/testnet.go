@@ -28,9 +28,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// TB is what the helpers need of a test: testing.TB has it, and so can a
+// test script's command.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // Newsroom holds every key of a test organisation.
 type Newsroom struct {
-	t           testing.TB
+	t           TB
 	Now         time.Time
 	Org         *keys.KeyPair
 	CNProv      *keys.KeyPair
@@ -47,7 +55,7 @@ type Member struct {
 }
 
 // NewNewsroom generates an organisation with provisioning and admin keys.
-func NewNewsroom(t testing.TB, now time.Time) *Newsroom {
+func NewNewsroom(t TB, now time.Time) *Newsroom {
 	n := &Newsroom{t: t, Now: now, CoverNodes: map[string]*Member{}, Journalists: map[string]*Member{}}
 	n.Org = n.Gen(keys.Organization, nil)
 	n.CNProv = n.Gen(keys.CoverNodeProvisioning, n.Org)
@@ -250,7 +258,7 @@ func freePort(t testing.TB) int {
 // registers journalist alice with a messaging key, and writes a setup
 // bundle for covernode_001 into dir; it returns alice and the bundle's
 // path.
-func Bootstrap(t testing.TB, url string, n *Newsroom, dir string) (*Member, string) {
+func Bootstrap(t TB, url string, n *Newsroom, dir string) (*Member, string) {
 	t.Helper()
 	post := func(path string, body []byte) {
 		t.Helper()

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/keys"
+)
+
+const sourceUsage = `usage: chaff source <command> --state-dir DIR --api URL --anchor ORG.pub.json [flags]
+
+A reference source client: what a news app does for its readers.
+
+  init                 set up a secure mailbox and print its passphrase
+  unlock               check the passphrase and show what the mailbox holds
+  journalists          list the journalists and desks you can write to
+  send --to ID TEXT    queue a message (it leaves with the next tick)
+  inbox                show your conversations, with any new replies
+  tick                 one background run: download keys, status and dead
+                       drops, and send what the queue gives (cover or real)
+
+The passphrase is read from $CHAFF_PASSPHRASE, or from standard input.
+`
+
+type sourceFlags struct {
+	fs          *flag.FlagSet
+	stateDir    string
+	api         string
+	ingest      string
+	anchors     multiFlag
+	to          string
+	minInterval time.Duration
+}
+
+func runSource(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, sourceUsage)
+		return errUsage
+	}
+	cmd := args[0]
+	switch cmd {
+	case "init", "unlock", "journalists", "send", "inbox", "tick":
+	default:
+		fmt.Fprintf(stderr, "chaff source: unknown command %q\n\n%s", cmd, sourceUsage)
+		return errUsage
+	}
+	f := &sourceFlags{fs: flag.NewFlagSet("chaff source "+cmd, flag.ContinueOnError)}
+	f.fs.SetOutput(stderr)
+	f.fs.StringVar(&f.stateDir, "state-dir", "", "this install's directory (required)")
+	f.fs.StringVar(&f.api, "api", "", "URL of the API (required)")
+	f.fs.StringVar(&f.ingest, "ingest", "", "URL of the ingest, if not the API's")
+	f.fs.Var(&f.anchors, "anchor", "the organisation's trust anchor the app ships with (required)")
+	if cmd == "send" {
+		f.fs.StringVar(&f.to, "to", "", "journalist or desk id")
+	}
+	if cmd == "tick" {
+		f.fs.DurationVar(&f.minInterval, "min-interval", time.Hour, "least time between background runs (0: none)")
+	}
+	var pos []string
+	rest := args[1:]
+	for {
+		if err := f.fs.Parse(rest); err != nil {
+			return errUsage
+		}
+		if f.fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, f.fs.Arg(0))
+		rest = f.fs.Args()[1:]
+	}
+	if f.stateDir == "" || f.api == "" || len(f.anchors) == 0 {
+		fmt.Fprintf(stderr, "chaff source %s: --state-dir, --api and --anchor are required\n", cmd)
+		return errUsage
+	}
+	anchors, err := loadAnchors(f.anchors)
+	if err != nil {
+		return err
+	}
+	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors}
+	if os.Getenv("CHAFF_INSECURE_TEST_KDF") == "1" {
+		// For tests only: a trivially cheap key stretching.
+		cfg.KDF = client.KDFParams{Time: 1, Memory: 64, Threads: 1}
+	}
+	if cmd == "tick" {
+		cfg.MinRunInterval = f.minInterval
+		if f.minInterval == 0 {
+			cfg.MinRunInterval = -1
+		}
+	}
+	app, err := client.Start(cfg)
+	if err != nil {
+		return err
+	}
+	passphrase := func() (string, error) {
+		if p := os.Getenv("CHAFF_PASSPHRASE"); p != "" {
+			return p, nil
+		}
+		fmt.Fprint(stderr, "Passphrase: ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", errors.New("no passphrase given")
+		}
+		return strings.TrimSpace(line), nil
+	}
+	ensureKeys := func() error {
+		if _, err := app.Verified(); err == nil {
+			return nil
+		}
+		return app.Refresh(ctx)
+	}
+	switch cmd {
+	case "init":
+		if err := app.Refresh(ctx); err != nil {
+			return err
+		}
+		pass, _, err := app.CreateMailbox()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, `Your secure mailbox is ready. Its passphrase is:
+
+    %s
+
+Write it down and keep it somewhere only you can reach; it is shown only
+this once. Without it nobody, including you, can open the mailbox, or even
+tell that it exists. Setting up a mailbox again replaces this one.
+
+Next: chaff source journalists, then chaff source send --to ID "your message".
+`, pass)
+		return nil
+	case "journalists":
+		if err := ensureKeys(); err != nil {
+			return err
+		}
+		v, err := app.Verified()
+		if err != nil {
+			return err
+		}
+		ps := append([]keys.JournalistProfile(nil), v.Profiles...)
+		sort.Slice(ps, func(i, j int) bool { return ps[i].SortName < ps[j].SortName })
+		n := 0
+		for _, p := range ps {
+			if p.Status != keys.StatusVisible || len(v.JournalistMessagingKeys(p.ID)) == 0 {
+				continue
+			}
+			kind := ""
+			if p.IsDesk {
+				kind = " (desk)"
+			}
+			fmt.Fprintf(stdout, "%-20s %s%s: %s\n", p.ID, p.DisplayName, kind, p.Description)
+			n++
+		}
+		if n == 0 {
+			fmt.Fprintln(stdout, "Nobody can be written to at the moment.")
+		}
+		return nil
+	case "tick":
+		r, err := app.BackgroundRun(ctx)
+		if err != nil {
+			return err
+		}
+		if r.Skipped != "" {
+			fmt.Fprintf(stdout, "Downloaded nothing and sent nothing: %s.\n", r.Skipped)
+			return nil
+		}
+		fmt.Fprintf(stdout, "Downloaded keys, status and dead drops; sent %d message(s) from the queue, as every install does.\n", r.Sent)
+		return nil
+	}
+	pass, err := passphrase()
+	if err != nil {
+		return err
+	}
+	if cmd == "send" || cmd == "inbox" {
+		if err := ensureKeys(); err != nil {
+			return err
+		}
+	}
+	s, err := app.Unlock(pass)
+	if errors.Is(err, client.ErrNoMailbox) {
+		return fmt.Errorf("%v (check the passphrase; chaff source init sets up a mailbox)", err)
+	}
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "unlock":
+		q, _ := s.Queued()
+		fmt.Fprintf(stdout, "Unlocked: %d conversation(s), %d message(s) waiting to be sent.\n", len(s.Threads()), q)
+	case "send":
+		if f.to == "" || len(pos) == 0 {
+			fmt.Fprintln(stderr, "chaff source send: give --to ID and the message")
+			return errUsage
+		}
+		if err := s.Send(f.to, strings.Join(pos, " ")); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Queued your message to %s. It leaves with the next background run (chaff source tick) in place of a cover message, so it looks like every other install's traffic.\n", f.to)
+	case "inbox":
+		th := s.Threads()
+		if len(th) == 0 {
+			fmt.Fprintln(stdout, "No conversations yet.")
+			return nil
+		}
+		ids := make([]string, 0, len(th))
+		for id := range th {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			fmt.Fprintf(stdout, "== %s\n", id)
+			for _, m := range th[id] {
+				who := m.From
+				if who == "me" {
+					who = "you"
+				}
+				text := m.Text
+				if m.HandoverTo != "" {
+					text = fmt.Sprintf("(handed your conversation over to %s)", m.HandoverTo)
+				}
+				fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04"), who, text)
+			}
+		}
+	}
+	return nil
+}
