@@ -276,14 +276,20 @@ func (n *Node) j2u() *direction {
 // journalists their tags name; unknown tags and padding become random C2J
 // messages (SPEC §7.4).
 func (n *Node) buildC2J(ctx context.Context, reals []entry, padding int) ([][]byte, error) {
-	v, err := n.hierarchy(ctx, false)
+	byTag, err := n.journalistKeys(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	byTag := map[protocol.RecipientTag]*crypto.PublicKey{}
-	for _, id := range v.JournalistIDs() {
-		if k, err := v.JournalistKey(id); err == nil {
-			byTag[protocol.TagFor(id)] = k
+	// A tag we do not know may be a journalist whose first key was
+	// published since we last looked: look again, once.
+	for _, e := range reals {
+		var tag protocol.RecipientTag
+		copy(tag[:], e.payload)
+		if _, ok := byTag[tag]; !ok {
+			if byTag, err = n.journalistKeys(ctx, true); err != nil {
+				return nil, err
+			}
+			break
 		}
 	}
 	_, sender, _, err := n.keys.signer(n.cfg.Now())
@@ -314,6 +320,22 @@ func (n *Node) buildC2J(ctx context.Context, reals []entry, padding int) ([][]by
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// journalistKeys maps recipient tags to the key each journalist is written
+// to (its messaging key with the latest expiry).
+func (n *Node) journalistKeys(ctx context.Context, refresh bool) (map[protocol.RecipientTag]*crypto.PublicKey, error) {
+	v, err := n.hierarchy(ctx, refresh)
+	if err != nil {
+		return nil, err
+	}
+	byTag := map[protocol.RecipientTag]*crypto.PublicKey{}
+	for _, id := range v.JournalistIDs() {
+		if k, err := v.JournalistKey(id); err == nil {
+			byTag[protocol.TagFor(id)] = k
+		}
+	}
+	return byTag, nil
 }
 
 // buildJ2U passes journalists' J2U messages through and pads with random

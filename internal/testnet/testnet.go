@@ -300,3 +300,22 @@ func (n *Newsroom) CoverNodeBundle(coverNodeID, dir string) string {
 	}
 	return bundle
 }
+
+// JournalistBundle writes a setup bundle for a registered journalist, as
+// chaff admin journalist add does, and returns its path.
+func (n *Newsroom) JournalistBundle(id, api, dir string) string {
+	n.t.Helper()
+	m := n.Journalists[id]
+	if m == nil {
+		n.t.Fatalf("no journalist %q", id)
+	}
+	b, err := json.Marshal(map[string]any{"journalist_id": id, "api": api, "trust_anchor": n.Org.Public, "identity_key_pair": m.ID})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	path := filepath.Join(dir, "journalist-"+id+".bundle.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		n.t.Fatal(err)
+	}
+	return path
+}

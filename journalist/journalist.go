@@ -1,0 +1,425 @@
+package journalist
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/form"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/protocol"
+)
+
+// OwnKey is one of the journalist's key pairs; Epoch 0 marks a candidate
+// the API has not published yet.
+type OwnKey struct {
+	Pair      *keys.KeyPair `json:"pair"`
+	Epoch     uint64        `json:"epoch"`
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+// Message is one message of a conversation.
+type Message struct {
+	From       string    `json:"from"` // "source" or "me"
+	Text       string    `json:"text,omitempty"`
+	HandoverTo string    `json:"handover_to,omitempty"`
+	Time       time.Time `json:"time"`
+	Sent       bool      `json:"sent,omitempty"` // for "me": it has left in a J2C message
+}
+
+// Conversation is everything with one source, known by their reply key.
+type Conversation struct {
+	ID       string    `json:"id"` // first 16 hex digits of the reply key
+	ReplyKey string    `json:"reply_key"`
+	Messages []Message `json:"messages"`
+	Unread   int       `json:"unread"`
+	Handled  bool      `json:"handled"`
+}
+
+// data is what the vault holds.
+type data struct {
+	JournalistID  string                   `json:"journalist_id"`
+	API           string                   `json:"api"`
+	TrustAnchor   keys.SignedPublicKey     `json:"trust_anchor"`
+	Identity      []*OwnKey                `json:"identity"`
+	Messaging     []*OwnKey                `json:"messaging"`
+	Conversations map[string]*Conversation `json:"conversations"`
+	MaxDeadDropID int64                    `json:"max_dead_drop_id"`
+	// Outbox holds J2C messages (replies and handovers) waiting for the
+	// next send; the send cadence does not change when it is not empty.
+	Outbox []outItem `json:"outbox"`
+}
+
+type outItem struct {
+	Conversation string `json:"conversation"`
+	Index        int    `json:"index"` // of the message in the conversation
+	J2C          []byte `json:"j2c"`
+}
+
+// Bundle is the setup bundle chaff admin journalist add writes.
+type Bundle struct {
+	JournalistID string               `json:"journalist_id"`
+	API          string               `json:"api"`
+	TrustAnchor  keys.SignedPublicKey `json:"trust_anchor"`
+	IdentityKey  *keys.KeyPair        `json:"identity_key_pair"`
+}
+
+// Vault is an unlocked vault. Its methods are safe for concurrent use.
+type Vault struct {
+	mu         sync.Mutex
+	path       string
+	passphrase string
+	kdf        KDFParams
+	d          *data
+	api        *apiclient.Client
+	now        func() time.Time
+}
+
+// Create makes a vault from a setup bundle; the API in the bundle may be
+// overridden.
+func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Vault, error) {
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("%s already exists: refusing to replace a vault", path)
+	}
+	b, err := os.ReadFile(bundlePath)
+	if err != nil {
+		return nil, err
+	}
+	var bundle Bundle
+	if err := json.Unmarshal(b, &bundle); err != nil || bundle.IdentityKey == nil || bundle.JournalistID == "" {
+		return nil, fmt.Errorf("%s is not a journalist setup bundle", bundlePath)
+	}
+	if _, err := bundle.IdentityKey.SigningKey(); err != nil {
+		return nil, fmt.Errorf("%s: %w", bundlePath, err)
+	}
+	if api == "" {
+		api = bundle.API
+	}
+	if api == "" {
+		return nil, errors.New("no API URL: give one")
+	}
+	v := &Vault{path: path, passphrase: passphrase, kdf: kdf, now: time.Now, api: apiclient.New(api), d: &data{
+		JournalistID: bundle.JournalistID, API: api, TrustAnchor: bundle.TrustAnchor,
+		Identity:      []*OwnKey{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: time.Now()}},
+		Conversations: map[string]*Conversation{},
+	}}
+	return v, v.save()
+}
+
+// Open unlocks a vault.
+func Open(path, passphrase string) (*Vault, error) {
+	var d data
+	kdf, err := openVault(path, passphrase, &d)
+	if err != nil {
+		return nil, err
+	}
+	if d.Conversations == nil {
+		d.Conversations = map[string]*Conversation{}
+	}
+	return &Vault{path: path, passphrase: passphrase, kdf: kdf, d: &d, api: apiclient.New(d.API), now: time.Now}, nil
+}
+
+// SetClock replaces the clock (tests).
+func (v *Vault) SetClock(now func() time.Time) { v.mu.Lock(); v.now = now; v.mu.Unlock() }
+
+func (v *Vault) save() error { return sealVault(v.path, v.passphrase, v.kdf, v.d) }
+
+// ID is the journalist's id.
+func (v *Vault) ID() string { return v.d.JournalistID }
+
+// verified fetches and verifies the published keys.
+func (v *Vault) verified(ctx context.Context) (*keys.Verified, error) {
+	h, err := v.api.PublicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return keys.Verify(h, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
+}
+
+func latest(ks []*OwnKey, now time.Time, publishedOnly bool) *OwnKey {
+	var best *OwnKey
+	for _, k := range ks {
+		if k.Pair.Signed && !k.Pair.Public.Expired(now) && (!publishedOnly || k.Epoch > 0) &&
+			(best == nil || k.Pair.Public.NotValidAfter.After(best.Pair.Public.NotValidAfter)) {
+			best = k
+		}
+	}
+	return best
+}
+
+// SyncResult says what a sync found.
+type SyncResult struct {
+	DeadDrops, Messages int
+	Waiting             string // why it stopped early, if it did
+}
+
+// Sync rotates keys when due, then downloads the journalist dead drops
+// after the last one seen, verifies them and keeps the messages for this
+// journalist. It stops (without moving past them) at dead drops newer
+// than the keys it has (SPEC §6.4).
+func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.rotateKeys(ctx); err != nil {
+		return SyncResult{}, err
+	}
+	ver, err := v.verified(ctx)
+	if err != nil {
+		return SyncResult{}, err
+	}
+	now := v.now()
+	var own []*crypto.PrivateKey
+	for _, k := range v.d.Messaging {
+		if !k.Pair.Public.Expired(now) {
+			if sk, err := k.Pair.PrivateKey(); err == nil {
+				own = append(own, sk)
+			}
+		}
+	}
+	opener, err := deaddrop.NewJournalistOpener(own, ver.AllCoverNodeMessagingKeys())
+	if err != nil {
+		return SyncResult{}, err
+	}
+	res := SyncResult{}
+	for {
+		b, err := v.api.Do(ctx, "GET", fmt.Sprintf("/v1/journalist/dead-drops?ids_greater_than=%d", v.d.MaxDeadDropID), nil)
+		if err != nil {
+			return res, err
+		}
+		l, err := deaddrop.ParseList(deaddrop.Journalist, b)
+		if err != nil {
+			return res, err
+		}
+		if len(l.DeadDrops) == 0 {
+			break
+		}
+		for _, d := range l.DeadDrops {
+			if int64(d.Epoch) > ver.MaxEpoch {
+				res.Waiting = "a dead drop needs newer keys than the API has published; sync again shortly"
+				return res, v.save()
+			}
+			if d.Verify(ver.CoverNodeIdentityKeys()) == nil {
+				got, _ := opener.Open(d)
+				for _, m := range got {
+					v.receive(m)
+					res.Messages++
+				}
+			}
+			res.DeadDrops++
+			v.d.MaxDeadDropID = max(v.d.MaxDeadDropID, d.ID)
+		}
+	}
+	return res, v.save()
+}
+
+func (v *Vault) receive(m deaddrop.Received) {
+	rk := m.Message.ReplyKey.Hex()
+	id := rk[:16]
+	c := v.d.Conversations[id]
+	if c == nil {
+		c = &Conversation{ID: id, ReplyKey: rk}
+		v.d.Conversations[id] = c
+	}
+	c.Messages = append(c.Messages, Message{From: "source", Text: m.Message.Text, Time: m.CreatedAt})
+	c.Unread++
+	c.Handled = false
+}
+
+// Conversations lists the conversations, those with unread messages first,
+// then the most recent.
+func (v *Vault) Conversations() []Conversation {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []Conversation
+	for _, c := range v.d.Conversations {
+		cc := *c
+		cc.Messages = append([]Message(nil), c.Messages...)
+		out = append(out, cc)
+	}
+	last := func(c Conversation) time.Time {
+		if len(c.Messages) == 0 {
+			return time.Time{}
+		}
+		return c.Messages[len(c.Messages)-1].Time
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].Unread > 0) != (out[j].Unread > 0) {
+			return out[i].Unread > 0
+		}
+		return last(out[i]).After(last(out[j]))
+	})
+	return out
+}
+
+// Read returns a conversation and marks it read.
+func (v *Vault) Read(id string) (Conversation, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c := v.d.Conversations[id]
+	if c == nil {
+		return Conversation{}, fmt.Errorf("no conversation %q", id)
+	}
+	if c.Unread > 0 {
+		c.Unread = 0
+		if err := v.save(); err != nil {
+			return Conversation{}, err
+		}
+	}
+	out := *c
+	out.Messages = append([]Message(nil), c.Messages...)
+	return out, nil
+}
+
+// SetHandled marks a conversation handled (or not).
+func (v *Vault) SetHandled(id string, handled bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c := v.d.Conversations[id]
+	if c == nil {
+		return fmt.Errorf("no conversation %q", id)
+	}
+	c.Handled = handled
+	return v.save()
+}
+
+// Reply queues a reply to a conversation's source; it leaves with the
+// next send, in place of a cover message.
+func (v *Vault) Reply(ctx context.Context, id, text string) error {
+	return v.queue(ctx, id, &protocol.JournalistMessage{Type: protocol.J2UTypeText, Text: text})
+}
+
+// Handover tells a conversation's source to write to another journalist
+// from now on.
+func (v *Vault) Handover(ctx context.Context, id, to string) error {
+	v.mu.Lock()
+	known := false
+	if ver, err := v.verified(ctx); err == nil {
+		for _, p := range ver.Profiles {
+			known = known || p.ID == to
+		}
+	}
+	v.mu.Unlock()
+	if !known || to == v.d.JournalistID {
+		return fmt.Errorf("there is no other journalist %q to hand over to", to)
+	}
+	return v.queue(ctx, id, &protocol.JournalistMessage{Type: protocol.J2UTypeHandover, HandoverTo: to})
+}
+
+func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMessage) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c := v.d.Conversations[id]
+	if c == nil {
+		return fmt.Errorf("no conversation %q", id)
+	}
+	if m.Type == protocol.J2UTypeText && strings.TrimSpace(m.Text) == "" {
+		return errors.New("the reply is empty")
+	}
+	rkb, err := hex.DecodeString(c.ReplyKey)
+	if err != nil {
+		return err
+	}
+	rk, err := crypto.NewPublicKey(rkb)
+	if err != nil {
+		return err
+	}
+	mk := latest(v.d.Messaging, v.now(), true)
+	if mk == nil {
+		return errors.New("no published messaging key yet: sync first")
+	}
+	sk, err := mk.Pair.PrivateKey()
+	if err != nil {
+		return err
+	}
+	j2u, err := protocol.SealJ2U(rk, sk, m)
+	if err != nil {
+		return err
+	}
+	ver, err := v.verified(ctx)
+	if err != nil {
+		return err
+	}
+	cks, err := ver.CoverNodeKeys()
+	if err != nil {
+		return err
+	}
+	j2c, err := protocol.SealJ2C(cks, j2u)
+	if err != nil {
+		return err
+	}
+	c.Messages = append(c.Messages, Message{From: "me", Text: m.Text, HandoverTo: m.HandoverTo, Time: v.now()})
+	v.d.Outbox = append(v.d.Outbox, outItem{Conversation: id, Index: len(c.Messages) - 1, J2C: j2c})
+	c.Handled = true
+	return v.save()
+}
+
+// SendOne sends one J2C message: the oldest queued reply if there is one,
+// otherwise cover. Called on a fixed cadence, it makes replies look like
+// the steady cover every journalist sends. It reports whether a real
+// message left.
+func (v *Vault) SendOne(ctx context.Context) (bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	real := len(v.d.Outbox) > 0
+	var msg []byte
+	if real {
+		msg = v.d.Outbox[0].J2C
+	} else {
+		ver, err := v.verified(ctx)
+		if err != nil {
+			return false, err
+		}
+		cks, err := ver.CoverNodeKeys()
+		if err != nil {
+			return false, err
+		}
+		if msg, err = protocol.SealCoverJ2C(cks); err != nil {
+			return false, err
+		}
+	}
+	id := latest(v.d.Identity, v.now(), true)
+	if id == nil {
+		return false, errors.New("the identity key has expired: ask the newsroom for a new setup bundle")
+	}
+	if _, err := v.api.SendForm(ctx, "POST", "/v1/journalist-messages", id.Pair, protocol.EncodeBase64(msg), form.DefaultTTL); err != nil {
+		return false, err
+	}
+	if real {
+		it := v.d.Outbox[0]
+		v.d.Outbox = v.d.Outbox[1:]
+		if c := v.d.Conversations[it.Conversation]; c != nil && it.Index < len(c.Messages) {
+			c.Messages[it.Index].Sent = true
+		}
+	}
+	return real, v.save()
+}
+
+// Queued is the number of replies waiting to be sent.
+func (v *Vault) Queued() int { v.mu.Lock(); defer v.mu.Unlock(); return len(v.d.Outbox) }
+
+// Journalists lists the other journalists a source can be handed to.
+func (v *Vault) Journalists(ctx context.Context) ([]keys.JournalistProfile, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ver, err := v.verified(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []keys.JournalistProfile
+	for _, p := range ver.Profiles {
+		if p.ID != v.d.JournalistID && p.Status != keys.StatusHiddenFromResponse {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,201 @@
+package journalist_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/journalist"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/mix"
+	"github.com/chaffhq/chaff/protocol"
+)
+
+var testKDF = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1}
+
+// deployment is an API and a CoverNode in-process, with alice registered
+// and the system status AVAILABLE.
+type deployment struct {
+	n   *testnet.Newsroom
+	url string
+}
+
+func deploy(t *testing.T) *deployment {
+	n := testnet.NewNewsroom(t, time.Now())
+	_, nc := testnet.StartNATS(t)
+	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
+	_, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
+	bob := n.AddJournalist("bob")
+	// carol is registered as chaff admin journalist add does: a profile and
+	// an identity key; her app makes her messaging keys.
+	carol := n.AddJournalist("carol")
+	for _, step := range []struct {
+		path string
+		body []byte
+	}{
+		{"/v1/status/public-key", n.Form(n.Org, n.Admin.Public)},
+		{"/v1/status", n.Form(n.Admin, map[string]any{"status": map[string]any{"status": "AVAILABLE", "description": "up", "timestamp": protocol.FormatTime(time.Now())}})},
+		{"/v1/public-keys/journalists", n.Form(n.JProv, testnet.Profile("bob"))},
+		{"/v1/public-keys/journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": "bob", "journalist_id_pk": bob.ID.Public, "from_queue": false})},
+		{"/v1/public-keys/journalists/messaging-public-key", n.Form(bob.ID, bob.Msg[0].Public)},
+		{"/v1/public-keys/journalists", n.Form(n.JProv, testnet.Profile("carol"))},
+		{"/v1/public-keys/journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": "carol", "journalist_id_pk": carol.ID.Public, "from_queue": false})},
+	} {
+		res, err := http.Post(a.URL+step.path, "application/json", bytes.NewReader(step.body))
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", step.path, res.Status, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	node, err := covernode.New(ctx, nc, covernode.Config{
+		StateDir: t.TempDir(), BundlePath: bundle, API: apiclient.New(a.URL), Anchors: []keys.SignedPublicKey{n.Org.Public},
+		U2J: mix.Params{ThresholdMin: 4, ThresholdMax: 4, Timeout: time.Hour, OutputSize: 3},
+		J2U: mix.Params{ThresholdMin: 3, ThresholdMax: 3, Timeout: time.Hour, OutputSize: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go node.Run(ctx)
+	return &deployment{n: n, url: a.URL}
+}
+
+func (d *deployment) reader(t *testing.T) *client.App {
+	app, err := client.Start(client.Config{StateDir: t.TempDir(), API: apiclient.New(d.url), Anchors: []keys.SignedPublicKey{d.n.Org.Public},
+		KDF: client.KDFParams{Time: 1, Memory: 64, Threads: 1}, MinRunInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestVaultFile(t *testing.T) {
+	d := deploy(t)
+	path := filepath.Join(t.TempDir(), "carol.vault")
+	bundle := d.n.JournalistBundle("carol", d.url, t.TempDir())
+	if _, err := journalist.Create(path, "pass word", testKDF, bundle, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := journalist.Create(path, "pass word", testKDF, bundle, ""); err == nil {
+		t.Fatal("replaced an existing vault")
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("vault mode %v", fi.Mode())
+	}
+	if _, err := journalist.Open(path, "wrong"); !errors.Is(err, journalist.ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, b[:20], 0o600)
+	if _, err := journalist.Open(path, "pass word"); !errors.Is(err, journalist.ErrDamaged) {
+		t.Fatalf("damaged vault: %v", err)
+	}
+	if got, _ := os.ReadFile(path); len(got) != 20 {
+		t.Fatal("a damaged vault was replaced")
+	}
+}
+
+// TestRoundTrip: a reader writes; carol syncs, reads, replies and hands
+// over; the reader gets both.
+func TestRoundTrip(t *testing.T) {
+	d := deploy(t)
+	path := filepath.Join(t.TempDir(), "carol.vault")
+	v, err := journalist.Create(path, "pass word", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The first sync publishes alice's own messaging key.
+	if _, err := v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src, other := d.reader(t), d.reader(t)
+	if err := src.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pass, s, err := src.CreateMailbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send("carol", "the mayor's accounts are in Jersey"); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []*client.App{src, other} {
+		if _, err := app.BackgroundRun(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "carol's message", func() bool {
+		if _, err := v.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return len(v.Conversations()) == 1
+	})
+	c := v.Conversations()[0]
+	if c.Unread != 1 || c.Messages[0].Text != "the mayor's accounts are in Jersey" {
+		t.Fatalf("conversation %+v", c)
+	}
+	c, _ = v.Read(c.ID)
+	if c.Unread != 0 {
+		t.Fatal("still unread")
+	}
+	if err := v.Reply(ctx, c.ID, "can you send the statements?"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Handover(ctx, c.ID, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Handover(ctx, c.ID, "nobody"); err == nil {
+		t.Fatal("handed over to nobody")
+	}
+	// Three sends: the two queued messages, then cover, fill a round.
+	for i := range 3 {
+		real, err := v.SendOne(ctx)
+		if err != nil || real != (i < 2) {
+			t.Fatalf("send %d: real %v, %v", i, real, err)
+		}
+	}
+	waitFor(t, "the reply", func() bool {
+		if _, err := src.BackgroundRun(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s, err := src.Unlock(pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The reply and the handover came in one dead drop, in shuffled
+		// order.
+		reply, handover := false, false
+		for _, m := range s.Threads()["carol"] {
+			reply = reply || m.Text == "can you send the statements?"
+			handover = handover || m.HandoverTo == "bob"
+		}
+		return reply && handover
+	})
+	// The vault reopens with everything in it.
+	again, err := journalist.Open(path, "pass word")
+	if err != nil || len(again.Conversations()) != 1 || again.Queued() != 0 {
+		t.Fatalf("reopened: %v", err)
+	}
+}

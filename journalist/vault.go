@@ -1,0 +1,129 @@
+// Package journalist is what a reporter uses every day (upstream's
+// journalist client): an encrypted vault, sync of journalist dead drops,
+// replies and handovers sent among steady cover, key rotation, and a web
+// UI on localhost.
+package journalist
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/chaffhq/chaff/crypto"
+	"golang.org/x/crypto/argon2"
+)
+
+// The vault file: magic, salt, Argon2id parameters, then the vault's JSON
+// sealed with XChaCha20-Poly1305 under the stretched passphrase.
+var vaultMagic = []byte("CHAFF-VAULT-1\n")
+
+// KDFParams are the Argon2id parameters of a vault.
+type KDFParams struct {
+	Time    uint32
+	Memory  uint32 // KiB
+	Threads uint8
+}
+
+// DefaultKDF stretches the passphrase with Argon2id over 256 MiB, 3
+// passes: a newsroom laptop unlocks in about a second, while each guess
+// costs an attacker the same memory-hard work; with a five-word passphrase
+// (64 bits) guessing is out of reach.
+var DefaultKDF = KDFParams{Time: 3, Memory: 256 << 10, Threads: 4}
+
+// Errors opening a vault.
+var (
+	ErrWrongPassphrase = errors.New("the passphrase does not open this vault (or the vault file was altered)")
+	ErrDamaged         = errors.New("the vault file is damaged")
+)
+
+const vaultHeader = 16 + 4 + 4 + 1
+
+func sealVault(path, passphrase string, kdf KDFParams, v any) error {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	hdr := make([]byte, 16, vaultHeader)
+	if _, err := rand.Read(hdr); err != nil {
+		return err
+	}
+	hdr = binary.BigEndian.AppendUint32(hdr, kdf.Time)
+	hdr = binary.BigEndian.AppendUint32(hdr, kdf.Memory)
+	hdr = append(hdr, kdf.Threads)
+	key := stretch(passphrase, hdr[:16], kdf)
+	box, err := crypto.SealSecret(&key, plain)
+	if err != nil {
+		return err
+	}
+	out := append(append(append([]byte{}, vaultMagic...), hdr...), box...)
+	return writeAtomic(path, out)
+}
+
+func openVault(path, passphrase string, v any) (KDFParams, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return KDFParams{}, err
+	}
+	if !bytes.HasPrefix(b, vaultMagic) || len(b) < len(vaultMagic)+vaultHeader+crypto.SecretBoxOverhead {
+		return KDFParams{}, fmt.Errorf("%s: %w (it does not start like a Chaff vault)", path, ErrDamaged)
+	}
+	hdr := b[len(vaultMagic) : len(vaultMagic)+vaultHeader]
+	kdf := KDFParams{Time: binary.BigEndian.Uint32(hdr[16:]), Memory: binary.BigEndian.Uint32(hdr[20:]), Threads: hdr[24]}
+	if kdf.Time == 0 || kdf.Time > 100 || kdf.Memory < 8 || kdf.Memory > 4<<20 || kdf.Threads == 0 {
+		return KDFParams{}, fmt.Errorf("%s: %w (its key-stretching parameters are out of range)", path, ErrDamaged)
+	}
+	key := stretch(passphrase, hdr[:16], kdf)
+	plain, err := crypto.OpenSecret(&key, b[len(vaultMagic)+vaultHeader:])
+	if err != nil {
+		return KDFParams{}, ErrWrongPassphrase
+	}
+	if err := json.Unmarshal(plain, v); err != nil {
+		return KDFParams{}, fmt.Errorf("%s: %w (%v)", path, ErrDamaged, err)
+	}
+	return kdf, nil
+}
+
+func stretch(passphrase string, salt []byte, p KDFParams) [crypto.SecretBoxKeySize]byte {
+	var k [crypto.SecretBoxKeySize]byte
+	copy(k[:], argon2.IDKey([]byte(passphrase), salt, p.Time, p.Memory, p.Threads, crypto.SecretBoxKeySize))
+	return k
+}
+
+// writeAtomic writes through a temporary file, fsyncs it, renames it over
+// the old one and fsyncs the directory: a crash leaves the old vault or
+// the new one, never half of either.
+func writeAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".vault-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
