@@ -14,6 +14,7 @@ import (
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/identityapi"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
@@ -197,5 +198,52 @@ func TestRoundTrip(t *testing.T) {
 	again, err := journalist.Open(path, "pass word")
 	if err != nil || len(again.Conversations()) != 1 || again.Queued() != 0 {
 		t.Fatalf("reopened: %v", err)
+	}
+}
+
+// TestIdentityRotation: four weeks on, a sync queues a new identity key
+// at the API; once the identity API has certified it, the next sync takes
+// it into use.
+func TestIdentityRotation(t *testing.T) {
+	d := deploy(t)
+	path := filepath.Join(t.TempDir(), "carol.vault")
+	v, err := journalist.Create(path, "pw", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(29 * 24 * time.Hour)
+	v.SetClock(func() time.Time { return later })
+	if _, err := v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids := identityapi.New(identityapi.Config{
+		API: apiclient.New(d.url), Anchors: []keys.SignedPublicKey{d.n.Org.Public},
+		CoverNodeProvisioning:  func() (*keys.KeyPair, error) { return d.n.CNProv, nil },
+		JournalistProvisioning: func() (*keys.KeyPair, error) { return d.n.JProv, nil },
+	})
+	if done, err := ids.ProcessQueue(ctx); err != nil || done != 1 {
+		t.Fatalf("identity API certified %d: %v", done, err)
+	}
+	if _, err := v.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := apiclient.New(d.url).PublicKeys(ctx)
+	ver, _ := keys.Verify(h, []keys.SignedPublicKey{d.n.Org.Public}, time.Now())
+	fams := ver.Journalists["carol"]
+	if len(fams) != 2 {
+		t.Fatalf("carol has %d identity keys", len(fams))
+	}
+	// Her next messaging key is certified by the new identity key.
+	if err := v.RotateNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = apiclient.New(d.url).PublicKeys(ctx)
+	ver, _ = keys.Verify(h, []keys.SignedPublicKey{d.n.Org.Public}, time.Now())
+	if fams = ver.Journalists["carol"]; len(fams[0].Messaging) == 0 {
+		t.Fatal("no messaging key under carol's new identity key")
 	}
 }

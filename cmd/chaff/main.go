@@ -21,6 +21,7 @@ commands:
   covernode run a CoverNode: mix messages into dead drops
   identity-api  certify rotated identity keys (newsroom side)
   source    a reference source client: write to journalists, read replies
+  journalist  the journalist app: vault, web UI, sync, replies
   inspect   verify and decrypt published keys and dead drops
 `
 
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runIdentityAPI(ctx, args[1:], stdout, stderr)
 	case "source":
 		err = runSource(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "journalist":
+		err = runJournalist(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

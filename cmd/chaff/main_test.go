@@ -60,14 +60,16 @@ func TestScripts(t *testing.T) {
 			return writeNewsroom(env, filepath.Join(env.WorkDir, "newsroom"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"api-start":       cmdAPIStart,
-			"findfile":        cmdFindFile,
-			"mode":            cmdMode,
-			"fetch":           cmdFetch,
-			"deploy":          cmdDeploy,
-			"alice-reply":     cmdAliceReply,
-			"cover":           cmdCover,
-			"grab-passphrase": cmdGrabPassphrase,
+			"api-start":         cmdAPIStart,
+			"findfile":          cmdFindFile,
+			"mode":              cmdMode,
+			"fetch":             cmdFetch,
+			"deploy":            cmdDeploy,
+			"alice-reply":       cmdAliceReply,
+			"cover":             cmdCover,
+			"grab-passphrase":   cmdGrabPassphrase,
+			"grab-conversation": cmdGrabConversation,
+			"wait-dead-drops":   cmdWaitDeadDrops,
 		},
 	})
 }
@@ -340,6 +342,13 @@ func cmdDeploy(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("POST %s: %d", path, res.StatusCode)
 		}
 	}
+	// carol is registered as chaff admin journalist add does; her bundle
+	// is carol.bundle.json.
+	carol := n.AddJournalist("carol")
+	post("/v1/public-keys/journalists", n.Form(n.JProv, testnet.Profile("carol")))
+	post("/v1/public-keys/journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": "carol", "journalist_id_pk": carol.ID.Public, "from_queue": false}))
+	b, _ := json.Marshal(map[string]any{"journalist_id": "carol", "api": hs.URL, "trust_anchor": n.Org.Public, "identity_key_pair": carol.ID})
+	ts.Check(os.WriteFile(ts.MkAbs("carol.bundle.json"), b, 0o600))
 	post("/v1/status/public-key", n.Form(n.Org, n.Admin.Public))
 	post("/v1/status", n.Form(n.Admin, map[string]any{"status": map[string]any{"status": "AVAILABLE", "description": "up", "timestamp": protocol.FormatTime(time.Now())}}))
 	node, err := covernode.New(ctx, nc, covernode.Config{
@@ -350,7 +359,7 @@ func cmdDeploy(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	go node.Run(ctx)
 	anchor := ts.MkAbs("org.pub.json")
-	b, _ := json.Marshal(n.Org.Public)
+	b, _ = json.Marshal(n.Org.Public)
 	ts.Check(os.WriteFile(anchor, b, 0o644))
 	deployMu.Lock()
 	deployments[ts] = &deployment{n: n, url: hs.URL, alice: alice}
@@ -473,4 +482,33 @@ func cmdGrabPassphrase(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("no passphrase in stdout")
+}
+
+// cmdGrabConversation sets VAR to the first conversation id chaff
+// journalist inbox printed.
+func cmdGrabConversation(ts *testscript.TestScript, neg bool, args []string) {
+	for _, l := range strings.Split(ts.ReadFile("stdout"), "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && f[0] == "==" && f[1] == "source" {
+			ts.Setenv(args[0], f[2])
+			return
+		}
+	}
+	ts.Fatalf("no conversation in stdout")
+}
+
+// cmdWaitDeadDrops waits until the API publishes N dead drops of a kind:
+// wait-dead-drops user|journalist N.
+func cmdWaitDeadDrops(ts *testscript.TestScript, neg bool, args []string) {
+	d := deployed(ts)
+	want, _ := strconv.Atoi(args[1])
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := apiclient.New(d.url).Do(context.Background(), "GET", "/v1/"+args[0]+"/dead-drops?ids_greater_than=0", nil)
+		ts.Check(err)
+		if strings.Count(string(b), `"signature"`) >= want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("fewer than %s %s dead drops", args[1], args[0])
 }

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/journalist"
+)
+
+const journalistUsage = `usage: chaff journalist <command> --vault FILE [flags]
+
+  init --bundle FILE [--api URL]   create the vault from the setup bundle
+                                   chaff admin journalist add wrote; prints
+                                   its passphrase once
+  serve [--listen 127.0.0.1:8081]  the web UI (unlock it in the browser)
+  sync                             download and read new messages; send one
+                                   message (a queued reply, or cover)
+  inbox                            list conversations and messages
+  reply --to CONVERSATION TEXT     queue a reply
+  rotate                           publish a new messaging key now
+
+The passphrase comes from the file descriptor given with --passphrase-fd,
+or $CHAFF_PASSPHRASE, or is prompted for.
+`
+
+func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, journalistUsage)
+		return errUsage
+	}
+	cmd := args[0]
+	switch cmd {
+	case "init", "serve", "sync", "inbox", "reply", "rotate":
+	default:
+		fmt.Fprintf(stderr, "chaff journalist: unknown command %q\n\n%s", cmd, journalistUsage)
+		return errUsage
+	}
+	fs := flag.NewFlagSet("chaff journalist "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	vaultPath := fs.String("vault", "", "the vault file (required)")
+	passFD := fs.Int("passphrase-fd", -1, "read the passphrase from this file descriptor")
+	bundle := fs.String("bundle", "", "setup bundle (init)")
+	apiURL := fs.String("api", "", "API URL, if not the bundle's (init)")
+	listen := fs.String("listen", "127.0.0.1:8081", "address of the web UI (serve; loopback only)")
+	sendEvery := fs.Duration("send-every", 10*time.Minute, "how often the web UI sends one message, a reply or cover (serve)")
+	idle := fs.Duration("idle-lock", 10*time.Minute, "lock the web UI after this long without use (serve)")
+	to := fs.String("to", "", "conversation id (reply)")
+	var pos []string
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return errUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if *vaultPath == "" {
+		fmt.Fprintf(stderr, "chaff journalist %s: --vault FILE is required\n", cmd)
+		return errUsage
+	}
+	kdf := journalist.DefaultKDF
+	if os.Getenv("CHAFF_INSECURE_TEST_KDF") == "1" {
+		kdf = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1} // tests only
+	}
+	readPassphrase := func() (string, error) {
+		if *passFD >= 0 {
+			f := os.NewFile(uintptr(*passFD), "passphrase")
+			line, err := bufio.NewReader(f).ReadString('\n')
+			if err != nil && line == "" {
+				return "", fmt.Errorf("reading the passphrase from fd %d: %w", *passFD, err)
+			}
+			return strings.TrimRight(line, "\r\n"), nil
+		}
+		if p := os.Getenv("CHAFF_PASSPHRASE"); p != "" {
+			return p, nil
+		}
+		fmt.Fprint(stderr, "Vault passphrase: ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", errors.New("no passphrase given")
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	switch cmd {
+	case "init":
+		if *bundle == "" {
+			fmt.Fprintln(stderr, "chaff journalist init: --bundle FILE is required")
+			return errUsage
+		}
+		pass, err := client.NewPassphrase(5)
+		if err != nil {
+			return err
+		}
+		v, err := journalist.Create(*vaultPath, pass, kdf, *bundle, *apiURL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, `Created the vault %s for %s. Its passphrase is:
+
+    %s
+
+Learn it or keep it somewhere only you can reach: it is shown only this
+once, and nobody can open the vault without it. Delete the setup bundle now.
+
+Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
+`, *vaultPath, v.ID(), pass, *vaultPath)
+		return nil
+	case "serve":
+		host, _, err := net.SplitHostPort(*listen)
+		if err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+			return errors.New("--listen must be a loopback address: the web UI is for this machine only")
+		}
+		if _, err := os.Stat(*vaultPath); err != nil {
+			return err
+		}
+		log, _, err := newLogger(stderr, "info")
+		if err != nil {
+			return err
+		}
+		w := journalist.NewWeb(journalist.WebConfig{VaultPath: *vaultPath, SendEvery: *sendEvery, IdleLock: *idle, Logger: log})
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return err
+		}
+		hs := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go w.Run(ctx)
+		go func() { <-ctx.Done(); hs.Close() }()
+		fmt.Fprintf(stdout, "journalist UI on http://%s (unlock it with the vault passphrase)\n", ln.Addr())
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+	pass, err := readPassphrase()
+	if err != nil {
+		return err
+	}
+	v, err := journalist.Open(*vaultPath, pass)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "sync":
+		res, err := v.Sync(ctx)
+		if err != nil {
+			return err
+		}
+		real, err := v.SendOne(ctx)
+		if err != nil {
+			return err
+		}
+		what := "a cover message"
+		if real {
+			what = "a queued reply"
+		}
+		fmt.Fprintf(stdout, "Synced: %d new message(s) in %d dead drop(s). Sent %s.\n", res.Messages, res.DeadDrops, what)
+		if res.Waiting != "" {
+			fmt.Fprintln(stdout, res.Waiting)
+		}
+	case "inbox":
+		cs := v.Conversations()
+		if len(cs) == 0 {
+			fmt.Fprintln(stdout, "No conversations yet.")
+		}
+		for _, c := range cs {
+			state := ""
+			if c.Unread > 0 {
+				state = " (" + strconv.Itoa(c.Unread) + " unread)"
+			} else if c.Handled {
+				state = " (handled)"
+			}
+			fmt.Fprintf(stdout, "== source %s%s\n", c.ID, state)
+			for _, m := range c.Messages {
+				who := "source"
+				if m.From == "me" {
+					who = "you"
+				}
+				text := m.Text
+				if m.HandoverTo != "" {
+					text = "(handed over to " + m.HandoverTo + ")"
+				}
+				fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04"), who, text)
+			}
+		}
+	case "reply":
+		if *to == "" || len(pos) == 0 {
+			fmt.Fprintln(stderr, "chaff journalist reply: give --to CONVERSATION and the text")
+			return errUsage
+		}
+		if err := v.Reply(ctx, *to, strings.Join(pos, " ")); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Queued your reply to source %s; it leaves with the next send (chaff journalist sync, or the web UI's cadence).\n", *to)
+	case "rotate":
+		if err := v.RotateNow(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "Published a new messaging key.")
+	}
+	return nil
+}
