@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +180,57 @@ func step[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestWebIdleLock: after the idle time, the next request finds the vault
+// locked; a form posted with the old session is refused.
+func TestWebIdleLock(t *testing.T) {
+	d := deploy(t)
+	path := filepath.Join(t.TempDir(), "carol.vault")
+	if _, err := journalist.Create(path, "pass", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), ""); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	clock := func() time.Time { return now }
+	web := journalist.NewWeb(journalist.WebConfig{VaultPath: path, IdleLock: time.Minute, Now: func() time.Time { return clock() }})
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func() string {
+		res, err := c.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return string(b)
+	}
+	page := get()
+	tok := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if tok == nil {
+		t.Fatalf("no login token in %s", page)
+	}
+	res, err := c.PostForm(srv.URL+"/unlock", url.Values{"csrf": {tok[1]}, "passphrase": {"pass"}})
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("unlock: %v %v", res.Status, err)
+	}
+	page = get()
+	if !strings.Contains(page, "No messages yet") {
+		t.Fatalf("after unlocking: %s", page)
+	}
+	csrf := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(page)[1]
+	// A form without the session's token is refused.
+	res, _ = c.PostForm(srv.URL+"/sync", url.Values{"csrf": {"00"}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("sync with a wrong token: %d", res.StatusCode)
+	}
+	now = now.Add(2 * time.Minute)
+	if page = get(); !strings.Contains(page, `id="passphrase"`) {
+		t.Fatalf("not locked after the idle time: %s", page)
+	}
+	res, _ = c.PostForm(srv.URL+"/sync", url.Values{"csrf": {csrf}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("sync after locking: %d", res.StatusCode)
+	}
 }
