@@ -423,3 +423,14 @@ func (v *Vault) Journalists(ctx context.Context) ([]keys.JournalistProfile, erro
 	}
 	return out, nil
 }
+
+// IdentityKey returns the journalist's latest published identity key pair
+// (for a process that sends cover on the journalist's behalf).
+func (v *Vault) IdentityKey() *keys.KeyPair {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if k := latest(v.d.Identity, v.now(), true); k != nil {
+		return k.Pair
+	}
+	return nil
+}

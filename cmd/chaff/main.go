@@ -15,7 +15,8 @@ import (
 const usage = `usage: chaff <command> [arguments]
 
 commands:
-  up        run the whole backend on one machine (not yet)
+  up        the whole newsroom on this machine: API, CoverNode, identity API,
+            journalists' web UIs and simulated readers
   api       serve the public API and the message ingest
   admin     the key ceremony and the newsroom's operations
   covernode run a CoverNode: mix messages into dead drops
@@ -45,8 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "up":
-		fmt.Fprintln(stderr, "chaff up: not yet: the API, CoverNode and apps land in later releases")
-		return 1
+		err = runUp(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = runInspect(args[1:], stdout, stderr)
 	case "api":

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/form"
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/identityapi"
+	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/journalist"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/mix"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// upState is up.json: what a first run set up, for later runs and scripts.
+type upState struct {
+	API         string         `json:"api"`
+	IdentityAPI string         `json:"identity_api"`
+	Anchor      string         `json:"anchor"`
+	KeysDir     string         `json:"keys_dir"`
+	Mixing      string         `json:"mixing"`
+	Journalists []upJournalist `json:"journalists"`
+	Note        string         `json:"note"`
+}
+
+type upJournalist struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	UI         string `json:"ui"`
+	Vault      string `json:"vault"`
+	Passphrase string `json:"passphrase"`
+}
+
+var demoJournalists = []struct {
+	id, name, description string
+	desk                  bool
+}{
+	{"alice", "Alice Demo", "Investigations reporter", false},
+	{"newsdesk", "News Desk", "The newsroom's shared inbox, read by the duty editor", true},
+}
+
+func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("chaff up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", "chaff-data", "where everything is kept; a restart reuses it")
+	apiAddr := fs.String("api-addr", "127.0.0.1:8080", "the API and ingest")
+	jAddr := fs.String("journalist-addr", "127.0.0.1:8081", "the first journalist's web UI (the next ports for the others)")
+	idAddr := fs.String("identity-addr", "127.0.0.1:3010", "the identity API (newsroom side)")
+	readers := fs.Int("readers", 200, "simulated readers sending cover traffic")
+	readerEvery := fs.Duration("reader-interval", 30*time.Second, "mean time between one simulated reader's messages")
+	journalistEvery := fs.Duration("journalist-cover-interval", 2*time.Second, "time between each demo journalist's cover messages")
+	mixing := fs.String("mixing", "test", "CoverNode thresholds: test (rounds every few seconds) or production")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errUsage
+	}
+	var u2j, j2u mix.Params
+	switch *mixing {
+	case "test":
+		u2j, j2u = mix.TestU2J, mix.TestJ2U
+	case "production":
+		u2j, j2u = mix.ProductionU2J, mix.ProductionJ2U
+	default:
+		return fmt.Errorf("--mixing must be test or production, not %q", *mixing)
+	}
+	for _, a := range []string{*apiAddr, *jAddr, *idAddr} {
+		if host, _, err := net.SplitHostPort(a); err != nil || !(host == "127.0.0.1" || host == "localhost" || host == "::1") {
+			return fmt.Errorf("%s: chaff up listens on loopback addresses only", a)
+		}
+	}
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return err
+	}
+	log, _, err := newLogger(io.Discard, "info")
+	if err != nil {
+		return err
+	}
+	statePath := filepath.Join(*dataDir, "up.json")
+	keysDir := filepath.Join(*dataDir, "keys")
+	var st upState
+	first := false
+	if b, err := os.ReadFile(statePath); err == nil {
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("%s: %w", statePath, err)
+		}
+	} else if errors.Is(err, os.ErrNotExist) {
+		first = true
+		if err := adminInit([]string{"--out", keysDir}, io.Discard, stderr); err != nil {
+			return err
+		}
+	} else {
+		return err
+	}
+	anchor, err := anchorInDir(keysDir)
+	if err != nil {
+		return err
+	}
+	anchorPath := filepath.Join(keysDir, keys.FileName(keys.Organization, anchor.Key[:], false))
+
+	// JetStream, the API and the ingest.
+	srv, err := natsx.Start(natsx.Options{StoreDir: filepath.Join(*dataDir, "jetstream"), Name: "chaff-up"})
+	if err != nil {
+		return err
+	}
+	nc, err := natsx.ConnectInProcess(srv, "chaff-up")
+	if err != nil {
+		srv.Shutdown()
+		return err
+	}
+	defer shutdownEmbedded(nc, srv)
+	bg, stop := context.WithCancel(context.Background())
+	defer stop()
+	s, err := store.Open(ctx, nc, store.Config{})
+	if err != nil {
+		return err
+	}
+	apiSrv, err := api.New(bg, s, api.Config{Anchors: []keys.SignedPublicKey{*anchor}, IngestRate: 1e6, IngestBurst: 1 << 20, Logger: log, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		return err
+	}
+	var servers []*http.Server
+	var wg sync.WaitGroup
+	serve := func(addr string, h http.Handler) (string, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", err
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, hs)
+		wg.Add(1)
+		go func() { defer wg.Done(); hs.Serve(ln) }()
+		return "http://" + ln.Addr().String(), nil
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, hs := range servers {
+			hs.Shutdown(sctx)
+		}
+		stop()
+		wg.Wait()
+	}()
+	apiURL, err := serve(*apiAddr, apiSrv.Handler(true))
+	if err != nil {
+		return fmt.Errorf("the API's address: %w", err)
+	}
+	apiC := apiclient.New(apiURL)
+
+	// The identity API.
+	ids := identityapi.New(identityapi.Config{
+		API: apiC, Anchors: []keys.SignedPublicKey{*anchor}, Logger: log,
+		CoverNodeProvisioning:  func() (*keys.KeyPair, error) { return loadKeyPair(keysDir, keys.CoverNodeProvisioning, time.Now()) },
+		JournalistProvisioning: func() (*keys.KeyPair, error) { return loadKeyPair(keysDir, keys.JournalistProvisioning, time.Now()) },
+	})
+	idURL, err := serve(*idAddr, ids.Handler())
+	if err != nil {
+		return fmt.Errorf("the identity API's address: %w", err)
+	}
+	go ids.PollQueue(bg, 15*time.Second)
+
+	if first {
+		fmt.Fprintln(stdout, "First run: creating a demo newsroom (this takes a few seconds)…")
+		st, err = setUpNewsroom(ctx, *dataDir, keysDir, apiURL, stderr)
+		if err != nil {
+			return err
+		}
+	}
+	st.API, st.IdentityAPI, st.Anchor, st.KeysDir, st.Mixing = apiURL, idURL, anchorPath, keysDir, *mixing
+	st.Note = "Demo only: the vault passphrases are kept here for scripts. A real newsroom never writes them down on the machine."
+
+	// The CoverNode.
+	node, err := covernode.New(ctx, nc, covernode.Config{
+		StateDir: filepath.Join(*dataDir, "covernode"), BundlePath: filepath.Join(*dataDir, "covernode_001.setup-bundle.json"),
+		API: apiC, IdentityAPI: apiclient.New(idURL), Anchors: []keys.SignedPublicKey{*anchor}, U2J: u2j, J2U: j2u, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("starting the CoverNode: %w", err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); node.Run(bg) }()
+
+	// The journalists' web UIs, and their cover traffic.
+	host, portStr, _ := net.SplitHostPort(*jAddr)
+	port, _ := strconv.Atoi(portStr)
+	for i := range st.Journalists {
+		j := &st.Journalists[i]
+		addr := net.JoinHostPort(host, strconv.Itoa(port+i))
+		if port == 0 {
+			addr = net.JoinHostPort(host, "0")
+		}
+		w := journalist.NewWeb(journalist.WebConfig{VaultPath: j.Vault, SendEvery: *journalistEvery, Logger: log})
+		if j.UI, err = serve(addr, w.Handler()); err != nil {
+			return fmt.Errorf("%s's web UI: %w", j.ID, err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Run(bg) }()
+		v, err := journalist.Open(j.Vault, j.Passphrase)
+		if err != nil {
+			return err
+		}
+		idKey := v.IdentityKey()
+		wg.Add(1)
+		go func() { defer wg.Done(); journalistCover(bg, apiC, *anchor, idKey, *journalistEvery) }()
+	}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	if err := writeFileAtomic(statePath, b); err != nil {
+		return err
+	}
+	// Simulated readers: cover traffic, so that mix rounds fire.
+	for range *readers {
+		wg.Add(1)
+		go func() { defer wg.Done(); simulatedReader(bg, apiC, *anchor, *readerEvery) }()
+	}
+
+	fmt.Fprintf(stdout, `Chaff is up (data in %s; state in %s).
+
+  API and ingest   %s
+  identity API     %s
+  CoverNode        covernode_001, %s mixing: readers' rounds of %d-%d messages, replies' of %d-%d
+  readers          %d simulated, one cover message each every %s on average
+`, *dataDir, statePath, apiURL, idURL, *mixing, u2j.ThresholdMin, u2j.ThresholdMax, j2u.ThresholdMin, j2u.ThresholdMax, *readers, *readerEvery)
+	for _, j := range st.Journalists {
+		fmt.Fprintf(stdout, "  journalist       %-9s web UI %s\n", j.ID, j.UI)
+	}
+	if first {
+		fmt.Fprintln(stdout, "\nVault passphrases (shown once; also in up.json for scripts, a demo convenience):")
+		for _, j := range st.Journalists {
+			fmt.Fprintf(stdout, "  %-9s %s\n", j.ID, j.Passphrase)
+		}
+	}
+	src := "--state-dir reader --api " + apiURL + " --anchor " + anchorPath
+	fmt.Fprintf(stdout, `
+Try:
+  1. go run ./cmd/chaff source init %s
+  2. CHAFF_PASSPHRASE='<the passphrase init printed>' go run ./cmd/chaff source send --to alice "hello from a reader" %s
+     then go run ./cmd/chaff source tick --min-interval 0 %s
+  3. open %s, unlock with alice's passphrase, press "Sync now", read and reply;
+     then tick again and read the reply: go run ./cmd/chaff source inbox %s
+
+Ctrl-C stops everything cleanly.
+`, src, src, src, st.Journalists[0].UI, src)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "Stopping…")
+	return nil
+}
+
+// setUpNewsroom runs the key ceremony against the running API, as an
+// organisation would with chaff admin, and creates the demo journalists'
+// vaults.
+func setUpNewsroom(ctx context.Context, dataDir, keysDir, apiURL string, stderr io.Writer) (upState, error) {
+	var st upState
+	k := []string{"--keys", keysDir, "--api", apiURL}
+	if err := adminBootstrap(ctx, k, io.Discard, stderr); err != nil {
+		return st, err
+	}
+	if err := adminStatusSet(ctx, append([]string{"AVAILABLE", "--description", "Demo newsroom, up and running"}, k...), io.Discard, stderr); err != nil {
+		return st, err
+	}
+	if err := adminCoverNodeAdd(ctx, append([]string{"covernode_001", "--out", dataDir}, k...), io.Discard, stderr); err != nil {
+		return st, err
+	}
+	jdir := filepath.Join(dataDir, "journalists")
+	if err := os.MkdirAll(jdir, 0o700); err != nil {
+		return st, err
+	}
+	for _, dj := range demoJournalists {
+		args := append([]string{dj.id, "--name", dj.name, "--description", dj.description, "--out", jdir}, k...)
+		if dj.desk {
+			args = append(args, "--desk")
+		}
+		if err := adminJournalistAdd(ctx, args, io.Discard, stderr); err != nil {
+			return st, err
+		}
+		bundle := filepath.Join(jdir, "journalist-"+dj.id+".bundle.json")
+		pass, err := client.NewPassphrase(5)
+		if err != nil {
+			return st, err
+		}
+		vault := filepath.Join(jdir, dj.id+".vault")
+		kdf := journalist.DefaultKDF
+		if os.Getenv("CHAFF_INSECURE_TEST_KDF") == "1" {
+			kdf = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1} // tests only
+		}
+		v, err := journalist.Create(vault, pass, kdf, bundle, apiURL)
+		if err != nil {
+			return st, err
+		}
+		os.Remove(bundle)                      // the vault holds the key now
+		if _, err := v.Sync(ctx); err != nil { // publishes the first messaging key
+			return st, err
+		}
+		st.Journalists = append(st.Journalists, upJournalist{ID: dj.id, Name: dj.name, Vault: vault, Passphrase: pass})
+	}
+	return st, nil
+}
+
+// journalistCover sends a journalist's cover messages on a fixed cadence,
+// as the journalist app does while it runs.
+func journalistCover(ctx context.Context, api *apiclient.Client, anchor keys.SignedPublicKey, id *keys.KeyPair, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cks, err := coverNodeKeys(ctx, api, anchor)
+		if err != nil || id == nil {
+			continue
+		}
+		c, err := protocol.SealCoverJ2C(cks)
+		if err != nil {
+			continue
+		}
+		api.SendForm(ctx, "POST", "/v1/journalist-messages", id, protocol.EncodeBase64(c), form.DefaultTTL)
+	}
+}
+
+var (
+	cnKeyMu    sync.Mutex
+	cnKeyCache []byte
+	cnKeyAt    time.Time
+)
+
+// coverNodeKeys returns the CoverNode keys to wrap messages for, fetching
+// the published keys at most every 30 seconds.
+func coverNodeKeys(ctx context.Context, api *apiclient.Client, anchor keys.SignedPublicKey) (cks []*crypto.PublicKey, err error) {
+	cnKeyMu.Lock()
+	b := cnKeyCache
+	if time.Since(cnKeyAt) > 30*time.Second {
+		b = nil
+	}
+	cnKeyMu.Unlock()
+	if b == nil {
+		if b, err = api.Do(ctx, "GET", "/v1/public-keys", nil); err != nil {
+			return nil, err
+		}
+		cnKeyMu.Lock()
+		cnKeyCache, cnKeyAt = b, time.Now()
+		cnKeyMu.Unlock()
+	}
+	h, err := keys.ParseHierarchy(b)
+	if err != nil {
+		return nil, err
+	}
+	v, err := keys.Verify(h, []keys.SignedPublicKey{anchor}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return v.CoverNodeKeys()
+}
+
+// simulatedReader sends a cover message at exponentially distributed
+// intervals, as an app install does.
+func simulatedReader(ctx context.Context, api *apiclient.Client, anchor keys.SignedPublicKey, mean time.Duration) {
+	for {
+		wait := time.Duration(rand.ExpFloat64() * float64(mean))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		cks, err := coverNodeKeys(ctx, api, anchor)
+		if err != nil {
+			continue
+		}
+		c, err := protocol.SealCoverU2C(cks)
+		if err != nil {
+			continue
+		}
+		body, _ := json.Marshal(protocol.EncodeBase64(c))
+		api.Do(ctx, "POST", "/user/messages", body)
+	}
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/keys"
+)
+
+// TestUpEndToEnd runs chaff up and takes the README's tour against it with
+// real HTTP and a real JetStream: a reader writes to alice, alice reads it
+// in her web UI and replies, the reader reads the reply; then alice's
+// messaging key is rotated and both directions work again.
+func TestUpEndToEnd(t *testing.T) {
+	t.Setenv("CHAFF_INSECURE_TEST_KDF", "1")
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var upOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"up", "--data-dir", dir, "--api-addr", "127.0.0.1:0", "--journalist-addr", "127.0.0.1:0",
+			"--identity-addr", "127.0.0.1:0", "--readers", "20", "--reader-interval", "300ms", "--journalist-cover-interval", "200ms"}, &upOut, &upOut)
+	}()
+	var st upState
+	waitUntil(t, "chaff up", func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("chaff up exited %d:\n%s", code, upOut.String())
+		default:
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "up.json"))
+		return err == nil && json.Unmarshal(b, &st) == nil && len(st.Journalists) == 2 && st.Journalists[0].UI != ""
+	})
+	if !strings.Contains(upOut.String(), "Vault passphrases (shown once") {
+		t.Fatalf("chaff up printed:\n%s", upOut.String())
+	}
+	alice := st.Journalists[0]
+	reader := filepath.Join(dir, "reader")
+	src := []string{"--state-dir", reader, "--api", st.API, "--anchor", st.Anchor}
+	chaff := func(env string, args ...string) string {
+		t.Helper()
+		if env != "" {
+			t.Setenv("CHAFF_PASSPHRASE", env)
+		}
+		var out, errb bytes.Buffer
+		if code := run(ctx, args, &out, &errb); code != 0 {
+			t.Fatalf("chaff %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	out := chaff("", append([]string{"source", "init"}, src...)...)
+	pass := strings.TrimSpace(strings.Split(out, "\n")[2])
+
+	ui := newUIClient(t, alice.UI)
+	ui.unlock(alice.Passphrase)
+
+	roundTrip := func(text, reply string) {
+		t.Helper()
+		// A tick first, as the app's background job would have: the reader
+		// writes to alice's newest key.
+		chaff(pass, append([]string{"source", "tick", "--min-interval", "0"}, src...)...)
+		chaff(pass, append([]string{"source", "send", "--to", "alice", text}, src...)...)
+		chaff(pass, append([]string{"source", "tick", "--min-interval", "0"}, src...)...)
+		var conv string
+		waitUntil(t, "the message in alice's web UI", func() bool {
+			conv = ui.findMessage(text)
+			return conv != ""
+		})
+		ui.post("/c/"+conv+"/reply", url.Values{"text": {reply}})
+		waitUntil(t, "the reply at the reader", func() bool {
+			chaff(pass, append([]string{"source", "tick", "--min-interval", "0"}, src...)...)
+			return strings.Contains(chaff(pass, append([]string{"source", "inbox"}, src...)...), "alice: "+reply)
+		})
+	}
+	roundTrip("the planning office takes bribes", "who pays them?")
+
+	// Rotate alice's messaging key (with her UI locked, as the CLI and the
+	// UI must not hold the vault at once), then talk again.
+	ui.post("/lock", nil)
+	chaff(alice.Passphrase, "journalist", "rotate", "--vault", alice.Vault)
+	h, err := apiclient.New(st.API).PublicKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor, _ := keys.ReadPublicKeyFile(st.Anchor)
+	v, err := keys.Verify(h, []keys.SignedPublicKey{*anchor}, time.Now())
+	if err != nil || len(v.JournalistMessagingKeys("alice")) != 2 {
+		t.Fatalf("after rotating, alice has %d messaging keys: %v", len(v.JournalistMessagingKeys("alice")), err)
+	}
+	ui.unlock(alice.Passphrase)
+	roundTrip("a developer, every month", "can we meet?")
+
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("chaff up exited %d", code)
+	}
+}
+
+// uiClient drives a journalist web UI over HTTP, as a browser would.
+type uiClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+	csrf string
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func newUIClient(t *testing.T, base string) *uiClient {
+	jar, _ := cookiejar.New(nil)
+	return &uiClient{t: t, base: base, c: &http.Client{Jar: jar}}
+}
+
+func (u *uiClient) get(path string) string {
+	u.t.Helper()
+	res, err := u.c.Get(u.base + path)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if m := csrfRe.FindStringSubmatch(string(b)); m != nil {
+		u.csrf = m[1]
+	}
+	return string(b)
+}
+
+func (u *uiClient) post(path string, v url.Values) string {
+	u.t.Helper()
+	if v == nil {
+		v = url.Values{}
+	}
+	v.Set("csrf", u.csrf)
+	res, err := u.c.PostForm(u.base+path, v)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		u.t.Fatalf("POST %s: %d %s", path, res.StatusCode, b)
+	}
+	if m := csrfRe.FindStringSubmatch(string(b)); m != nil {
+		u.csrf = m[1]
+	}
+	return string(b)
+}
+
+func (u *uiClient) unlock(passphrase string) {
+	u.t.Helper()
+	u.get("/")
+	if page := u.post("/unlock", url.Values{"passphrase": {passphrase}}); !strings.Contains(page, "Sync now") {
+		u.t.Fatalf("unlocking: %s", page)
+	}
+}
+
+var convRe = regexp.MustCompile(`href="/c/([0-9a-f]+)"`)
+
+// findMessage syncs and returns the conversation holding text, if any.
+func (u *uiClient) findMessage(text string) string {
+	u.t.Helper()
+	page := u.post("/sync", nil)
+	for _, m := range convRe.FindAllStringSubmatch(page, -1) {
+		if strings.Contains(u.get("/c/"+m[1]), text) {
+			return m[1]
+		}
+	}
+	return ""
+}
