@@ -48,6 +48,7 @@ func TestBrowser(t *testing.T) {
 	if _, err := v.Sync(ctx); err != nil { // publishes carol's messaging key
 		t.Fatal(err)
 	}
+	v.Close()
 	web := journalist.NewWeb(journalist.WebConfig{VaultPath: path, SyncEvery: time.Hour, SendEvery: 100 * time.Millisecond})
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -139,8 +140,10 @@ func TestBrowser(t *testing.T) {
 func TestWebSecurity(t *testing.T) {
 	d := deploy(t)
 	path := filepath.Join(t.TempDir(), "carol.vault")
-	if _, err := journalist.Create(path, "pass", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), ""); err != nil {
+	if v, err := journalist.Create(path, "pass", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), ""); err != nil {
 		t.Fatal(err)
+	} else {
+		v.Close()
 	}
 	web := journalist.NewWeb(journalist.WebConfig{VaultPath: path})
 	srv := httptest.NewServer(web.Handler())
@@ -187,8 +190,10 @@ func step[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 func TestWebIdleLock(t *testing.T) {
 	d := deploy(t)
 	path := filepath.Join(t.TempDir(), "carol.vault")
-	if _, err := journalist.Create(path, "pass", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), ""); err != nil {
+	if v, err := journalist.Create(path, "pass", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), ""); err != nil {
 		t.Fatal(err)
+	} else {
+		v.Close()
 	}
 	now := time.Now()
 	clock := func() time.Time { return now }

@@ -76,6 +76,7 @@ type Bundle struct {
 
 // Vault is an unlocked vault. Its methods are safe for concurrent use.
 type Vault struct {
+	lock       *os.File // held while the vault is open
 	mu         sync.Mutex
 	path       string
 	passphrase string
@@ -108,7 +109,11 @@ func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Va
 	if api == "" {
 		return nil, errors.New("no API URL: give one")
 	}
-	v := &Vault{path: path, passphrase: passphrase, kdf: kdf, now: time.Now, api: apiclient.New(api), d: &data{
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: time.Now, api: apiclient.New(api), d: &data{
 		JournalistID: bundle.JournalistID, API: api, TrustAnchor: bundle.TrustAnchor,
 		Identity:      []*OwnKey{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: time.Now()}},
 		Conversations: map[string]*Conversation{},
@@ -116,17 +121,35 @@ func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Va
 	return v, v.save()
 }
 
-// Open unlocks a vault.
+// Open unlocks a vault. It holds a lock until Close, so that two programs
+// never keep diverging copies of one vault.
 func Open(path, passphrase string) (*Vault, error) {
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
 	var d data
 	kdf, err := openVault(path, passphrase, &d)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if d.Conversations == nil {
 		d.Conversations = map[string]*Conversation{}
 	}
-	return &Vault{path: path, passphrase: passphrase, kdf: kdf, d: &d, api: apiclient.New(d.API), now: time.Now}, nil
+	return &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, d: &d, api: apiclient.New(d.API), now: time.Now}, nil
+}
+
+// Close releases the vault.
+func (v *Vault) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.lock == nil {
+		return nil
+	}
+	err := v.lock.Close()
+	v.lock = nil
+	return err
 }
 
 // SetClock replaces the clock (tests).

@@ -95,12 +95,18 @@ func TestVaultFile(t *testing.T) {
 	d := deploy(t)
 	path := filepath.Join(t.TempDir(), "carol.vault")
 	bundle := d.n.JournalistBundle("carol", d.url, t.TempDir())
-	if _, err := journalist.Create(path, "pass word", testKDF, bundle, ""); err != nil {
+	v, err := journalist.Create(path, "pass word", testKDF, bundle, "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := journalist.Create(path, "pass word", testKDF, bundle, ""); err == nil {
 		t.Fatal("replaced an existing vault")
 	}
+	// While it is open, nobody else opens it.
+	if _, err := journalist.Open(path, "pass word"); !errors.Is(err, journalist.ErrInUse) {
+		t.Fatalf("opening an open vault: %v", err)
+	}
+	v.Close()
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("vault mode %v", fi.Mode())
 	}
@@ -195,6 +201,7 @@ func TestRoundTrip(t *testing.T) {
 		return reply && handover
 	})
 	// The vault reopens with everything in it.
+	v.Close()
 	again, err := journalist.Open(path, "pass word")
 	if err != nil || len(again.Conversations()) != 1 || again.Queued() != 0 {
 		t.Fatalf("reopened: %v", err)

@@ -39,6 +39,7 @@ var DefaultKDF = KDFParams{Time: 3, Memory: 256 << 10, Threads: 4}
 var (
 	ErrWrongPassphrase = errors.New("the passphrase does not open this vault (or the vault file was altered)")
 	ErrDamaged         = errors.New("the vault file is damaged")
+	ErrInUse           = errors.New("the vault is open elsewhere (the web UI, or another chaff journalist command): lock it there first")
 )
 
 const vaultHeader = 16 + 4 + 4 + 1

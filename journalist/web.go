@@ -123,6 +123,9 @@ func (w *Web) current() *Vault {
 func (w *Web) lock() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.vault != nil {
+		w.vault.Close()
+	}
 	w.vault, w.session, w.csrf = nil, "", ""
 }
 
@@ -239,6 +242,7 @@ func (w *Web) sessionOK(r *http.Request) (*Vault, string, bool) {
 	}
 	now := w.cfg.Now()
 	if now.Sub(w.lastActive) > w.cfg.IdleLock {
+		w.vault.Close()
 		w.vault, w.session, w.csrf = nil, "", ""
 		return nil, "", false
 	}
@@ -301,6 +305,12 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "the form is stale: reload the page", http.StatusForbidden)
 		return
 	}
+	w.mu.Lock()
+	if w.vault != nil { // unlocking again: let go of the open vault first
+		w.vault.Close()
+		w.vault, w.session, w.csrf = nil, "", ""
+	}
+	w.mu.Unlock()
 	v, err := Open(w.cfg.VaultPath, r.PostFormValue("passphrase"))
 	if errors.Is(err, ErrWrongPassphrase) {
 		w.unlockPage(rw, "That passphrase does not open the vault.")
@@ -311,6 +321,9 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.mu.Lock()
+	if w.vault != nil {
+		w.vault.Close()
+	}
 	w.vault, w.session, w.csrf, w.lastActive = v, token(), token(), w.cfg.Now()
 	session := w.session
 	w.mu.Unlock()

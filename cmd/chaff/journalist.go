@@ -109,6 +109,7 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		if err != nil {
 			return err
 		}
+		defer v.Close()
 		fmt.Fprintf(stdout, `Created the vault %s for %s. Its passphrase is:
 
     %s
@@ -153,6 +154,7 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 	if err != nil {
 		return err
 	}
+	defer v.Close()
 	switch cmd {
 	case "sync":
 		res, err := v.Sync(ctx)

@@ -198,6 +198,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); node.Run(bg) }()
 
+	pk := &publishedKeys{api: apiC, anchor: *anchor}
+
 	// The journalists' web UIs, and their cover traffic.
 	host, portStr, _ := net.SplitHostPort(*jAddr)
 	port, _ := strconv.Atoi(portStr)
@@ -218,8 +220,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		idKey := v.IdentityKey()
+		v.Close()
 		wg.Add(1)
-		go func() { defer wg.Done(); journalistCover(bg, apiC, *anchor, idKey, *journalistEvery) }()
+		go func() { defer wg.Done(); journalistCover(bg, apiC, pk, idKey, *journalistEvery) }()
 	}
 	b, _ := json.MarshalIndent(st, "", "  ")
 	if err := writeFileAtomic(statePath, b); err != nil {
@@ -228,7 +231,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Simulated readers: cover traffic, so that mix rounds fire.
 	for range *readers {
 		wg.Add(1)
-		go func() { defer wg.Done(); simulatedReader(bg, apiC, *anchor, *readerEvery) }()
+		go func() { defer wg.Done(); simulatedReader(bg, apiC, pk, *readerEvery) }()
 	}
 
 	fmt.Fprintf(stdout, `Chaff is up (data in %s; state in %s).
@@ -304,8 +307,10 @@ func setUpNewsroom(ctx context.Context, dataDir, keysDir, apiURL string, stderr 
 		if err != nil {
 			return st, err
 		}
-		os.Remove(bundle)                      // the vault holds the key now
-		if _, err := v.Sync(ctx); err != nil { // publishes the first messaging key
+		os.Remove(bundle)    // the vault holds the key now
+		_, err = v.Sync(ctx) // publishes the first messaging key
+		v.Close()
+		if err != nil {
 			return st, err
 		}
 		st.Journalists = append(st.Journalists, upJournalist{ID: dj.id, Name: dj.name, Vault: vault, Passphrase: pass})
@@ -315,7 +320,7 @@ func setUpNewsroom(ctx context.Context, dataDir, keysDir, apiURL string, stderr 
 
 // journalistCover sends a journalist's cover messages on a fixed cadence,
 // as the journalist app does while it runs.
-func journalistCover(ctx context.Context, api *apiclient.Client, anchor keys.SignedPublicKey, id *keys.KeyPair, every time.Duration) {
+func journalistCover(ctx context.Context, api *apiclient.Client, pk *publishedKeys, id *keys.KeyPair, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -324,7 +329,7 @@ func journalistCover(ctx context.Context, api *apiclient.Client, anchor keys.Sig
 			return
 		case <-t.C:
 		}
-		cks, err := coverNodeKeys(ctx, api, anchor)
+		cks, err := pk.coverNodeKeys(ctx)
 		if err != nil || id == nil {
 			continue
 		}
@@ -336,34 +341,37 @@ func journalistCover(ctx context.Context, api *apiclient.Client, anchor keys.Sig
 	}
 }
 
-var (
-	cnKeyMu    sync.Mutex
-	cnKeyCache []byte
-	cnKeyAt    time.Time
-)
+// publishedKeys caches the published keys for the simulated apps, as a
+// CDN would: fetched at most every 30 seconds.
+type publishedKeys struct {
+	api    *apiclient.Client
+	anchor keys.SignedPublicKey
+	mu     sync.Mutex
+	body   []byte
+	at     time.Time
+}
 
-// coverNodeKeys returns the CoverNode keys to wrap messages for, fetching
-// the published keys at most every 30 seconds.
-func coverNodeKeys(ctx context.Context, api *apiclient.Client, anchor keys.SignedPublicKey) (cks []*crypto.PublicKey, err error) {
-	cnKeyMu.Lock()
-	b := cnKeyCache
-	if time.Since(cnKeyAt) > 30*time.Second {
+// coverNodeKeys returns the CoverNode keys to wrap messages for.
+func (p *publishedKeys) coverNodeKeys(ctx context.Context) (cks []*crypto.PublicKey, err error) {
+	p.mu.Lock()
+	b := p.body
+	if time.Since(p.at) > 30*time.Second {
 		b = nil
 	}
-	cnKeyMu.Unlock()
+	p.mu.Unlock()
 	if b == nil {
-		if b, err = api.Do(ctx, "GET", "/v1/public-keys", nil); err != nil {
+		if b, err = p.api.Do(ctx, "GET", "/v1/public-keys", nil); err != nil {
 			return nil, err
 		}
-		cnKeyMu.Lock()
-		cnKeyCache, cnKeyAt = b, time.Now()
-		cnKeyMu.Unlock()
+		p.mu.Lock()
+		p.body, p.at = b, time.Now()
+		p.mu.Unlock()
 	}
 	h, err := keys.ParseHierarchy(b)
 	if err != nil {
 		return nil, err
 	}
-	v, err := keys.Verify(h, []keys.SignedPublicKey{anchor}, time.Now())
+	v, err := keys.Verify(h, []keys.SignedPublicKey{p.anchor}, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +380,7 @@ func coverNodeKeys(ctx context.Context, api *apiclient.Client, anchor keys.Signe
 
 // simulatedReader sends a cover message at exponentially distributed
 // intervals, as an app install does.
-func simulatedReader(ctx context.Context, api *apiclient.Client, anchor keys.SignedPublicKey, mean time.Duration) {
+func simulatedReader(ctx context.Context, api *apiclient.Client, pk *publishedKeys, mean time.Duration) {
 	for {
 		wait := time.Duration(rand.ExpFloat64() * float64(mean))
 		select {
@@ -380,7 +388,7 @@ func simulatedReader(ctx context.Context, api *apiclient.Client, anchor keys.Sig
 			return
 		case <-time.After(wait):
 		}
-		cks, err := coverNodeKeys(ctx, api, anchor)
+		cks, err := pk.coverNodeKeys(ctx)
 		if err != nil {
 			continue
 		}
