@@ -23,6 +23,7 @@ commands:
   identity-api  certify rotated identity keys (newsroom side)
   source    a reference source client: write to journalists, read replies
   journalist  the journalist app: vault, web UI, sync, replies
+  loadgen   simulated readers at scale, with known real messages among the cover
   inspect   verify and decrypt published keys and dead drops
 `
 
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSource(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "journalist":
 		err = runJournalist(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "loadgen":
+		err = runLoadgen(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chaffhq/chaff/deaddrop"
@@ -76,11 +77,30 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if cfg.DeadDropRetention <= 0 {
 		cfg.DeadDropRetention = DefaultRetention
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(10*time.Second))
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{JS: js, cfg: cfg, deadDrops: map[deaddrop.Kind]jetstream.Stream{}}
+	// Several replicas may start at once and create the same streams: on
+	// a cluster that can time out while the meta group settles, so retry
+	// for a while.
+	retry := func(what string, op func(ctx context.Context) error) error {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			err := op(ctx)
+			if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+				if err != nil {
+					return fmt.Errorf("%s: %w", what, err)
+				}
+				return nil
+			}
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrJetStreamNotEnabled) && !strings.Contains(err.Error(), "timeout") && !strings.Contains(err.Error(), "already in use") {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
 	for _, sc := range []jetstream.StreamConfig{
 		// Messages wait for the CoverNodes' shared consumer, which removes
 		// them once a round is acknowledged.
@@ -88,8 +108,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		{Name: StreamJ2C, Subjects: []string{SubjectJ2C}, Retention: jetstream.WorkQueuePolicy, Duplicates: 2 * time.Minute},
 	} {
 		sc.Storage, sc.Replicas = jetstream.FileStorage, cfg.Replicas
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
+		if err := retry("stream "+sc.Name, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, sc)
+			return err
+		}); err != nil {
+			return nil, err
 		}
 	}
 	for kind, sc := range map[deaddrop.Kind]jetstream.StreamConfig{
@@ -101,9 +124,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		sc.Storage, sc.Replicas = jetstream.FileStorage, cfg.Replicas
 		sc.MaxAge, sc.Duplicates = cfg.DeadDropRetention, cfg.DeadDropRetention
 		sc.AllowDirect = true
-		st, err := js.CreateOrUpdateStream(ctx, sc)
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
+		var st jetstream.Stream
+		if err := retry("stream "+sc.Name, func(ctx context.Context) (err error) {
+			st, err = js.CreateOrUpdateStream(ctx, sc)
+			return err
+		}); err != nil {
+			return nil, err
 		}
 		s.deadDrops[kind] = st
 	}
@@ -119,11 +145,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		{&s.SeenForms, jetstream.KeyValueConfig{Bucket: BucketSeenForms, Description: "signed forms already used, until they expire", LimitMarkerTTL: time.Minute}},
 	} {
 		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, cfg.Replicas
-		kv, err := js.CreateOrUpdateKeyValue(ctx, b.cfg)
-		if err != nil {
-			return nil, fmt.Errorf("bucket %s: %w", b.cfg.Bucket, err)
+		if err := retry("bucket "+b.cfg.Bucket, func(ctx context.Context) (err error) {
+			*b.dst, err = js.CreateOrUpdateKeyValue(ctx, b.cfg)
+			return err
+		}); err != nil {
+			return nil, err
 		}
-		*b.dst = kv
 	}
 	return s, nil
 }
