@@ -64,7 +64,11 @@ type syncWriter struct {
 	w  io.Writer
 }
 
-func (s *syncWriter) Write(b []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Write(b) }
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
 
 // TestScaleOutUnderFailures: a 3-node NATS cluster, two `chaff api` and two
 // `chaff covernode` processes; loadgen sends through both APIs with real
