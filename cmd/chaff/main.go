@@ -24,6 +24,7 @@ commands:
   source    a reference source client: write to journalists, read replies
   journalist  the journalist app: vault, web UI, sync, replies
   loadgen   simulated readers at scale, with known real messages among the cover
+  bench     every performance figure, each beside its bound, in one run
   inspect   verify and decrypt published keys and dead drops
 `
 
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runJournalist(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "loadgen":
 		err = runLoadgen(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

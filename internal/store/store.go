@@ -174,9 +174,25 @@ func (s *Store) appendMessage(ctx context.Context, subject string, msg []byte) e
 		// Each attempt waits for its acknowledgement a short while: an
 		// acknowledgement lost with a failing node is not waited for until
 		// the deadline, and the retry (same id) is de-duplicated.
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		_, err := s.JS.PublishMsg(actx, m)
-		cancel()
+		// Asynchronous publishing lets many requests' appends share the
+		// connection's acknowledgement handling; each still waits for its
+		// own acknowledgement.
+		var err error
+		fut, perr := s.JS.PublishMsgAsync(m)
+		if perr != nil {
+			err = perr
+		} else {
+			t := time.NewTimer(attemptTimeout)
+			select {
+			case <-fut.Ok():
+			case err = <-fut.Err():
+			case <-t.C:
+				err = context.DeadlineExceeded
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+			t.Stop()
+		}
 		if err == nil {
 			return nil
 		}

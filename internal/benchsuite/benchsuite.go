@@ -1,0 +1,275 @@
+// Package benchsuite is chaff bench: every figure Chaff claims, measured
+// in one process in one run, each beside the bound it is quoted against.
+package benchsuite
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Row is one figure and its bound.
+type Row struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit"`
+	Bound  string  `json:"bound"`
+	Ratio  float64 `json:"ratio"`
+	Target string  `json:"target,omitempty"`
+}
+
+// Options size the run.
+type Options struct {
+	// Duration is roughly how long each throughput measurement runs.
+	Duration time.Duration
+	// Conns is the number of client connections for HTTP measurements.
+	Conns int
+}
+
+func nsPerOp(f func(b *testing.B)) float64 {
+	r := testing.Benchmark(f)
+	return float64(r.T.Nanoseconds()) / float64(max(r.N, 1))
+}
+
+// Run measures everything and returns the rows.
+func Run(ctx context.Context, o Options) ([]Row, error) {
+	if o.Duration <= 0 {
+		o.Duration = 2 * time.Second
+	}
+	if o.Conns <= 0 {
+		o.Conns = 64
+	}
+	var rows []Row
+	sk, _ := crypto.GenerateKey()
+	peer, _ := crypto.GenerateKey()
+	other, _ := crypto.GenerateKey()
+	bare := nsPerOp(func(b *testing.B) {
+		for b.Loop() {
+			crypto.X25519(sk, peer.PublicKey())
+		}
+	})
+	bareRate := 1e9 / bare
+	rows = append(rows, Row{Name: "bare X25519", Value: bareRate, Unit: "ops/s", Bound: "-", Ratio: 1})
+	cks := []*crypto.PublicKey{sk.PublicKey(), other.PublicKey()}
+	cover, err := protocol.SealCoverU2C(cks)
+	if err != nil {
+		return nil, err
+	}
+	vk, _ := crypto.GenerateSigningKey()
+	sig := vk.Sign([]byte("m"))
+	for _, p := range []struct {
+		name, target string
+		f            func(b *testing.B)
+	}{
+		{"open one U2C (CoverNode)", "≤ 1.15", func(b *testing.B) {
+			for b.Loop() {
+				protocol.OpenU2C(sk, cover, 0)
+			}
+		}},
+		{"build one cover U2C (client)", "≤ 5", func(b *testing.B) {
+			for b.Loop() {
+				protocol.SealCoverU2C(cks)
+			}
+		}},
+		{"anonymous box open", "", func(b *testing.B) {
+			box, _ := crypto.SealAnonymous(sk.PublicKey(), make([]byte, 545))
+			for b.Loop() {
+				crypto.OpenAnonymous(sk, box)
+			}
+		}},
+		{"Ed25519 verify", "", func(b *testing.B) {
+			for b.Loop() {
+				vk.VerifyingKey().Verify([]byte("m"), sig)
+			}
+		}},
+	} {
+		ns := nsPerOp(p.f)
+		rows = append(rows, Row{Name: p.name, Value: ns / 1000, Unit: "µs/op", Bound: "bare X25519", Ratio: ns / bare, Target: p.target})
+	}
+	one, err := covernode.MeasureProcessing(1, o.Duration)
+	if err != nil {
+		return nil, err
+	}
+	two, err := covernode.MeasureProcessing(2, o.Duration)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows,
+		Row{Name: "CoverNode U2C processing, 1 worker", Value: one, Unit: "msgs/s", Bound: "bare X25519", Ratio: one / bareRate, Target: "≥ 0.85"},
+		Row{Name: "CoverNode U2C processing, 2 workers", Value: two, Unit: "msgs/s", Bound: "1 worker", Ratio: two / one, Target: "≥ 1.7"})
+	net, err := measureNetwork(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return append(rows, net...), nil
+}
+
+// measureNetwork runs an embedded JetStream and an API on loopback and
+// measures the ingest and dead-drop serving, beside raw JetStream
+// publishing and a bare HTTP handler, with the same light client.
+func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
+	dir, err := os.MkdirTemp("", "chaff-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := natsx.Start(natsx.Options{StoreDir: dir, Name: "bench"})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Shutdown()
+	nc, err := natsx.ConnectInProcess(srv, "bench")
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	st, err := store.Open(ctx, nc, store.Config{})
+	if err != nil {
+		return nil, err
+	}
+	org, _ := keys.Generate(keys.Organization, nil, time.Now())
+	a, err := api.New(ctx, st, api.Config{Anchors: []keys.SignedPublicKey{org.Public}, IngestRate: 1e9, IngestBurst: 1 << 30,
+		Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	if err != nil {
+		return nil, err
+	}
+	serve := func(h http.Handler) (string, func(), error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		hs := &http.Server{Handler: h}
+		go hs.Serve(ln)
+		return ln.Addr().String(), func() { hs.Close() }, nil
+	}
+	apiAddr, stopAPI, err := serve(a.Handler(true))
+	if err != nil {
+		return nil, err
+	}
+	defer stopAPI()
+	bareAddr, stopBare, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Length", "0")
+	}))
+	if err != nil {
+		return nil, err
+	}
+	defer stopBare()
+
+	msg := make([]byte, protocol.U2CMessageSize)
+	body, _ := json.Marshal(protocol.EncodeBase64(msg))
+	ingest, err := hammer(apiAddr, "POST", "/user/messages", body, o.Conns, o.Duration)
+	if err != nil {
+		return nil, err
+	}
+	bareHTTP, err := hammer(bareAddr, "POST", "/", body, o.Conns, o.Duration)
+	if err != nil {
+		return nil, err
+	}
+	poll, err := hammer(apiAddr, "GET", "/v1/user/dead-drops?ids_greater_than=0", nil, o.Conns, o.Duration)
+	if err != nil {
+		return nil, err
+	}
+	// Raw JetStream async publishing of U2C-sized messages.
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_RAW", Subjects: []string{"bench.raw"}, Storage: jetstream.FileStorage}); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	n := 0
+	for time.Since(start) < o.Duration {
+		for range 1000 {
+			if _, err := js.PublishAsync("bench.raw", msg); err != nil {
+				return nil, err
+			}
+		}
+		n += 1000
+		<-js.PublishAsyncComplete()
+	}
+	raw := float64(n) / time.Since(start).Seconds()
+	return []Row{
+		{Name: "raw JetStream async publish", Value: raw, Unit: "msgs/s", Bound: "-", Ratio: 1},
+		{Name: "bare HTTP handler", Value: bareHTTP, Unit: "req/s", Bound: "raw publish", Ratio: bareHTTP / raw},
+		{Name: "ingest, durable append", Value: ingest, Unit: "req/s", Bound: "raw publish", Ratio: ingest / raw, Target: "≥ 0.5"},
+		{Name: "ingest, durable append", Value: ingest, Unit: "req/s", Bound: "bare HTTP handler", Ratio: ingest / bareHTTP},
+		{Name: "GET user dead drops (empty poll)", Value: poll, Unit: "req/s", Bound: "bare HTTP handler", Ratio: poll / bareHTTP},
+	}, nil
+}
+
+// hammer sends one request over and over on conns keep-alive
+// connections for d and returns the rate of 2xx answers.
+func hammer(addr, method, path string, body []byte, conns int, d time.Duration) (float64, error) {
+	req := []byte(fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", method, path, addr, len(body), body))
+	var ok, bad atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			defer c.Close()
+			r := bufio.NewReaderSize(c, 64<<10)
+			for time.Now().Before(deadline) {
+				if _, err := c.Write(req); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				res, err := http.ReadResponse(r, nil)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode/100 == 2 {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return 0, e.(error)
+	}
+	if bad.Load() > 0 {
+		return 0, fmt.Errorf("%d of %d requests to %s failed", bad.Load(), bad.Load()+ok.Load(), path)
+	}
+	return float64(ok.Load()) / time.Since(start).Seconds(), nil
+}
+
+// Print writes the rows as a table.
+func Print(w io.Writer, rows []Row) {
+	fmt.Fprintf(w, "%-38s %14s %-8s  %-20s %8s  %s\n", "figure", "value", "unit", "against", "ratio", "target")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-38s %14.2f %-8s  %-20s %8.3f  %s\n", r.Name, r.Value, r.Unit, r.Bound, r.Ratio, r.Target)
+	}
+}

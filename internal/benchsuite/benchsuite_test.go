@@ -1,0 +1,37 @@
+package benchsuite
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRun runs the suite briefly and checks that every figure is there,
+// positive and beside its bound (the figures themselves are benchmarks,
+// not test assertions).
+func TestRun(t *testing.T) {
+	rows, err := Run(context.Background(), Options{Duration: 200 * time.Millisecond, Conns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"bare X25519", "open one U2C (CoverNode)", "build one cover U2C (client)", "CoverNode U2C processing, 1 worker",
+		"CoverNode U2C processing, 2 workers", "raw JetStream async publish", "bare HTTP handler", "ingest, durable append", "GET user dead drops (empty poll)"}
+	var buf bytes.Buffer
+	Print(&buf, rows)
+	for _, name := range want {
+		found := false
+		for _, r := range rows {
+			if r.Name == name {
+				found = true
+				if r.Value <= 0 || r.Ratio <= 0 {
+					t.Errorf("%s: value %v, ratio %v", name, r.Value, r.Ratio)
+				}
+			}
+		}
+		if !found || !strings.Contains(buf.String(), name) {
+			t.Errorf("no %q in:\n%s", name, buf.String())
+		}
+	}
+}
