@@ -80,7 +80,7 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 func TestScaleOutUnderFailures(t *testing.T) {
 	rate, dur, reals := 200.0, 8*time.Second, 20
 	if os.Getenv("CHAFF_LONG_TESTS") == "1" {
-		rate, dur, reals = 2000, 60*time.Second, 200
+		rate, dur, reals = 2100, 60*time.Second, 200
 	}
 	dir := t.TempDir()
 	c := testnet.StartCluster(t, 3)
