@@ -84,6 +84,7 @@ type Vault struct {
 	d          *data
 	api        *apiclient.Client
 	now        func() time.Time
+	hier       *keys.Hierarchy // the last published keys fetched
 }
 
 // Create makes a vault from a setup bundle; the API in the bundle may be
@@ -160,13 +161,26 @@ func (v *Vault) save() error { return sealVault(v.path, v.passphrase, v.kdf, v.d
 // ID is the journalist's id.
 func (v *Vault) ID() string { return v.d.JournalistID }
 
-// verified fetches and verifies the published keys.
+// verified fetches and verifies the published keys. Only the steady
+// cadences (sync and send) fetch; what a journalist does in between uses
+// the last copy, so the API sees no request when someone composes a reply
+// or opens a page.
 func (v *Vault) verified(ctx context.Context) (*keys.Verified, error) {
 	h, err := v.api.PublicKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
+	v.hier = h
 	return keys.Verify(h, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
+}
+
+// cachedVerified verifies the last fetched keys at this instant; it fetches
+// only if none were fetched yet.
+func (v *Vault) cachedVerified(ctx context.Context) (*keys.Verified, error) {
+	if v.hier == nil {
+		return v.verified(ctx)
+	}
+	return keys.Verify(v.hier, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
 }
 
 func latest(ks []*OwnKey, now time.Time, publishedOnly bool) *OwnKey {
@@ -326,7 +340,7 @@ func (v *Vault) Reply(ctx context.Context, id, text string) error {
 func (v *Vault) Handover(ctx context.Context, id, to string) error {
 	v.mu.Lock()
 	known := false
-	if ver, err := v.verified(ctx); err == nil {
+	if ver, err := v.cachedVerified(ctx); err == nil {
 		for _, p := range ver.Profiles {
 			known = known || p.ID == to
 		}
@@ -368,7 +382,7 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 	if err != nil {
 		return err
 	}
-	ver, err := v.verified(ctx)
+	ver, err := v.cachedVerified(ctx)
 	if err != nil {
 		return err
 	}
@@ -393,22 +407,24 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 func (v *Vault) SendOne(ctx context.Context) (bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	// Fetch the keys and build a cover message every time, and use it only
+	// when nothing real is queued: the requests the API sees and the work
+	// done are the same either way.
+	ver, err := v.verified(ctx)
+	if err != nil {
+		return false, err
+	}
+	cks, err := ver.CoverNodeKeys()
+	if err != nil {
+		return false, err
+	}
+	msg, err := protocol.SealCoverJ2C(cks)
+	if err != nil {
+		return false, err
+	}
 	real := len(v.d.Outbox) > 0
-	var msg []byte
 	if real {
 		msg = v.d.Outbox[0].J2C
-	} else {
-		ver, err := v.verified(ctx)
-		if err != nil {
-			return false, err
-		}
-		cks, err := ver.CoverNodeKeys()
-		if err != nil {
-			return false, err
-		}
-		if msg, err = protocol.SealCoverJ2C(cks); err != nil {
-			return false, err
-		}
 	}
 	id := latest(v.d.Identity, v.now(), true)
 	if id == nil {
@@ -434,7 +450,7 @@ func (v *Vault) Queued() int { v.mu.Lock(); defer v.mu.Unlock(); return len(v.d.
 func (v *Vault) Journalists(ctx context.Context) ([]keys.JournalistProfile, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	ver, err := v.verified(ctx)
+	ver, err := v.cachedVerified(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -276,21 +276,14 @@ func (n *Node) j2u() *direction {
 // journalists their tags name; unknown tags and padding become random C2J
 // messages (SPEC §7.4).
 func (n *Node) buildC2J(ctx context.Context, reals []entry, padding int) ([][]byte, error) {
-	byTag, err := n.journalistKeys(ctx, false)
+	// Look at the published keys afresh at every release, so that a
+	// journalist whose first key was just published gets their messages.
+	// Every release does it, whatever it holds: a fetch only when a message
+	// named an unknown journalist would tell the API that a real message
+	// was in the round.
+	byTag, err := n.journalistKeys(ctx, true)
 	if err != nil {
 		return nil, err
-	}
-	// A tag we do not know may be a journalist whose first key was
-	// published since we last looked: look again, once.
-	for _, e := range reals {
-		var tag protocol.RecipientTag
-		copy(tag[:], e.payload)
-		if _, ok := byTag[tag]; !ok {
-			if byTag, err = n.journalistKeys(ctx, true); err != nil {
-				return nil, err
-			}
-			break
-		}
 	}
 	_, sender, _, err := n.keys.signer(n.cfg.Now())
 	if err != nil {
