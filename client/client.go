@@ -15,6 +15,7 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
@@ -124,7 +125,7 @@ func (a *App) savePublic() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(a.path("public.json"), b, 0o600)
+	return atomicfile.Write(a.path("public.json"), b, 0o600)
 }
 
 // Verified returns the cached keys, verified from the anchors now.
@@ -242,7 +243,7 @@ func (a *App) loadQueue() (*queue, error) {
 }
 
 func (a *App) saveQueue(q *queue) error {
-	return writeFileAtomic(a.path("queue.bin"), q.marshal(), 0o600)
+	return atomicfile.Write(a.path("queue.bin"), q.marshal(), 0o600)
 }
 
 // RunResult says what a background run did.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/sethvargo/go-diceware/diceware"
 	"golang.org/x/crypto/argon2"
 )
@@ -104,7 +105,7 @@ func (s *storage) writeInner(inner []byte) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path, box, 0o600)
+	return atomicfile.Write(s.path, box, 0o600)
 }
 
 // create writes a storage holding random bytes: what every install has
@@ -166,24 +167,4 @@ func (s *storage) open(passphrase string) ([]byte, error) {
 		return nil, ErrNoMailbox
 	}
 	return plain[4 : 4+n], nil
-}
-
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -12,9 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/atomicfile"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -62,7 +62,7 @@ func sealVault(path, passphrase string, kdf KDFParams, v any) error {
 		return err
 	}
 	out := append(append(append([]byte{}, vaultMagic...), hdr...), box...)
-	return writeAtomic(path, out)
+	return atomicfile.Write(path, out, 0o600)
 }
 
 func openVault(path, passphrase string, v any) (KDFParams, error) {
@@ -93,38 +93,4 @@ func stretch(passphrase string, salt []byte, p KDFParams) [crypto.SecretBoxKeySi
 	var k [crypto.SecretBoxKeySize]byte
 	copy(k[:], argon2.IDKey([]byte(passphrase), salt, p.Time, p.Memory, p.Threads, crypto.SecretBoxKeySize))
 	return k
-}
-
-// writeAtomic writes through a temporary file, fsyncs it, renames it over
-// the old one and fsyncs the directory: a crash leaves the old vault or
-// the new one, never half of either.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".vault-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/identityapi"
 	"github.com/chaffhq/chaff/internal/natsx"
@@ -225,7 +226,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		go func() { defer wg.Done(); journalistCover(bg, apiC, pk, idKey, *journalistEvery) }()
 	}
 	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := writeFileAtomic(statePath, b); err != nil {
+	if err := atomicfile.Write(statePath, b, 0o600); err != nil {
 		return err
 	}
 	// Simulated readers: cover traffic, so that mix rounds fire.
@@ -399,12 +400,4 @@ func simulatedReader(ctx context.Context, api *apiclient.Client, pk *publishedKe
 		body, _ := json.Marshal(protocol.EncodeBase64(c))
 		api.Do(ctx, "POST", "/user/messages", body)
 	}
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -66,16 +67,7 @@ func (ks *keyState) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := ks.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		f.Sync()
-		f.Close()
-	}
-	return os.Rename(tmp, ks.path)
+	return atomicfile.Write(ks.path, b, 0o600)
 }
 
 // setup makes sure the node has a published identity key (from the setup

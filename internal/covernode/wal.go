@@ -1,17 +1,16 @@
 package covernode
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/atomicfile"
 )
 
 // The round log is the CoverNode's memory across crashes, one file per
@@ -276,30 +275,8 @@ func (l *roundLog) compact(seen int, lastRelease time.Time, buffer []entry) erro
 	if err != nil {
 		return err
 	}
-	tmp := l.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := atomicfile.Write(l.path, frame(recSnapshot, p), 0o600); err != nil {
 		return err
-	}
-	w := bufio.NewWriter(f)
-	w.Write(frame(recSnapshot, p))
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, l.path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(l.path)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	old := l.f
 	nf, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND, 0o600)
