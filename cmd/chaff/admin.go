@@ -99,16 +99,9 @@ func newAdminFlags(name string, stderr io.Writer, withAPI bool) *adminFlags {
 
 // parse parses flags interleaved with wantArgs positional arguments.
 func (a *adminFlags) parse(args []string, wantArgs int, stderr io.Writer) ([]string, error) {
-	var pos []string
-	for {
-		if err := a.fs.Parse(args); err != nil {
-			return nil, errUsage
-		}
-		if a.fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, a.fs.Arg(0))
-		args = a.fs.Args()[1:]
+	pos, err := parseInterleaved(a.fs, args)
+	if err != nil {
+		return nil, err
 	}
 	if len(pos) != wantArgs {
 		fmt.Fprintf(stderr, "%s: want %d argument(s), got %d\n", a.fs.Name(), wantArgs, len(pos))

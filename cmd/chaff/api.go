@@ -154,6 +154,10 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "chaff api: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
+	if *userLimit < 1 || *journalistLimit < 1 || *ingestRate <= 0 || *ingestBurst < 1 || *retention <= 0 {
+		fmt.Fprintln(stderr, "chaff api: the page limits, --ingest-rate, --ingest-burst and --retention must be positive")
+		return errUsage
+	}
 	log, lv, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err

@@ -93,7 +93,7 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	default:
 		return fmt.Errorf("--mixing must be production or test, not %q", *params)
 	}
-	if host, _, err := net.SplitHostPort(*adminListen); err != nil || !(host == "127.0.0.1" || host == "::1" || host == "localhost") {
+	if !isLoopback(*adminListen) {
 		return fmt.Errorf("--admin-listen must be a loopback address: a CoverNode listens on nothing public")
 	}
 	log, _, err := newLogger(stderr, *logLevel)

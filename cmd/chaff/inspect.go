@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -99,19 +100,34 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseArgs parses flags, allowing them after the positional argument too,
-// and returns the single positional argument.
-func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (string, error) {
+// parseInterleaved parses flags that may come before, between or after
+// the positional arguments, and returns the positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return "", errUsage
+			return nil, errUsage
 		}
 		if fs.NArg() == 0 {
-			break
+			return pos, nil
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
+	}
+}
+
+// isLoopback reports whether a host:port address is on this machine only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && (host == "127.0.0.1" || host == "::1" || host == "localhost")
+}
+
+// parseArgs parses flags, allowing them after the positional argument too,
+// and returns the single positional argument.
+func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (string, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return "", err
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "%s: want exactly one input file, got %d\n", fs.Name(), len(pos))

@@ -56,17 +56,9 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	sendEvery := fs.Duration("send-every", 10*time.Minute, "how often the web UI sends one message, a reply or cover (serve)")
 	idle := fs.Duration("idle-lock", 10*time.Minute, "lock the web UI after this long without use (serve)")
 	to := fs.String("to", "", "conversation id (reply)")
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			return errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
 	}
 	if *vaultPath == "" {
 		fmt.Fprintf(stderr, "chaff journalist %s: --vault FILE is required\n", cmd)
@@ -121,8 +113,11 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 `, *vaultPath, v.ID(), pass, *vaultPath)
 		return nil
 	case "serve":
-		host, _, err := net.SplitHostPort(*listen)
-		if err != nil || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+		if *sendEvery <= 0 || *idle <= 0 {
+			fmt.Fprintln(stderr, "chaff journalist serve: --send-every and --idle-lock must be positive")
+			return errUsage
+		}
+		if !isLoopback(*listen) {
 			return errors.New("--listen must be a loopback address: the web UI is for this machine only")
 		}
 		if _, err := os.Stat(*vaultPath); err != nil {

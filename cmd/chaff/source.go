@@ -66,17 +66,9 @@ func runSource(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if cmd == "tick" {
 		f.fs.DurationVar(&f.minInterval, "min-interval", time.Hour, "least time between background runs (0: none)")
 	}
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := f.fs.Parse(rest); err != nil {
-			return errUsage
-		}
-		if f.fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, f.fs.Arg(0))
-		rest = f.fs.Args()[1:]
+	pos, err := parseInterleaved(f.fs, args[1:])
+	if err != nil {
+		return err
 	}
 	if f.stateDir == "" || f.api == "" || len(f.anchors) == 0 {
 		fmt.Fprintf(stderr, "chaff source %s: --state-dir, --api and --anchor are required\n", cmd)

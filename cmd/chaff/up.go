@@ -74,6 +74,10 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
+	if *readers < 0 || *readerEvery <= 0 || *journalistEvery <= 0 {
+		fmt.Fprintln(stderr, "chaff up: --readers must not be negative, and the intervals must be positive")
+		return errUsage
+	}
 	var u2j, j2u mix.Params
 	switch *mixing {
 	case "test":
@@ -84,7 +88,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--mixing must be test or production, not %q", *mixing)
 	}
 	for _, a := range []string{*apiAddr, *jAddr, *idAddr} {
-		if host, _, err := net.SplitHostPort(a); err != nil || !(host == "127.0.0.1" || host == "localhost" || host == "::1") {
+		if !isLoopback(a) {
 			return fmt.Errorf("%s: chaff up listens on loopback addresses only", a)
 		}
 	}
