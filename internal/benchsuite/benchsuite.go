@@ -178,15 +178,15 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 
 	msg := make([]byte, protocol.U2CMessageSize)
 	body, _ := json.Marshal(protocol.EncodeBase64(msg))
-	ingest, err := hammer(apiAddr, "POST", "/user/messages", body, o.Conns, o.Duration)
+	ingest, err := Hammer(apiAddr, "POST", "/user/messages", body, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}
-	bareHTTP, err := hammer(bareAddr, "POST", "/", body, o.Conns, o.Duration)
+	bareHTTP, err := Hammer(bareAddr, "POST", "/", body, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}
-	poll, err := hammer(apiAddr, "GET", "/v1/user/dead-drops?ids_greater_than=0", nil, o.Conns, o.Duration)
+	poll, err := Hammer(apiAddr, "GET", "/v1/user/dead-drops?ids_greater_than=0", nil, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -216,13 +216,23 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 	}, nil
 }
 
-// hammer sends one request over and over on conns keep-alive
-// connections for d and returns the rate of 2xx answers.
-func hammer(addr, method, path string, body []byte, conns int, d time.Duration) (float64, error) {
+// Hammer sends one request over and over on conns keep-alive HTTP/1.1
+// connections, writing each as soon as the previous answer is read, for d
+// (when d > 0) or n requests in all (when n > 0), and returns the rate of
+// answers. Any answer other than 2xx is an error. It is a much lighter
+// client than net/http's, so that on a small machine the figures measure
+// the server rather than the client.
+func Hammer(addr, method, path string, body []byte, conns int, d time.Duration, n int) (float64, error) {
 	req := []byte(fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", method, path, addr, len(body), body))
-	var ok, bad atomic.Int64
+	var ok, bad, started atomic.Int64
 	var firstErr atomic.Value
 	deadline := time.Now().Add(d)
+	more := func() bool {
+		if n > 0 {
+			return started.Add(1) <= int64(n)
+		}
+		return time.Now().Before(deadline)
+	}
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range conns {
@@ -236,7 +246,7 @@ func hammer(addr, method, path string, body []byte, conns int, d time.Duration) 
 			}
 			defer c.Close()
 			r := bufio.NewReaderSize(c, 64<<10)
-			for time.Now().Before(deadline) {
+			for more() {
 				if _, err := c.Write(req); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
