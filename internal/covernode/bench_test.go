@@ -4,10 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/internal/benchx"
-	"github.com/chaffhq/chaff/mix"
-	"github.com/chaffhq/chaff/protocol"
 )
 
 // BenchmarkProcessU2C measures the CoverNode's work per incoming reader
@@ -18,44 +15,23 @@ import (
 // one worker against bare X25519 (target at least 0.85) and two workers
 // against one (target at least 1.7).
 func BenchmarkProcessU2C(b *testing.B) {
-	node := &Node{cfg: Config{U2J: mix.TestU2J, J2U: mix.TestJ2U}}
-	d := node.u2j()
-	sk, _ := crypto.GenerateKey()
-	other, _ := crypto.GenerateKey()
-	jk, _ := crypto.GenerateKey()
-	reply, _ := crypto.GenerateKey()
-	recipients := []*crypto.PublicKey{sk.PublicKey(), other.PublicKey()}
-	const batch = 256
-	msgs := make([]inMsg, batch)
-	for i := range msgs {
-		var m []byte
-		var err error
-		if i%10 == 0 {
-			m, err = protocol.SealU2C(recipients, "alice", jk.PublicKey(), reply.PublicKey(), "hello")
-		} else {
-			m, err = protocol.SealCoverU2C(recipients)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		msgs[i] = inMsg{seq: uint64(i + 1), reply: "$JS.ACK.x", data: m}
+	p, err := newProcessingBatch()
+	if err != nil {
+		b.Fatal(err)
 	}
-	ks := []*crypto.PrivateKey{sk}
-	skip := map[uint64]bool{}
+	const batch = processingBatchSize
 	run := func(workers, batches int) time.Duration {
-		node.cfg.Workers = workers
 		start := time.Now()
 		for range batches {
-			if es := d.openAll(msgs, ks, skip); len(es) != batch || es[0].kind != kindReal || es[1].kind != kindCover {
+			if es := p.open(workers); len(es) != batch || es[0].kind != kindReal || es[1].kind != kindCover {
 				b.Fatal("messages did not open")
 			}
 		}
 		return time.Since(start)
 	}
 	b.ResetTimer()
-	node.cfg.Workers = 1
 	for b.Loop() {
-		d.openAll(msgs, ks, skip)
+		p.open(1)
 	}
 	one := b.Elapsed()
 	b.StopTimer()

@@ -8,23 +8,29 @@ import (
 	"github.com/chaffhq/chaff/protocol"
 )
 
-// MeasureProcessing opens batches of U2C messages (one in ten real) as
-// the CoverNode does, with the given number of workers, for about d, and
-// returns messages processed per second. chaff bench reports it beside
-// bare X25519.
-func MeasureProcessing(workers int, d time.Duration) (float64, error) {
-	node := &Node{cfg: Config{U2J: mix.TestU2J, J2U: mix.TestJ2U, Workers: workers}}
-	dir := node.u2j()
+// processingBatch is a node's U2J direction with a batch of 256 U2C
+// messages for it, one in ten real, and the key that opens them: what the
+// throughput measurements run.
+type processingBatch struct {
+	node *Node
+	dir  *direction
+	msgs []inMsg
+	keys []*crypto.PrivateKey
+}
+
+const processingBatchSize = 256
+
+func newProcessingBatch() (*processingBatch, error) {
+	node := &Node{cfg: Config{U2J: mix.TestU2J, J2U: mix.TestJ2U}}
 	sk, err := crypto.GenerateKey()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	other, _ := crypto.GenerateKey()
 	jk, _ := crypto.GenerateKey()
 	reply, _ := crypto.GenerateKey()
 	recipients := []*crypto.PublicKey{sk.PublicKey(), other.PublicKey()}
-	const batch = 256
-	msgs := make([]inMsg, batch)
+	msgs := make([]inMsg, processingBatchSize)
 	for i := range msgs {
 		var m []byte
 		if i%10 == 0 {
@@ -33,17 +39,33 @@ func MeasureProcessing(workers int, d time.Duration) (float64, error) {
 			m, err = protocol.SealCoverU2C(recipients)
 		}
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		msgs[i] = inMsg{seq: uint64(i + 1), data: m}
+		msgs[i] = inMsg{seq: uint64(i + 1), reply: "$JS.ACK.x", data: m}
 	}
-	ks := []*crypto.PrivateKey{sk}
-	skip := map[uint64]bool{}
+	return &processingBatch{node: node, dir: node.u2j(), msgs: msgs, keys: []*crypto.PrivateKey{sk}}, nil
+}
+
+// open processes the batch once with the given number of workers.
+func (p *processingBatch) open(workers int) []entry {
+	p.node.cfg.Workers = workers
+	return p.dir.openAll(p.msgs, p.keys, nil)
+}
+
+// MeasureProcessing opens batches of U2C messages (one in ten real) as
+// the CoverNode does, with the given number of workers, for about d, and
+// returns messages processed per second. chaff bench reports it beside
+// bare X25519.
+func MeasureProcessing(workers int, d time.Duration) (float64, error) {
+	p, err := newProcessingBatch()
+	if err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	n := 0
 	for time.Since(start) < d {
-		dir.openAll(msgs, ks, skip)
-		n += batch
+		p.open(workers)
+		n += processingBatchSize
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
 }

@@ -114,9 +114,18 @@ func (l *Logistic) Predict(r []float64) bool { return l.score(r) > 0 }
 // rates on x, y (0.5 is chance), with the lower end of its 95% confidence
 // interval (normal approximation, per class).
 func (l *Logistic) BalancedAccuracy(x [][]float64, y []bool) (acc, lower float64) {
-	var tp, pos, tn, neg float64
+	pred := make([]bool, len(x))
 	for i, r := range x {
-		p := l.Predict(r)
+		pred[i] = l.Predict(r)
+	}
+	return balanced(pred, y)
+}
+
+// balanced scores predictions against labels: balanced accuracy and the
+// lower end of its 95% confidence interval.
+func balanced(pred, y []bool) (acc, lower float64) {
+	var tp, pos, tn, neg float64
+	for i, p := range pred {
 		if y[i] {
 			pos++
 			if p {
@@ -150,28 +159,13 @@ func CrossValidated(x [][]float64, y []bool, inFirst func(i int) bool) (acc, low
 		}
 	}
 	ma, mb := FitLogistic(ax, ay), FitLogistic(bx, by)
-	var tp, pos, tn, neg float64
+	pred := make([]bool, len(x))
 	for i := range x {
 		m := ma
 		if inFirst(i) {
 			m = mb
 		}
-		p := m.Predict(x[i])
-		switch {
-		case y[i]:
-			pos++
-			if p {
-				tp++
-			}
-		default:
-			neg++
-			if !p {
-				tn++
-			}
-		}
+		pred[i] = m.Predict(x[i])
 	}
-	tpr, tnr := tp/pos, tn/neg
-	acc = (tpr + tnr) / 2
-	se := 0.5 * math.Sqrt(tpr*(1-tpr)/pos+tnr*(1-tnr)/neg)
-	return acc, acc - 1.96*se
+	return balanced(pred, y)
 }
