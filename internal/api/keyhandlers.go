@@ -62,16 +62,32 @@ func (s *Server) postCoverNodeIdentityKey(w http.ResponseWriter, r *http.Request
 		s.fail(w, req, http.StatusBadRequest, err.Error())
 		return
 	}
-	parent, err := certifiedBy(&body.Key, req.view.verified.CoverNodeProvisioning, req.now)
-	if err != nil {
-		s.fail(w, req, http.StatusUnauthorized, errSignature)
-		return
-	}
-	if owner, taken := s.identityOwner(req.view, keys.CoverNodeIdentity, body.Key.Key[:]); taken && owner != body.CoverNodeID {
-		s.fail(w, req, http.StatusBadRequest, "this identity key belongs to another CoverNode")
+	parent, ok := s.checkIdentityKey(w, req, keys.CoverNodeIdentity, &body.Key, body.CoverNodeID, req.view.verified.CoverNodeProvisioning)
+	if !ok {
 		return
 	}
 	s.storeKey(w, r, req, store.KeyRecord{Role: keys.CoverNodeIdentity, Owner: body.CoverNodeID, Parent: parent.Hex(), Key: body.Key}, true)
+}
+
+// checkIdentityKey checks a new identity key for owner: it must be
+// certified by one of the provisioning keys, and must not be another
+// owner's identity key. It returns the certifying key, or answers the
+// request and returns false.
+func (s *Server) checkIdentityKey(w http.ResponseWriter, req *signedRequest, role keys.Role, k *keys.SignedPublicKey, owner string, provisioning []keys.VerifiedKey) (keys.VerifiedKey, bool) {
+	parent, err := certifiedBy(k, provisioning, req.now)
+	if err != nil {
+		s.fail(w, req, http.StatusUnauthorized, errSignature)
+		return keys.VerifiedKey{}, false
+	}
+	if current, taken := s.identityOwner(req.view, role, k.Key[:]); taken && current != owner {
+		what := "CoverNode"
+		if role == keys.JournalistIdentity {
+			what = "journalist"
+		}
+		s.fail(w, req, http.StatusBadRequest, "this identity key belongs to another "+what)
+		return keys.VerifiedKey{}, false
+	}
+	return parent, true
 }
 
 // identityOwner returns the owner of a stored identity key, if any.
@@ -131,13 +147,8 @@ func (s *Server) postJournalistIdentityKey(w http.ResponseWriter, r *http.Reques
 		s.fail(w, req, http.StatusNotFound, fmt.Sprintf("journalist %q is not registered", body.JournalistID))
 		return
 	}
-	parent, err := certifiedBy(&body.Key, req.view.verified.JournalistProvisioning, req.now)
-	if err != nil {
-		s.fail(w, req, http.StatusUnauthorized, errSignature)
-		return
-	}
-	if owner, taken := s.identityOwner(req.view, keys.JournalistIdentity, body.Key.Key[:]); taken && owner != body.JournalistID {
-		s.fail(w, req, http.StatusBadRequest, "this identity key belongs to another journalist")
+	parent, ok := s.checkIdentityKey(w, req, keys.JournalistIdentity, &body.Key, body.JournalistID, req.view.verified.JournalistProvisioning)
+	if !ok {
 		return
 	}
 	if body.FromQueue {
