@@ -3,7 +3,8 @@ package deaddrop
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
@@ -32,13 +33,8 @@ type senderKey struct {
 // NewReaderOpener prepares trial decryption for the reader's key against
 // the messaging keys of the journalists the reader talks to, by id.
 func NewReaderOpener(reader *crypto.PrivateKey, journalists map[string][]*crypto.PublicKey) (*ReaderOpener, error) {
-	ids := make([]string, 0, len(journalists))
-	for id := range journalists {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
 	o := &ReaderOpener{}
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(journalists)) {
 		for _, pk := range journalists[id] {
 			k, err := crypto.Precompute(reader, pk)
 			if err != nil {

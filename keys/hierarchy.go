@@ -3,6 +3,8 @@ package keys
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -290,7 +292,7 @@ func (v *Verified) All() []VerifiedKey {
 	out = append(out, v.CoverNodeProvisioning...)
 	out = append(out, v.JournalistProvisioning...)
 	for _, m := range []map[string][]VerifiedFamily{v.CoverNodes, v.Journalists} {
-		for _, id := range sortedIDs(m) {
+		for _, id := range slices.Sorted(maps.Keys(m)) {
 			for _, f := range m[id] {
 				out = append(out, f.Identity)
 				out = append(out, f.Messaging...)
@@ -304,20 +306,11 @@ func (v *Verified) All() []VerifiedKey {
 	return out
 }
 
-func sortedIDs(m map[string][]VerifiedFamily) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 // CoverNodeIDs returns the ids of CoverNodes with a verified identity key.
-func (v *Verified) CoverNodeIDs() []string { return sortedIDs(v.CoverNodes) }
+func (v *Verified) CoverNodeIDs() []string { return slices.Sorted(maps.Keys(v.CoverNodes)) }
 
 // JournalistIDs returns the ids of journalists with a verified identity key.
-func (v *Verified) JournalistIDs() []string { return sortedIDs(v.Journalists) }
+func (v *Verified) JournalistIDs() []string { return slices.Sorted(maps.Keys(v.Journalists)) }
 
 // CoverNodeIdentityKeys returns every verified CoverNode identity key, of
 // all CoverNodes: the keys that may sign dead drops.
@@ -417,38 +410,28 @@ func (h *Hierarchy) Walk(fn func(k *SignedPublicKey, role Role, owner string)) {
 			fn(&f.MsgPKs[i], msgRole, owner)
 		}
 	}
+	owned := func(m map[string][]IdentityFamily, idRole, msgRole Role) {
+		for _, id := range slices.Sorted(maps.Keys(m)) {
+			for k := range m[id] {
+				fam(&m[id][k], idRole, msgRole, id)
+			}
+		}
+	}
 	for i := range h.Keys {
 		org := &h.Keys[i]
 		fn(&org.OrgPK, Organization, "")
 		for j := range org.CoverNodes {
 			p := &org.CoverNodes[j]
 			fn(&p.ProvisioningPK, CoverNodeProvisioning, "")
-			for _, id := range sortedKeys(p.CoverNodes) {
-				for k := range p.CoverNodes[id] {
-					fam(&p.CoverNodes[id][k], CoverNodeIdentity, CoverNodeMessaging, id)
-				}
-			}
+			owned(p.CoverNodes, CoverNodeIdentity, CoverNodeMessaging)
 		}
 		for j := range org.Journalists {
 			p := &org.Journalists[j]
 			fn(&p.ProvisioningPK, JournalistProvisioning, "")
-			for _, id := range sortedKeys(p.Journalists) {
-				for k := range p.Journalists[id] {
-					fam(&p.Journalists[id][k], JournalistIdentity, JournalistMessaging, id)
-				}
-			}
+			owned(p.Journalists, JournalistIdentity, JournalistMessaging)
 		}
 		for k := range org.Backup {
 			fam(&org.Backup[k], BackupIdentity, BackupMessaging, "")
 		}
 	}
-}
-
-func sortedKeys(m map[string][]IdentityFamily) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -203,12 +205,7 @@ Next: chaff source journalists, then chaff source send --to ID "your message".
 			fmt.Fprintln(stdout, "No conversations yet.")
 			return nil
 		}
-		ids := make([]string, 0, len(th))
-		for id := range th {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
+		for _, id := range slices.Sorted(maps.Keys(th)) {
 			fmt.Fprintf(stdout, "== %s\n", id)
 			for _, m := range th[id] {
 				who := m.From
