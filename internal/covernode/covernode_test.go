@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -74,20 +75,32 @@ func (w *world) verified(t testing.TB) *keys.Verified {
 	return v
 }
 
+// deadDrops reads every published dead drop of a kind, page by page (the
+// API caps a page at 24 journalist dead drops), as a journalist does.
 func deadDrops(t testing.TB, url string, kind deaddrop.Kind) []*deaddrop.DeadDrop {
 	t.Helper()
-	res, err := http.Get(url + "?ids_greater_than=0&limit=1000")
-	if err != nil {
-		t.Fatal(err)
+	var out []*deaddrop.DeadDrop
+	for {
+		after := int64(0)
+		if len(out) > 0 {
+			after = out[len(out)-1].ID
+		}
+		res, err := http.Get(fmt.Sprintf("%s?ids_greater_than=%d", url, after))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		buf.ReadFrom(res.Body)
+		res.Body.Close()
+		l, err := deaddrop.ParseList(kind, buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.DeadDrops) == 0 {
+			return out
+		}
+		out = append(out, l.DeadDrops...)
 	}
-	defer res.Body.Close()
-	var buf bytes.Buffer
-	buf.ReadFrom(res.Body)
-	l, err := deaddrop.ParseList(kind, buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.DeadDrops
 }
 
 // waitFor polls until cond holds.
