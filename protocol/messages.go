@@ -166,23 +166,35 @@ func SealC2J(journalistKey *crypto.PublicKey, coverNodeKey *crypto.PrivateKey, u
 // two-party box from the CoverNode's key to another fresh key (upstream
 // covernode's construction).
 func RandomC2J(coverNodeKey *crypto.PrivateKey) ([]byte, error) {
-	fakeJournalist, err := crypto.GenerateKey()
+	recipient, u2j, err := FillerU2J()
 	if err != nil {
 		return nil, err
+	}
+	return SealC2J(recipient, coverNodeKey, u2j)
+}
+
+// FillerU2J returns what RandomC2J seals: a fresh recipient key and a U2J
+// of an empty text between fresh keys. A CoverNode that makes one for
+// every slot of a dead drop, real or not, does the same work whatever the
+// dead drop holds.
+func FillerU2J() (*crypto.PublicKey, []byte, error) {
+	fakeJournalist, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, nil, err
 	}
 	fakeReader, err := crypto.GenerateKey()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u2j, err := SealU2J(fakeJournalist.PublicKey(), fakeReader.PublicKey(), "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	fakeRecipient, err := crypto.GenerateKey()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return SealC2J(fakeRecipient.PublicKey(), coverNodeKey, u2j)
+	return fakeRecipient.PublicKey(), u2j, nil
 }
 
 // OpenC2J opens the outer layer of a C2J chunk with the precomputed key of

@@ -289,24 +289,25 @@ func (n *Node) buildC2J(ctx context.Context, reals []entry, padding int) ([][]by
 	if err != nil {
 		return nil, err
 	}
+	// Every slot does the same work, real or filler, so that how long a
+	// release takes (which the API sees, after the acknowledgements) does
+	// not tell how many real messages it holds: make a filler, then seal
+	// either it or the real message. A message for an unknown journalist
+	// becomes filler, as upstream's does.
 	out := make([][]byte, 0, len(reals)+padding)
-	for _, e := range reals {
-		var tag protocol.RecipientTag
-		copy(tag[:], e.payload)
-		var c []byte
-		if jk, ok := byTag[tag]; ok {
-			c, err = protocol.SealC2J(jk, sender, e.payload[protocol.RecipientTagSize:])
-		}
-		if c == nil || err != nil {
-			c, err = protocol.RandomC2J(sender)
-		}
+	for i := range len(reals) + padding {
+		recipient, payload, err := protocol.FillerU2J()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, c)
-	}
-	for range padding {
-		c, err := protocol.RandomC2J(sender)
+		if i < len(reals) {
+			var tag protocol.RecipientTag
+			copy(tag[:], reals[i].payload)
+			if jk, ok := byTag[tag]; ok {
+				recipient, payload = jk, reals[i].payload[protocol.RecipientTagSize:]
+			}
+		}
+		c, err := protocol.SealC2J(recipient, sender, payload)
 		if err != nil {
 			return nil, err
 		}
@@ -332,16 +333,17 @@ func (n *Node) journalistKeys(ctx context.Context, refresh bool) (map[protocol.R
 }
 
 // buildJ2U passes journalists' J2U messages through and pads with random
-// ones.
+// ones. A filler is made for every slot, real or not, so that the time a
+// release takes does not tell how many real messages it holds.
 func (n *Node) buildJ2U(_ context.Context, reals []entry, padding int) ([][]byte, error) {
 	out := make([][]byte, 0, len(reals)+padding)
-	for _, e := range reals {
-		out = append(out, e.payload)
-	}
-	for range padding {
+	for i := range len(reals) + padding {
 		c, err := protocol.RandomJ2U()
 		if err != nil {
 			return nil, err
+		}
+		if i < len(reals) {
+			c = reals[i].payload
 		}
 		out = append(out, c)
 	}
