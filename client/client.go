@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
@@ -437,6 +438,9 @@ func (s *Session) expire() {
 // Send queues a message to a journalist or desk. It goes out with the next
 // background run, in place of a cover message.
 func (s *Session) Send(journalistID, text string) error {
+	if strings.TrimSpace(text) == "" {
+		return errors.New("the message is empty")
+	}
 	v, err := s.a.Verified()
 	if err != nil {
 		return err

@@ -203,6 +203,9 @@ func TestSendAndReply(t *testing.T) {
 	if err := s.Send("nobody", "x"); err == nil {
 		t.Fatal("sent to an unknown journalist")
 	}
+	if err := s.Send("alice", " \n"); err == nil {
+		t.Fatal("queued an empty message")
+	}
 	if err := s.Send("alice", "the contracts were signed on 3 May"); err != nil {
 		t.Fatal(err)
 	}
