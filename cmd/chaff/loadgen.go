@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rate := fs.Float64("rate", 100, "messages per second, all readers together")
 	duration := fs.Duration("duration", 10*time.Second, "how long to run")
 	real := fs.Int("real", 0, "real messages with known content to put among the cover")
-	to := fs.String("to", "", "journalist the real messages go to")
+	to := fs.String("to", "", "journalists the real messages go to, comma-separated (in turn)")
 	download := fs.Duration("download-every", time.Minute, "how often each reader downloads new user dead drops")
 	jsonOut := fs.String("json", "", "also write the report (with the real messages) as JSON here")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -81,10 +82,14 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var jk *crypto.PublicKey
+	var recipients []string
+	jks := map[string]*crypto.PublicKey{}
 	if *real > 0 {
-		if jk, err = v.JournalistKey(*to); err != nil {
-			return err
+		recipients = strings.Split(*to, ",")
+		for _, id := range recipients {
+			if jks[id], err = v.JournalistKey(id); err != nil {
+				return err
+			}
 		}
 	}
 	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
@@ -105,11 +110,12 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for k := range *real {
 		reply, _ := crypto.GenerateKey()
 		text := fmt.Sprintf("loadgen real message %d of %d, %x", k+1, *real, rand.Uint64())
-		msg, err := protocol.SealU2C(cks, *to, jk, reply.PublicKey(), text)
+		id := recipients[k%len(recipients)]
+		msg, err := protocol.SealU2C(cks, id, jks[id], reply.PublicKey(), text)
 		if err != nil {
 			return err
 		}
-		rep.Real = append(rep.Real, injected{To: *to, Text: text})
+		rep.Real = append(rep.Real, injected{To: id, Text: text})
 		queues[rand.IntN(*readers)] <- pending{idx: k, msg: msg}
 	}
 	var sent, acked, downloads atomic.Int64
