@@ -229,10 +229,6 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); journalistCover(bg, apiC, pk, idKey, *journalistEvery) }()
 	}
-	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := atomicfile.Write(statePath, b, 0o600); err != nil {
-		return err
-	}
 	// Simulated readers: cover traffic, so that mix rounds fire.
 	for range *readers {
 		wg.Add(1)
@@ -266,6 +262,11 @@ Try:
 
 Ctrl-C stops everything cleanly.
 `, src, src, src, st.Journalists[0].UI, src)
+	// up.json last: scripts take it as the sign that everything is up.
+	b, _ := json.MarshalIndent(st, "", "  ")
+	if err := atomicfile.Write(statePath, b, 0o600); err != nil {
+		return err
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "Stopping…")
 	return nil

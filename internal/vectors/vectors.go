@@ -27,6 +27,9 @@ const (
 // need a test and is used by the fuzz seeds and the CLI tests too.
 func Locate() string {
 	if dir := os.Getenv("CHAFF_COVERDROP_DIR"); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, Common)); err != nil {
+			return ""
+		}
 		return dir
 	}
 	// Walk up from the working directory (a package folder under test) to
@@ -59,15 +62,22 @@ func Dir(t testing.TB) string {
 			return dir
 		}
 	}
-	msg := "CoverDrop test vectors not found: set CHAFF_COVERDROP_DIR to a CoverDrop checkout " +
-		"(git clone https://github.com/guardian/coverdrop) or to a folder holding its " +
-		Common + " and android/testutils/src/main/assets folders"
-	if os.Getenv("CHAFF_REQUIRE_VECTORS") == "1" {
-		t.Fatal(msg + " (CHAFF_REQUIRE_VECTORS=1)")
+	if Required() {
+		t.Fatal(NotFound + " (CHAFF_REQUIRE_VECTORS=1)")
 	}
-	t.Skip(msg)
+	t.Skip(NotFound)
 	return ""
 }
+
+// NotFound is what a test says when it skips for want of the vectors;
+// ./scripts/test recognises it.
+const NotFound = "CoverDrop test vectors not found: set CHAFF_COVERDROP_DIR to a CoverDrop checkout " +
+	"(git clone https://github.com/guardian/coverdrop) or to a folder holding its " +
+	Common + " and android/testutils/src/main/assets folders"
+
+// Required reports whether a missing vectors folder is a failure
+// (CHAFF_REQUIRE_VECTORS=1, as CI sets).
+func Required() bool { return os.Getenv("CHAFF_REQUIRE_VECTORS") == "1" }
 
 // Read returns the bytes of a vector file, given its path in the checkout.
 func Read(t testing.TB, rel string) []byte {
