@@ -92,11 +92,13 @@ func TestScaleOutUnderFailures(t *testing.T) {
 
 	apis := make([]string, 2)
 	apiProcs := make([]*proc, 2)
-	for i := range apis { // one after the other, as a rolling start
+	for i := range apis { // both at once, on a fresh cluster, as a deployment starts
 		addr := freeAddr(t)
 		apis[i] = "http://" + addr
 		apiProcs[i] = startChaff(t, "api", "--anchor", anchor, "--nats", natsURLs, "--replicas", "3", "--listen", addr,
 			"--admin-listen", "127.0.0.1:0", "--ingest-rate", "1000000", "--ingest-burst", "1000000", "--log-level", "warn")
+	}
+	for i := range apis {
 		waitUntil(t, "the API", func() bool {
 			res, err := http.Get(apis[i] + "/v1/healthcheck")
 			if err != nil {

@@ -109,7 +109,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	} {
 		sc.Storage, sc.Replicas = jetstream.FileStorage, cfg.Replicas
 		if err := retry("stream "+sc.Name, func(ctx context.Context) error {
-			_, err := js.CreateOrUpdateStream(ctx, sc)
+			_, err := ensure(ctx, js.CreateStream, js.UpdateStream, jetstream.ErrStreamNameAlreadyInUse, sc)
 			return err
 		}); err != nil {
 			return nil, err
@@ -126,7 +126,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		sc.AllowDirect = true
 		var st jetstream.Stream
 		if err := retry("stream "+sc.Name, func(ctx context.Context) (err error) {
-			st, err = js.CreateOrUpdateStream(ctx, sc)
+			st, err = ensure(ctx, js.CreateStream, js.UpdateStream, jetstream.ErrStreamNameAlreadyInUse, sc)
 			return err
 		}); err != nil {
 			return nil, err
@@ -146,13 +146,33 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	} {
 		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, cfg.Replicas
 		if err := retry("bucket "+b.cfg.Bucket, func(ctx context.Context) (err error) {
-			*b.dst, err = js.CreateOrUpdateKeyValue(ctx, b.cfg)
+			*b.dst, err = ensure(ctx, js.CreateKeyValue, js.UpdateKeyValue, jetstream.ErrBucketExists, b.cfg)
 			return err
 		}); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// setupAttempt bounds one attempt at creating or updating a stream or a
+// bucket. On a cluster, a request made while another replica creates the
+// same stream can go unanswered (seen with nats-server 2.15: an update
+// racing a create); a short attempt retries it soon.
+const setupAttempt = 3 * time.Second
+
+// ensure creates a stream or a bucket, or updates it when it exists with
+// another configuration (create answers exists). It creates first because
+// creating what exists with the same configuration is a no-op, so that
+// replicas starting together do not race an update against a create.
+func ensure[C, T any](ctx context.Context, create, update func(context.Context, C) (T, error), exists error, cfg C) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, setupAttempt)
+	defer cancel()
+	v, err := create(ctx, cfg)
+	if errors.Is(err, exists) {
+		return update(ctx, cfg)
+	}
+	return v, err
 }
 
 // attemptTimeout bounds one publish attempt.

@@ -1,0 +1,87 @@
+package store_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestReplicasOpenTogether opens the store from three replicas at once on
+// a fresh 3-node cluster, as a deployment's API replicas do when they all
+// start together. Each must get every stream and bucket, with three
+// replicas, well within the JetStream request timeout (10 s): creating
+// first, rather than updating first, keeps their requests from racing
+// (an update racing a create used to go unanswered for the whole timeout).
+func TestReplicasOpenTogether(t *testing.T) {
+	c := testnet.StartCluster(t, 3)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		nc := c.Connect(t, "replica")
+		wg.Go(func() {
+			_, errs[i] = store.Open(t.Context(), nc, store.Config{Replicas: 3})
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+	}
+	if took > 8*time.Second {
+		t.Errorf("three replicas took %v to open the store together; one alone takes well under a second", took)
+	}
+	js, err := jetstream.New(c.Connect(t, "check"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{store.StreamU2C, store.StreamJ2C, store.StreamUserDeadDrops, store.StreamJournalistDeadDrops, "KV_" + store.BucketKeys, "KV_" + store.BucketSeenForms} {
+		st, err := js.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if r := st.CachedInfo().Config.Replicas; r != 3 {
+			t.Errorf("%s has %d replicas, want 3", name, r)
+		}
+	}
+}
+
+// TestOpenUpdatesConfiguration reopens the store with another dead-drop
+// retention: the existing streams take it, and their data stays.
+func TestOpenUpdatesConfiguration(t *testing.T) {
+	_, nc := testnet.StartNATS(t)
+	st, err := store.Open(t.Context(), nc, store.Config{DeadDropRetention: 14 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendU2C(t.Context(), make([]byte, 773)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open(t.Context(), nc, store.Config{DeadDropRetention: 7 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	for _, name := range []string{store.StreamUserDeadDrops, store.StreamJournalistDeadDrops} {
+		s, err := js.Stream(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		if cfg.MaxAge != 7*24*time.Hour || cfg.Duplicates != 7*24*time.Hour {
+			t.Errorf("%s: max age %v, duplicate window %v after reopening with 7 days", name, cfg.MaxAge, cfg.Duplicates)
+		}
+	}
+	u2c, err := js.Stream(t.Context(), store.StreamU2C)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := u2c.CachedInfo().State.Msgs; n != 1 {
+		t.Errorf("U2C stream holds %d messages after reopening, want 1", n)
+	}
+}
