@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +29,7 @@ import (
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -203,29 +206,49 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Raw JetStream async publishing of U2C-sized messages.
+	// Raw JetStream async publishing of U2C-sized messages: bare, and
+	// with a de-duplication id as the ingest appends them.
 	js, _ := jetstream.New(nc)
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_RAW", Subjects: []string{"bench.raw"}, Storage: jetstream.FileStorage}); err != nil {
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "BENCH_RAW", Subjects: []string{"bench.raw"},
+		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}); err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	n := 0
-	for time.Since(start) < o.Duration {
-		for range 1000 {
-			if _, err := js.PublishAsync("bench.raw", msg); err != nil {
-				return nil, err
+	publishRate := func(withID bool) (float64, error) {
+		start := time.Now()
+		n := 0
+		var id [16]byte
+		for time.Since(start) < o.Duration {
+			for range 1000 {
+				m := &nats.Msg{Subject: "bench.raw", Data: msg}
+				if withID {
+					rand.Read(id[:])
+					m.Header = nats.Header{jetstream.MsgIDHeader: []string{hex.EncodeToString(id[:])}}
+				}
+				if _, err := js.PublishMsgAsync(m); err != nil {
+					return 0, err
+				}
 			}
+			n += 1000
+			<-js.PublishAsyncComplete()
 		}
-		n += 1000
-		<-js.PublishAsyncComplete()
+		return float64(n) / time.Since(start).Seconds(), nil
 	}
-	raw := float64(n) / time.Since(start).Seconds()
+	raw, err := publishRate(false)
+	if err != nil {
+		return nil, err
+	}
+	rawID, err := publishRate(true)
+	if err != nil {
+		return nil, err
+	}
 	return []Row{
 		{Name: "raw JetStream async publish", Value: raw, Unit: "msgs/s", Bound: "-", Ratio: 1},
+		{Name: "raw publish with de-dup id", Value: rawID, Unit: "msgs/s", Bound: "raw publish", Ratio: rawID / raw},
 		{Name: "HTTP floor (framing only)", Value: floor, Unit: "req/s", Bound: "raw publish", Ratio: floor / raw},
 		{Name: "bare HTTP handler", Value: bareHTTP, Unit: "req/s", Bound: "raw publish", Ratio: bareHTTP / raw},
 		{Name: "ingest, durable append", Value: ingest, Unit: "req/s", Bound: "raw publish", Ratio: ingest / raw, Target: "≥ 0.5"},
 		{Name: "ingest, durable append", Value: ingest, Unit: "req/s", Bound: "bare HTTP handler", Ratio: ingest / bareHTTP},
+		{Name: "ingest, durable append", Value: ingest, Unit: "req/s", Bound: "raw publish with id", Ratio: ingest / rawID},
 		{Name: "GET user dead drops (empty poll)", Value: poll, Unit: "req/s", Bound: "bare HTTP handler", Ratio: poll / bareHTTP},
 	}, nil
 }
