@@ -1,12 +1,12 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -18,19 +18,24 @@ func EncodeBase64(b []byte) string { return base64.RawStdEncoding.EncodeToString
 // upstream's decoders accept both. It refuses line breaks (which Go's
 // decoder would otherwise skip) and non-canonical trailing bits, so that
 // each value has one encoding.
-func DecodeBase64(s string) ([]byte, error) {
-	if strings.ContainsAny(s, "\r\n") {
+func DecodeBase64(s string) ([]byte, error) { return DecodeBase64Bytes([]byte(s)) }
+
+// DecodeBase64Bytes is DecodeBase64 for bytes, without copying them to a
+// string first (the ingest decodes every request body).
+func DecodeBase64Bytes(src []byte) ([]byte, error) {
+	if bytes.ContainsAny(src, "\r\n") {
 		return nil, errors.New("base64: line breaks are not allowed")
 	}
 	enc := base64.RawStdEncoding.Strict()
-	if strings.HasSuffix(s, "=") {
+	if bytes.HasSuffix(src, []byte("=")) {
 		enc = base64.StdEncoding.Strict()
 	}
-	b, err := enc.DecodeString(s)
+	dst := make([]byte, enc.DecodedLen(len(src)))
+	n, err := enc.Decode(dst, src)
 	if err != nil {
 		return nil, fmt.Errorf("invalid base64: %w", err)
 	}
-	return b, nil
+	return dst[:n], nil
 }
 
 // Base64 is binary data that JSON carries as unpadded standard base64.

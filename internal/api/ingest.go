@@ -47,13 +47,17 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 // without escapes (what Android sends) skip the JSON decoder; others (iOS
 // escapes "/") go through it.
 func parseUserMessage(body []byte) ([]byte, error) {
-	var b64 string
+	var b64 []byte
 	if n := len(body); n >= 2 && body[0] == '"' && body[n-1] == '"' && bytes.IndexByte(body[1:n-1], '\\') < 0 && bytes.IndexByte(body[1:n-1], '"') < 0 {
-		b64 = string(body[1 : n-1])
-	} else if err := json.Unmarshal(body, &b64); err != nil {
-		return nil, errors.New("Failed to parse json: the body must be a JSON string holding the base64 of one U2C message")
+		b64 = body[1 : n-1]
+	} else {
+		var s string
+		if err := json.Unmarshal(body, &s); err != nil {
+			return nil, errors.New("Failed to parse json: the body must be a JSON string holding the base64 of one U2C message")
+		}
+		b64 = []byte(s)
 	}
-	msg, err := protocol.DecodeBase64(b64)
+	msg, err := protocol.DecodeBase64Bytes(b64)
 	if err != nil {
 		return nil, fmt.Errorf("Failed to parse json: %v", err)
 	}
