@@ -44,9 +44,10 @@ type Config struct {
 
 // App is one install of the app, started.
 type App struct {
-	cfg   Config
-	store *storage
-	pub   *publicState
+	cfg    Config
+	ingest *apiclient.Client // where messages go: the ingest's host, or the API
+	store  *storage
+	pub    *publicState
 }
 
 // publicState is what an install keeps outside the encrypted storage: all
@@ -77,13 +78,13 @@ func Start(cfg Config) (*App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.IngestURL == "" && cfg.API != nil {
-		cfg.IngestURL = cfg.API.Base
-	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, pub: &publicState{}}
+	a := &App{cfg: cfg, pub: &publicState{}, ingest: cfg.API}
+	if cfg.IngestURL != "" && cfg.API != nil {
+		a.ingest = &apiclient.Client{Base: strings.TrimRight(cfg.IngestURL, "/"), HTTP: cfg.API.HTTP}
+	}
 	b, err := os.ReadFile(a.path("public.json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -279,7 +280,7 @@ func (a *App) BackgroundRun(ctx context.Context) (RunResult, error) {
 	res := RunResult{}
 	for range a.cfg.MessagesPerRun {
 		body, _ := json.Marshal(protocol.EncodeBase64(q.front()))
-		if _, err := a.cfg.API.Do(ctx, "POST", "/user/messages", body); err != nil {
+		if _, err := a.ingest.Do(ctx, "POST", "/user/messages", body); err != nil {
 			return res, err // the message stays at the front for the next run
 		}
 		cover, err := a.coverMessage()

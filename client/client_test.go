@@ -7,6 +7,7 @@ import (
 	"errors"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,7 +161,8 @@ func TestStorageIndistinguishable(t *testing.T) {
 // TestSendAndReply runs a reader's install against an in-process
 // deployment: API, ingest and a CoverNode on an embedded JetStream. The
 // reader writes to alice; alice reads it and replies; the reader reads the
-// reply.
+// reply. The installs see the ingest on its own host, as the README
+// recommends, and an API without /user/messages.
 func TestSendAndReply(t *testing.T) {
 	n := testnet.NewNewsroom(t, time.Now())
 	_, nc := testnet.StartNATS(t)
@@ -186,8 +188,13 @@ func TestSendAndReply(t *testing.T) {
 	}
 	go node.Run(ctx)
 
+	apiOnly := httptest.NewServer(a.Server.Handler(false))
+	defer apiOnly.Close()
+	ingest := httptest.NewServer(a.Server.IngestHandler())
+	defer ingest.Close()
 	cfg := func(dir string) Config {
-		return Config{StateDir: dir, API: apiclient.New(a.URL), Anchors: []keys.SignedPublicKey{n.Org.Public}, KDF: testKDF, MinRunInterval: -1}
+		return Config{StateDir: dir, API: apiclient.New(apiOnly.URL), IngestURL: ingest.URL + "/",
+			Anchors: []keys.SignedPublicKey{n.Org.Public}, KDF: testKDF, MinRunInterval: -1}
 	}
 	source, err := Start(cfg(t.TempDir()))
 	if err != nil {
