@@ -144,13 +144,7 @@ func (ks *keyState) rotateMessaging(ctx context.Context, api *apiclient.Client, 
 	if id == nil {
 		return false, errors.New("the CoverNode's identity keys have all expired: rotate it with chaff identity-api")
 	}
-	var kept []*ownKey
-	for _, k := range ks.Messaging {
-		if !k.Pair.Public.Expired(now) {
-			kept = append(kept, k)
-		}
-	}
-	ks.Messaging = kept
+	ks.forgetExpired(now)
 	var candidate, newest *ownKey
 	for _, k := range ks.Messaging {
 		if k.Epoch == 0 {
@@ -182,6 +176,25 @@ func (ks *keyState) rotateMessaging(ctx context.Context, api *apiclient.Client, 
 		return false, err
 	}
 	return true, ks.save()
+}
+
+// forgetExpired drops expired identity and messaging keys, secrets and
+// all: they sign and open nothing any more, and a seized disk should give
+// away as few old keys as possible. An identity key waiting for its
+// certificate stays. Callers hold mu.
+func (ks *keyState) forgetExpired(now time.Time) (dropped bool) {
+	keep := func(list []*ownKey) []*ownKey {
+		var kept []*ownKey
+		for _, k := range list {
+			if !k.Pair.Signed || !k.Pair.Public.Expired(now) {
+				kept = append(kept, k)
+			}
+		}
+		dropped = dropped || len(kept) < len(list)
+		return kept
+	}
+	ks.Identity, ks.Messaging = keep(ks.Identity), keep(ks.Messaging)
+	return dropped
 }
 
 // published returns the keys the API has given an epoch.
@@ -242,6 +255,11 @@ func (ks *keyState) rotateIdentity(ctx context.Context, identityAPI *apiclient.C
 	current := latest(published(ks.Identity), now)
 	if current == nil {
 		return false, errors.New("the CoverNode's identity keys have all expired: it needs a new setup bundle")
+	}
+	if ks.forgetExpired(now) {
+		if err := ks.save(); err != nil {
+			return false, err
+		}
 	}
 	var candidate *ownKey
 	for _, k := range ks.Identity {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/identityapi"
@@ -75,5 +76,42 @@ func TestKeyRotation(t *testing.T) {
 	node.keys.mu.RUnlock()
 	if newest.Epoch == 0 || string(sk.VerifyingKey().Bytes()) != string(newest.Pair.Public.Key[:]) {
 		t.Fatal("the node does not sign with its new identity key")
+	}
+}
+
+// TestForgetExpired: expired identity and messaging keys go, secrets and
+// all; unexpired ones and an identity key still waiting for its
+// certificate stay.
+func TestForgetExpired(t *testing.T) {
+	now := time.Now()
+	n := testnet.NewNewsroom(t, now.Add(-60*24*time.Hour))
+	gen := func(role keys.Role, parent *keys.KeyPair, at time.Time, epoch uint64) *ownKey {
+		kp, err := keys.Generate(role, parent, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &ownKey{Pair: kp, Epoch: epoch, CreatedAt: at}
+	}
+	oldID := gen(keys.CoverNodeIdentity, n.CNProv, now.Add(-40*24*time.Hour), 1)
+	newID := gen(keys.CoverNodeIdentity, n.CNProv, now.Add(-time.Hour), 3)
+	sk, _ := crypto.GenerateSigningKey()
+	candidate := &ownKey{Pair: keys.NewSigningKeyPair(sk, nil), CreatedAt: now}
+	oldMsg := gen(keys.CoverNodeMessaging, oldID.Pair, now.Add(-40*24*time.Hour), 2)
+	newMsg := gen(keys.CoverNodeMessaging, newID.Pair, now.Add(-time.Hour), 4)
+	ks := &keyState{Identity: []*ownKey{oldID, newID, candidate}, Messaging: []*ownKey{oldMsg, newMsg}}
+	if !oldID.Pair.Public.Expired(now) || !oldMsg.Pair.Public.Expired(now) {
+		t.Fatal("the old keys should have expired by now")
+	}
+	if !ks.forgetExpired(now) {
+		t.Fatal("nothing forgotten")
+	}
+	if len(ks.Identity) != 2 || ks.Identity[0] != newID || ks.Identity[1] != candidate {
+		t.Errorf("identity keys kept: %d, want the new one and the candidate", len(ks.Identity))
+	}
+	if len(ks.Messaging) != 1 || ks.Messaging[0] != newMsg {
+		t.Errorf("messaging keys kept: %d, want the new one", len(ks.Messaging))
+	}
+	if ks.forgetExpired(now) {
+		t.Error("forgot something a second time")
 	}
 }
