@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -181,10 +182,30 @@ func (s *Server) Handler(withIngest bool) http.Handler {
 	if withIngest {
 		s.ingestRoutes(mux)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint")
-	})
+	mux.HandleFunc("/", noRoute(mux))
 	return mux
+}
+
+// noRoute answers what no route takes: 405 with an Allow header when the
+// path has routes for other methods (as upstream's router does), else 404;
+// JSON errors either way.
+func noRoute(mux *http.ServeMux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			other := r.WithContext(r.Context())
+			other.Method = m
+			if _, pattern := mux.Handler(other); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			writeError(w, http.StatusNotFound, "no such endpoint")
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
+	}
 }
 
 // IngestHandler serves the ingest on its own listener, as upstream's
@@ -192,9 +213,7 @@ func (s *Server) Handler(withIngest bool) http.Handler {
 func (s *Server) IngestHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.ingestRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint")
-	})
+	mux.HandleFunc("/", noRoute(mux))
 	return mux
 }
 

@@ -101,6 +101,7 @@ func TestBadInput(t *testing.T) {
 		{"bad CoverNode id", "POST", "/v1/public-keys/covernode/identity-public-key", n.Form(n.CNProv, map[string]any{"covernode_id": "node1", "covernode_id_pk": otherCN.Public}), 400, "covernode"},
 		{"provisioning key too soon", "POST", "/v1/public-keys/journalists/provisioning-public-key", n.Form(n.Org, n.Gen(keys.JournalistProvisioning, n.Org).Public), 400, "key has been rotated too recently"},
 		{"bad system status", "POST", "/v1/status", n.Form(n.Admin, map[string]any{"status": map[string]any{"status": "ON_FIRE", "description": "", "timestamp": protocol.FormatTime(time.Now())}}), 400, "status must be"},
+		{"system status without a timestamp", "POST", "/v1/status", n.Form(n.Admin, map[string]any{"status": map[string]any{"status": "UNAVAILABLE", "description": ""}}), 400, "needs a timestamp"},
 		{"bad log directive", "POST", "/v1/logging", n.Form(n.Admin, map[string]string{"rust_log_directive": "loud"}), 400, "level"},
 		{"J2C wrong size", "POST", "/v1/journalist-messages", n.Form(j.ID, protocol.EncodeBase64(randomMessage(t, protocol.J2CMessageSize-1))), 400, "730"},
 		{"J2C not base64", "POST", "/v1/journalist-messages", n.Form(j.ID, "not base64!"), 400, "base64"},
@@ -118,6 +119,8 @@ func TestBadInput(t *testing.T) {
 		{"dead drops limit 0", "GET", "/v1/user/dead-drops?ids_greater_than=0&limit=0", nil, 400, "limit"},
 		{"identity lookup bad hex", "GET", "/v1/public-keys/journalists/identity-public-key/zz", nil, 400, "hex"},
 		{"unknown endpoint", "GET", "/v1/nothing", nil, 404, "no such endpoint"},
+		{"wrong method", "PUT", "/v1/status", nil, 405, "use GET or POST"},
+		{"wrong method on the ingest", "GET", "/user/messages", nil, 405, "use POST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := do(t, tc.method, a.URL+tc.path, tc.body)

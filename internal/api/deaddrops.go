@@ -267,6 +267,10 @@ func (s *Server) postDeadDrop(kind deaddrop.Kind) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, errSignature)
 			return
 		}
+		// Served with at most microseconds, as upstream's database keeps
+		// them (an upstream CoverNode sends nanoseconds); the signature
+		// covers whole seconds only.
+		d.CreatedAt = d.CreatedAt.Truncate(time.Microsecond)
 		id, dup, err := s.st.PublishDeadDrop(r.Context(), d)
 		if err == nil {
 			err = x.waitFor(r.Context(), id)

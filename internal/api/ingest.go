@@ -35,7 +35,7 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.st.AppendU2C(ctx, msg); err != nil {
 		s.log.Error("appending a user message", "err", err)
-		writeError(w, http.StatusServiceUnavailable, errAppend)
+		writeError(w, http.StatusInternalServerError, errAppend)
 		return
 	}
 	s.metrics.appended.WithLabelValues("u2c").Inc()

@@ -311,6 +311,7 @@ func (s *Server) postBackupKey(signerRole keys.Role) http.HandlerFunc {
 			s.fail(w, req, http.StatusUnauthorized, errSignature)
 			return
 		}
-		s.storeKey(w, r, req, store.KeyRecord{Role: role, Parent: req.signer.Hex(), Key: k}, true)
+		// Upstream answers these with an empty 200, not an epoch.
+		s.storeKey(w, r, req, store.KeyRecord{Role: role, Parent: req.signer.Hex(), Key: k}, false)
 	}
 }

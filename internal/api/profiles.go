@@ -209,12 +209,13 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	avail, known := systemStatuses[body.Status.Status]
-	if !known || body.Status.Status == "NO_INFORMATION" {
-		s.fail(w, req, http.StatusBadRequest, "status must be AVAILABLE, UNAVAILABLE, DEGRADED_PERFORMANCE or SCHEDULED_MAINTENANCE")
+	if !known {
+		s.fail(w, req, http.StatusBadRequest, "status must be AVAILABLE, UNAVAILABLE, DEGRADED_PERFORMANCE, SCHEDULED_MAINTENANCE or NO_INFORMATION")
 		return
 	}
-	if body.Status.Timestamp.IsZero() {
-		body.Status.Timestamp.Time = req.now
+	if body.Status.Timestamp.IsZero() { // required upstream too
+		s.fail(w, req, http.StatusBadRequest, "the status needs a timestamp")
+		return
 	}
 	// Keep the latest event by timestamp, as upstream serves it.
 	if e, ok := s.status.Get(statusKey); ok {
