@@ -271,6 +271,10 @@ func writeEmpty(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// preallocLimit bounds what readBody sets aside for a body before it has
+// arrived (the ingest's bodies are about 1 KiB).
+const preallocLimit = 8 << 10
+
 // readBody reads a request body up to limit bytes, refusing larger ones
 // before reading when the length is declared.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
@@ -279,10 +283,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 		return nil, false
 	}
 	// Sized by the declared length, so that the usual body is read into
-	// one allocation rather than a growing series.
+	// one allocation rather than a growing series; but only up to a small
+	// size, since a declared length is only a claim until the bytes come.
 	size := int64(512)
 	if r.ContentLength > 0 {
-		size = r.ContentLength + 1 // +1: the read that finds the end
+		size = min(r.ContentLength+1, preallocLimit) // +1: the read that finds the end
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
