@@ -4,13 +4,13 @@
 package deaddrop
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
@@ -150,15 +150,8 @@ func (d *DeadDrop) MarshalJSON() ([]byte, error) {
 // the API does for POSTed dead drops.
 func Parse(kind Kind, b []byte, strict bool) (*DeadDrop, error) {
 	var j deadDropJSON
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(&j); err != nil {
+	if err := protocol.DecodeJSON(b, &j, strict); err != nil {
 		return nil, fmt.Errorf("%s dead drop: %w", kind, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%s dead drop: trailing data", kind)
 	}
 	return fromJSON(kind, &j, strict)
 }
@@ -206,15 +199,32 @@ type List struct {
 	DeadDrops []*DeadDrop `json:"dead_drops"`
 }
 
+// CheckPage checks what the API must hold to for a page asked with
+// ids_greater_than=after: ids above after, rising, and small enough to be
+// asked after in turn (upstream's ids are 32-bit). A client that moves its
+// position only through checked pages cannot be sent backwards, made to
+// loop, or pushed past every id the API will accept.
+func (l *List) CheckPage(after int64) error {
+	prev := after
+	for i, d := range l.DeadDrops {
+		switch {
+		case d.ID <= prev:
+			return fmt.Errorf("dead drop %d: id %d after %d: the ids of a page must rise above the one asked for", i, d.ID, prev)
+		case d.ID > math.MaxInt32:
+			return fmt.Errorf("dead drop %d: id %d is beyond 32 bits", i, d.ID)
+		}
+		prev = d.ID
+	}
+	return nil
+}
+
 // ParseList reads a GET dead-drops response. Every dead drop must be well
 // formed; signatures are not checked here (see Verify).
 func ParseList(kind Kind, b []byte) (*List, error) {
 	var raw struct {
 		DeadDrops []deadDropJSON `json:"dead_drops"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	if err := protocol.DecodeJSON(b, &raw, true); err != nil {
 		return nil, fmt.Errorf("%s dead drops: %w", kind, err)
 	}
 	if raw.DeadDrops == nil {

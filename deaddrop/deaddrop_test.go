@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -279,6 +280,7 @@ func TestBadInput(t *testing.T) {
 		"short signature":     `{"created_at":"2023-10-04T19:06:43Z","data":"` + chunk + `","signature":"abab"}`,
 		"no created_at":       `{"data":"` + chunk + `","signature":"` + string(sig) + `"}`,
 		"trailing":            good(chunk) + "{}",
+		"trailing brackets":   good(chunk) + "}}]]",
 	} {
 		if _, err := deaddrop.Parse(deaddrop.User, []byte(in), true); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -292,5 +294,39 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := deaddrop.ParseList(deaddrop.User, []byte(`{}`)); err == nil {
 		t.Error("list without dead_drops accepted")
+	}
+	withID := func(id string) string { return `{"id":` + id + `,` + good(chunk)[1:] }
+	if _, err := deaddrop.ParseList(deaddrop.User, []byte(`{"dead_drops":[`+withID("1")+`]} garbage`)); err == nil {
+		t.Error("list with trailing data accepted")
+	}
+}
+
+// TestCheckPage: a page asked with ids_greater_than=after must hold ids
+// above it, rising, within 32 bits.
+func TestCheckPage(t *testing.T) {
+	page := func(ids ...int64) *deaddrop.List {
+		l := &deaddrop.List{}
+		for _, id := range ids {
+			l.DeadDrops = append(l.DeadDrops, &deaddrop.DeadDrop{ID: id})
+		}
+		return l
+	}
+	for _, tc := range []struct {
+		after int64
+		ids   []int64
+		ok    bool
+	}{
+		{0, nil, true},
+		{0, []int64{1, 2, 5}, true},
+		{4, []int64{5, 6}, true},
+		{5, []int64{5, 6}, false},    // not above the id asked for
+		{0, []int64{3, 2}, false},    // falling
+		{0, []int64{2, 2}, false},    // repeated
+		{0, []int64{1 << 40}, false}, // beyond 32 bits
+		{math.MaxInt32 - 1, []int64{math.MaxInt32}, true},
+	} {
+		if err := page(tc.ids...).CheckPage(tc.after); (err == nil) != tc.ok {
+			t.Errorf("after %d, ids %v: %v, want ok=%v", tc.after, tc.ids, err, tc.ok)
+		}
 	}
 }

@@ -84,13 +84,8 @@ func (f *Form) Verify(vk *crypto.VerifyingKey, now time.Time) error {
 
 // Decode parses the body into v, refusing unknown fields.
 func (f *Form) Decode(v any) error {
-	dec := json.NewDecoder(bytes.NewReader(f.Body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := protocol.DecodeJSON(f.Body, v, true); err != nil {
 		return fmt.Errorf("form body: %w", err)
-	}
-	if dec.More() {
-		return errors.New("form body: trailing data")
 	}
 	return nil
 }
@@ -119,13 +114,8 @@ func (f *Form) MarshalJSON() ([]byte, error) {
 // may be in padded or unpadded base64.
 func (f *Form) UnmarshalJSON(b []byte) error {
 	var j formJSON
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
+	if err := protocol.DecodeJSON(b, &j, true); err != nil {
 		return fmt.Errorf("signed form: %w", err)
-	}
-	if dec.More() {
-		return errors.New("signed form: trailing data")
 	}
 	if j.Body == "" || j.Signature == "" || j.CreatedAt == "" || j.NotValidAfter == "" || j.SigningPK == "" {
 		return errors.New("signed form: body, signature, created_at, not_valid_after and signing_pk are all required")

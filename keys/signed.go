@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -172,14 +171,4 @@ func decodeHexInto(dst []byte, s, what string) error {
 
 // strictUnmarshal decodes one JSON value, refusing unknown fields and
 // trailing data.
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after JSON value")
-	}
-	return nil
-}
+func strictUnmarshal(b []byte, v any) error { return protocol.DecodeJSON(b, v, true) }

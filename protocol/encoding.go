@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -36,6 +37,24 @@ func DecodeBase64Bytes(src []byte) ([]byte, error) {
 		return nil, fmt.Errorf("invalid base64: %w", err)
 	}
 	return dst[:n], nil
+}
+
+// DecodeJSON decodes exactly one JSON value from b into v: anything but
+// white space after it is an error (a bare Decoder would leave it unread).
+// With strict, fields v does not have are refused too, as upstream's
+// structs refuse them.
+func DecodeJSON(b []byte, v any, strict bool) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
 }
 
 // Base64 is binary data that JSON carries as unpadded standard base64.

@@ -462,3 +462,27 @@ func TestBase64(t *testing.T) {
 		t.Errorf("JSON with escaped slash: %x %v", []byte(b), err)
 	}
 }
+
+// TestDecodeJSON: one value, nothing after it but white space; unknown
+// fields refused when strict.
+func TestDecodeJSON(t *testing.T) {
+	var v struct {
+		A int `json:"a"`
+	}
+	for in, ok := range map[string]bool{
+		`{"a":1}`:         true,
+		" {\"a\":1} \n\t": true,
+		`{"a":1}}}]]`:     false,
+		`{"a":1} {"a":2}`: false,
+		`{"a":1} x`:       false,
+		`{"a":1,"b":2}`:   false,
+		``:                false,
+	} {
+		if err := protocol.DecodeJSON([]byte(in), &v, true); (err == nil) != ok {
+			t.Errorf("%q: %v, want ok=%v", in, err, ok)
+		}
+	}
+	if err := protocol.DecodeJSON([]byte(`{"a":1,"b":2}`), &v, false); err != nil {
+		t.Errorf("not strict, an unknown field: %v", err)
+	}
+}

@@ -111,6 +111,7 @@ func TestBadInput(t *testing.T) {
 		{"dead drop bad signature", "POST", "/v1/user/dead-drops", marshal(&badSig), 401, "signature verification failed"},
 		{"dead drop of another organisation", "POST", "/v1/user/dead-drops", marshal(&foreign), 401, "signature verification failed"},
 		{"dead drop partial chunk", "POST", "/v1/user/dead-drops", bytes.Replace(marshal(goodDrop), []byte(`"data":"`), []byte(`"data":"AAAA`), 1), 400, "multiple"},
+		{"dead drop with trailing data", "POST", "/v1/user/dead-drops", append(marshal(goodDrop), "}}]]"...), 400, "trailing data"},
 		{"dead drop unknown field", "POST", "/v1/user/dead-drops", bytes.Replace(marshal(goodDrop), []byte("{"), []byte(`{"cert":"00",`), 1), 400, "cert"},
 		{"journalist dead drop without epoch", "POST", "/v1/journalist/dead-drops", marshal(noEpoch), 400, "epoch"},
 		{"dead drops without ids_greater_than", "GET", "/v1/user/dead-drops", nil, 400, "ids_greater_than"},
