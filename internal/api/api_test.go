@@ -272,7 +272,8 @@ func TestIdentityKeyRotationQueue(t *testing.T) {
 	n, a := setup(t, api.Config{})
 	j := n.Journalists["alice"]
 	next := n.Gen(keys.JournalistIdentity, n.JProv)
-	inner := json.RawMessage(n.Form(j.ID, map[string]any{"new_pk": map[string]string{"key": next.Public.Hex()}}))
+	// In upper case: upstream's hex decoding takes either.
+	inner := json.RawMessage(n.Form(j.ID, map[string]any{"new_pk": map[string]string{"key": strings.ToUpper(next.Public.Hex())}}))
 	u := a.URL + "/v1/public-keys/journalists/identity-public-key-form"
 	do(t, "POST", u, n.Form(j.ID, map[string]any{"form": inner})).want(t, 200, "queue rotation")
 	r := do(t, "GET", u, nil).want(t, 200, "queued forms")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -157,23 +158,29 @@ func (x *deadDropIndex) page(ctx context.Context, after uint64, limit int) ([]ui
 // parseDeadDropQuery reads ids_greater_than (required) and limit, refusing
 // any other parameter as upstream does.
 func parseDeadDropQuery(r *http.Request, max int) (uint64, int, error) {
-	q := r.URL.Query()
-	for k := range q {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return 0, 0, fmt.Errorf("bad query string: %v", err)
+	}
+	for k, vs := range q {
 		if k != "ids_greater_than" && k != "limit" {
 			return 0, 0, fmt.Errorf("unknown query parameter %q", k)
 		}
+		if len(vs) != 1 {
+			return 0, 0, fmt.Errorf("%s is given %d times", k, len(vs))
+		}
 	}
 	raw := q.Get("ids_greater_than")
-	if raw == "" || len(q["ids_greater_than"]) != 1 {
-		return 0, 0, errors.New("ids_greater_than is required, once")
+	if raw == "" {
+		return 0, 0, errors.New("ids_greater_than is required")
 	}
 	after, err := strconv.ParseInt(raw, 10, 32)
 	if err != nil {
 		return 0, 0, errors.New("ids_greater_than must be a 32-bit integer")
 	}
 	limit := max
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.ParseUint(l, 10, 32)
+	if l, given := q["limit"]; given {
+		n, err := strconv.ParseUint(l[0], 10, 32)
 		if err != nil || n < 1 {
 			return 0, 0, errors.New("limit must be a positive integer")
 		}

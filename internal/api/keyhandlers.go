@@ -1,12 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 
+	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
@@ -158,7 +160,7 @@ func (s *Server) postJournalistIdentityKey(w http.ResponseWriter, r *http.Reques
 				Key string `json:"key"`
 			} `json:"new_pk"`
 		}
-		if !ok || q.Form.Decode(&newPK) != nil || newPK.NewPK.Key != body.Key.Hex() {
+		if !ok || q.Form.Decode(&newPK) != nil || !sameHexKey(newPK.NewPK.Key, body.Key.Key[:]) {
 			s.fail(w, req, http.StatusBadRequest, "the key is not the one queued for this journalist")
 			return
 		}
@@ -241,6 +243,16 @@ func (s *Server) postIdentityKeyForm(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, req, http.StatusBadRequest, "new_pk.key must be 64 hex digits")
 		return
 	}
+	if _, err := crypto.NewVerifyingKey(newPK); err != nil {
+		s.fail(w, req, http.StatusBadRequest, "new_pk.key is not an Ed25519 public key")
+		return
+	}
+	// The inner form waits in the queue for as long as it is valid: hold it
+	// to the limits of the outer one.
+	if body.Form.CreatedAt.After(req.now.Add(clockSkew)) || body.Form.NotValidAfter.After(req.now.Add(form.BundleTTL+clockSkew)) {
+		s.fail(w, req, http.StatusUnauthorized, errSignature+": the inner form is dated in the future or claims a validity longer than four weeks")
+		return
+	}
 	if _, taken := s.identityOwner(req.view, keys.JournalistIdentity, newPK); taken {
 		s.fail(w, req, http.StatusBadRequest, "new_pk is already a published identity key")
 		return
@@ -314,4 +326,11 @@ func (s *Server) postBackupKey(signerRole keys.Role) http.HandlerFunc {
 		// Upstream answers these with an empty 200, not an epoch.
 		s.storeKey(w, r, req, store.KeyRecord{Role: role, Parent: req.signer.Hex(), Key: k}, false)
 	}
+}
+
+// sameHexKey reports whether hexKey (in either case, as upstream's hex
+// decoding accepts) encodes key.
+func sameHexKey(hexKey string, key []byte) bool {
+	b, err := hex.DecodeString(hexKey)
+	return err == nil && bytes.Equal(b, key)
 }

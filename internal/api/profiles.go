@@ -217,11 +217,16 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, req, http.StatusBadRequest, "the status needs a timestamp")
 		return
 	}
-	// Keep the latest event by timestamp, as upstream serves it.
+	// The latest event by timestamp is served, as upstream serves it; so
+	// an event dated in the future would hide every later one until then.
+	if body.Status.Timestamp.After(req.now.Add(clockSkew)) {
+		s.fail(w, req, http.StatusBadRequest, "the status is dated in the future")
+		return
+	}
 	if e, ok := s.status.Get(statusKey); ok {
 		var cur statusEvent
 		if json.Unmarshal(e.Value, &cur) == nil && cur.Timestamp.After(body.Status.Timestamp.Time) {
-			writeEmpty(w)
+			s.fail(w, req, http.StatusConflict, fmt.Sprintf("a newer status (%s, %s) is already set", cur.Status, protocol.FormatTime(cur.Timestamp.Time)))
 			return
 		}
 	}

@@ -99,6 +99,9 @@ func (b *newPKBody) key() ([]byte, error) {
 	return k, nil
 }
 
+// maxBody caps a request body (a rotation form is under 1 KiB).
+const maxBody = 64 << 10
+
 // verified fetches and verifies the API's published keys.
 func (s *Server) verified(ctx context.Context) (*keys.Verified, error) {
 	h, err := s.cfg.API.PublicKeys(ctx)
@@ -112,7 +115,12 @@ func (s *Server) verified(ctx context.Context) (*keys.Verified, error) {
 // form is signed by the CoverNode's current identity key; the new key is
 // certified by the latest CoverNode provisioning key and published.
 func (s *Server) rotateCoverNode(w http.ResponseWriter, r *http.Request) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is more than the %d bytes allowed", maxBody))
+		return
+	}
 	if err != nil {
 		writeError(w, 400, "could not read the request body")
 		return

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,13 @@ func TestRotateCoverNodeRefusals(t *testing.T) {
 	res, _ := http.Post(hs.URL+"/v1/public-keys/covernode/me/rotate-id-key", "application/json", bytes.NewReader(n.Form(alice.ID, body)))
 	if res.StatusCode != 404 {
 		t.Fatalf("journalist key as CoverNode: %d", res.StatusCode)
+	}
+	res, _ = http.Post(hs.URL+"/v1/public-keys/covernode/me/rotate-id-key", "application/json", bytes.NewReader(make([]byte, 100<<10)))
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.NewDecoder(res.Body).Decode(&e); res.StatusCode != 413 || !strings.Contains(e.Error, "bytes allowed") {
+		t.Fatalf("a 100 KiB body: %d %q", res.StatusCode, e.Error)
 	}
 	res, _ = http.Get(hs.URL + "/v1/public-keys")
 	var pk map[string]json.RawMessage
