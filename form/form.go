@@ -48,11 +48,17 @@ func Sign(body any, sk *crypto.SigningKey, now time.Time, ttl time.Duration) (*F
 	if err != nil {
 		return nil, fmt.Errorf("form body: %w", err)
 	}
+	return SignBytes(b, sk, now, ttl), nil
+}
+
+// SignBytes is Sign for a body that is already bytes, JSON or not (the
+// fuzz tests sign arbitrary bodies).
+func SignBytes(body []byte, sk *crypto.SigningKey, now time.Time, ttl time.Duration) *Form {
 	now = now.UTC().Truncate(time.Microsecond)
-	f := &Form{Body: b, CreatedAt: now, NotValidAfter: now.Add(ttl)}
+	f := &Form{Body: body, CreatedAt: now, NotValidAfter: now.Add(ttl)}
 	copy(f.SigningPK[:], sk.VerifyingKey().Bytes())
 	copy(f.Signature[:], sk.Sign(f.SignedData()))
-	return f, nil
+	return f
 }
 
 // SignedData returns the bytes the signature covers: body ‖ created_at ‖

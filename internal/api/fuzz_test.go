@@ -9,24 +9,39 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
 
-var fuzzRoutes = []struct{ method, path string }{
-	{"POST", "/user/messages"},
-	{"POST", "/v1/status"},
-	{"POST", "/v1/public-keys/journalists"},
-	{"PATCH", "/v1/public-keys/journalists/update-profile"},
-	{"POST", "/v1/public-keys/journalists/identity-public-key"},
-	{"POST", "/v1/public-keys/journalists/identity-public-key-form"},
-	{"POST", "/v1/public-keys/covernode/messaging-public-key"},
-	{"POST", "/v1/journalist-messages"},
-	{"POST", "/v1/user/dead-drops"},
-	{"POST", "/v1/journalist/dead-drops"},
-	{"GET", "/v1/user/dead-drops?"},
+// fuzzRoutes are the endpoints that parse input. Where a route takes a
+// signed form, the fuzzer's bytes are the form's body and the harness signs
+// them with the key the route wants, so that fuzzing reaches past the
+// signature checks (the keys differ in every fuzzing process, so a signed
+// seed would not).
+var fuzzRoutes = []struct {
+	method, path string
+	signer       string // "" for a raw body
+}{
+	{"POST", "/user/messages", ""},
+	{"POST", "/v1/status", "admin"},
+	{"POST", "/v1/public-keys/journalists", "journalist provisioning"},
+	{"PATCH", "/v1/public-keys/journalists/update-profile", "journalist provisioning"},
+	{"POST", "/v1/public-keys/journalists/identity-public-key", "journalist provisioning"},
+	{"POST", "/v1/public-keys/journalists/identity-public-key-form", "journalist"},
+	{"POST", "/v1/public-keys/covernode/messaging-public-key", "covernode"},
+	{"POST", "/v1/journalist-messages", "journalist"},
+	{"POST", "/v1/user/dead-drops", ""},
+	{"POST", "/v1/journalist/dead-drops", ""},
+	{"GET", "/v1/user/dead-drops?", ""},
+	{"PATCH", "/v1/public-keys/journalists/update-status", "journalist"},
+	{"DELETE", "/v1/public-keys/journalists/delete", "journalist provisioning"},
+	{"POST", "/v1/status/public-key", "organization"},
+	{"POST", "/v1/logging", "admin"},
+	{"POST", "/v1/backups/signing-public-key", "organization"},
+	{"POST", "/v1/user/messages", "raw form"},
 }
 
 // FuzzAPI sends arbitrary bodies (and query strings) to the endpoints that
@@ -52,27 +67,41 @@ func FuzzAPI(f *testing.F) {
 	post("/v1/public-keys/covernode/identity-public-key", n.Form(n.CNProv, map[string]any{"covernode_id": "covernode_001", "covernode_id_pk": cn.ID.Public}))
 	post("/v1/public-keys/journalists", n.Form(n.JProv, testnet.Profile("alice")))
 	post("/v1/public-keys/journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": "alice", "journalist_id_pk": j.ID.Public, "from_queue": false}))
+	signers := map[string]*keys.KeyPair{"admin": n.Admin, "journalist provisioning": n.JProv, "journalist": j.ID, "covernode": cn.ID, "organization": n.Org}
 
 	sk, _ := cn.ID.SigningKey()
 	d := &deaddrop.DeadDrop{Kind: deaddrop.User, CreatedAt: time.Now(), Data: make([]byte, protocol.J2UMessageSize)}
 	d.Sign(sk)
 	dd, _ := json.Marshal(d)
-	f.Add(0, testnet.EncodeU2C(make([]byte, protocol.U2CMessageSize)))
-	f.Add(1, n.Form(n.Admin, map[string]any{"status": map[string]string{"status": "AVAILABLE", "description": "", "timestamp": protocol.FormatTime(time.Now())}}))
-	f.Add(2, n.Form(n.JProv, testnet.Profile("bob")))
-	f.Add(3, n.Form(n.JProv, map[string]any{"journalist_id": "alice", "description": "x"}))
-	f.Add(4, n.Form(n.JProv, map[string]any{"journalist_id": "alice", "journalist_id_pk": n.Gen(keys.JournalistIdentity, n.JProv).Public, "from_queue": true}))
-	f.Add(5, n.Form(j.ID, map[string]any{"form": json.RawMessage(n.Form(j.ID, map[string]any{"new_pk": map[string]string{"key": j.ID.Public.Hex()}}))}))
-	f.Add(6, n.Form(cn.ID, n.Gen(keys.CoverNodeMessaging, cn.ID).Public))
-	f.Add(7, n.Form(j.ID, protocol.EncodeBase64(make([]byte, protocol.J2CMessageSize))))
-	f.Add(8, dd)
-	f.Add(9, dd)
-	f.Add(10, []byte("ids_greater_than=0&limit=2"))
-	f.Fuzz(func(t *testing.T, route int, body []byte) {
-		if route < 0 {
-			route = -route
+	js := func(v any) []byte { b, _ := json.Marshal(v); return b }
+	f.Add(uint(0), testnet.EncodeU2C(make([]byte, protocol.U2CMessageSize)))
+	f.Add(uint(1), js(map[string]any{"status": map[string]string{"status": "AVAILABLE", "description": "", "timestamp": protocol.FormatTime(time.Now())}}))
+	f.Add(uint(2), js(testnet.Profile("bob")))
+	f.Add(uint(3), js(map[string]any{"journalist_id": "alice", "description": "x"}))
+	f.Add(uint(4), js(map[string]any{"journalist_id": "alice", "journalist_id_pk": n.Gen(keys.JournalistIdentity, n.JProv).Public, "from_queue": true}))
+	f.Add(uint(5), js(map[string]any{"form": json.RawMessage(n.Form(j.ID, map[string]any{"new_pk": map[string]string{"key": j.ID.Public.Hex()}}))}))
+	f.Add(uint(6), js(n.Gen(keys.CoverNodeMessaging, cn.ID).Public))
+	f.Add(uint(7), js(protocol.EncodeBase64(make([]byte, protocol.J2CMessageSize))))
+	f.Add(uint(8), dd)
+	f.Add(uint(9), dd)
+	f.Add(uint(10), []byte("ids_greater_than=0&limit=2"))
+	f.Add(uint(11), js(map[string]string{"journalist_id": "alice", "status": "HIDDEN_FROM_UI"}))
+	f.Add(uint(12), js("bob"))
+	f.Add(uint(13), js(n.Admin.Public))
+	f.Add(uint(14), js(map[string]string{"rust_log_directive": "info"}))
+	f.Add(uint(15), js(n.Gen(keys.BackupIdentity, n.Org).Public))
+	f.Add(uint(16), n.Form(j.ID, "x"))
+	f.Fuzz(func(t *testing.T, route uint, body []byte) {
+		r := fuzzRoutes[route%uint(len(fuzzRoutes))]
+		if kp := signers[r.signer]; kp != nil {
+			sk, err := kp.SigningKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = json.Marshal(form.SignBytes(body, sk, time.Now(), form.DefaultTTL)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		r := fuzzRoutes[route%len(fuzzRoutes)]
 		var req *http.Request
 		if r.method == "GET" {
 			req = httptest.NewRequest("GET", "/v1/user/dead-drops", nil)
