@@ -440,6 +440,10 @@ func (d *direction) run(ctx context.Context) error {
 			if err := d.release(ctx, log, mixer); err != nil {
 				return err
 			}
+		} else if log.compactDue(now) {
+			if err := log.compact(now, mixer.Seen(), mixer.LastRelease(), mixer.Buffered()); err != nil {
+				return fmt.Errorf("%s round log: %w", d.name, err)
+			}
 		}
 	}
 }
@@ -558,7 +562,7 @@ func (d *direction) publish(ctx context.Context, log *roundLog, mixer *mix.Mixer
 	if err := log.appendPublished(); err != nil {
 		return err
 	}
-	return log.compact(mixer.Seen(), mixer.LastRelease(), mixer.Buffered())
+	return log.compact(n.cfg.Now(), mixer.Seen(), mixer.LastRelease(), mixer.Buffered())
 }
 
 func defaultWorkers() int { return runtime.GOMAXPROCS(0) }

@@ -22,12 +22,18 @@ import (
 //
 // Records: u32 length, u8 type, payload, u32 CRC-32 of type and payload.
 // A torn last record (a crash mid-write) is dropped on open.
+//
+// Nothing in the file says how many inputs were real: entries of every
+// kind take the same room and are sealed, the count a release takes is
+// sealed, and a snapshot (which keeps only the real inputs still waiting)
+// is padded to a size that does not follow their number.
 const (
-	recSnapshot  = 1 // seen u32, last release i64 ns, entries
-	recBatch     = 2 // time i64 ns, entries
-	recRelease   = 3 // time i64 ns, reals u32, dead-drop JSON
-	recPublished = 4 // (empty)
-	recAcked     = 5 // the last batch's acknowledgements reached JetStream
+	recSnapshot   = 1 // seen u32, last release i64 ns, entries
+	recBatch      = 2 // time i64 ns, entries
+	recReleaseOld = 3 // time i64 ns, reals u32, dead-drop JSON (read, never written)
+	recPublished  = 4 // (empty)
+	recAcked      = 5 // the last batch's acknowledgements reached JetStream
+	recRelease    = 6 // time i64 ns, sealed reals u32, dead-drop JSON
 )
 
 // Kinds of input.
@@ -35,7 +41,14 @@ const (
 	kindCover    = 0
 	kindReal     = 1
 	kindUnopened = 2 // no key of ours opened it: not counted, as upstream
+	kindPadding  = 3 // fills a snapshot; not an input
 )
+
+// snapshotMinEntries is the least number of entries a snapshot holds, real
+// or padding; beyond it a snapshot holds a power of two. Its size then
+// says nothing about the real inputs waiting unless more than this many
+// wait.
+const snapshotMinEntries = 64
 
 // entryPayloadSize holds the largest payload: a U2C plaintext (tag and
 // U2J message).
@@ -118,6 +131,24 @@ type roundLog struct {
 	path string
 	key  [crypto.SecretBoxKeySize]byte
 	f    *os.File
+	// size is the file's length; compacted when it was last compacted.
+	size      int64
+	compacted time.Time
+}
+
+// A log is compacted after every release, and between releases (which
+// can be hours apart) once a minute or once it holds 64 MiB, so that
+// the acknowledgement subjects and stream sequences of a round's inputs,
+// and the inputs of cover, do not stay on disk for long.
+const (
+	compactEvery = time.Minute
+	compactSize  = 64 << 20
+)
+
+// compactDue reports whether the log should be compacted between
+// releases.
+func (l *roundLog) compactDue(now time.Time) bool {
+	return l.size >= compactSize || now.Sub(l.compacted) >= compactEvery
 }
 
 // replayed is the state a log describes.
@@ -167,7 +198,7 @@ func openRoundLog(path string, key [crypto.SecretBoxKeySize]byte, now time.Time)
 		f.Close()
 		return nil, nil, err
 	}
-	l.f = f
+	l.f, l.size, l.compacted = f, int64(good), now
 	return l, st, nil
 }
 
@@ -184,7 +215,12 @@ func (l *roundLog) apply(st *replayed, typ byte, p []byte) error {
 		if err != nil {
 			return err
 		}
-		st.buffer, st.pending, st.unacked = es, nil, nil
+		st.buffer, st.pending, st.unacked = nil, nil, nil
+		for _, e := range es {
+			if e.kind != kindPadding {
+				st.buffer = append(st.buffer, e)
+			}
+		}
 	case recBatch:
 		if len(p) < 8 {
 			return errors.New("covernode: short batch record")
@@ -203,18 +239,29 @@ func (l *roundLog) apply(st *replayed, typ byte, p []byte) error {
 				st.seen++
 			}
 		}
-	case recRelease:
-		if len(p) < 12 {
+	case recRelease, recReleaseOld:
+		countSize := 4
+		if typ == recRelease {
+			countSize += crypto.SecretBoxOverhead
+		}
+		if len(p) < 8+countSize {
 			return errors.New("covernode: short release record")
 		}
-		reals := int(binary.BigEndian.Uint32(p[8:]))
+		count := p[8 : 8+countSize]
+		if typ == recRelease {
+			var err error
+			if count, err = crypto.OpenSecret(&l.key, count); err != nil {
+				return errors.New("covernode: release record does not open with the log key")
+			}
+		}
+		reals := int(binary.BigEndian.Uint32(count))
 		if reals > len(st.buffer) {
 			return errors.New("covernode: release record takes more messages than were waiting")
 		}
 		st.buffer = append([]entry(nil), st.buffer[reals:]...)
 		st.seen = 0
 		st.lastRelease = time.Unix(0, int64(binary.BigEndian.Uint64(p)))
-		st.pending = append([]byte(nil), p[12:]...)
+		st.pending = append([]byte(nil), p[8+countSize:]...)
 	case recPublished:
 		st.pending = nil
 	case recAcked:
@@ -236,10 +283,16 @@ func frame(typ byte, payload []byte) []byte {
 
 // append writes a record and makes it durable.
 func (l *roundLog) append(typ byte, payload []byte) error {
-	if _, err := l.f.Write(frame(typ, payload)); err != nil {
+	if err := l.write(frame(typ, payload)); err != nil {
 		return err
 	}
 	return l.f.Sync()
+}
+
+func (l *roundLog) write(rec []byte) error {
+	n, err := l.f.Write(rec)
+	l.size += int64(n)
+	return err
 }
 
 func (l *roundLog) appendBatch(now time.Time, es []entry) error {
@@ -253,7 +306,11 @@ func (l *roundLog) appendBatch(now time.Time, es []entry) error {
 
 func (l *roundLog) appendRelease(now time.Time, reals int, deadDrop []byte) error {
 	p := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-	p = binary.BigEndian.AppendUint32(p, uint32(reals))
+	count, err := crypto.SealSecret(&l.key, binary.BigEndian.AppendUint32(nil, uint32(reals)))
+	if err != nil {
+		return err
+	}
+	p = append(p, count...)
 	return l.append(recRelease, append(p, deadDrop...))
 }
 
@@ -261,23 +318,36 @@ func (l *roundLog) appendPublished() error { return l.append(recPublished, nil) 
 
 // appendAcked records that the last batch was acknowledged. It is not
 // synced: losing it only means acknowledging that batch again.
-func (l *roundLog) appendAcked() error {
-	_, err := l.f.Write(frame(recAcked, nil))
-	return err
-}
+func (l *roundLog) appendAcked() error { return l.write(frame(recAcked, nil)) }
 
 // compact replaces the log with one snapshot of the mixer's state, written
-// to a new file that atomically takes the old one's place.
-func (l *roundLog) compact(seen int, lastRelease time.Time, buffer []entry) error {
+// to a new file that atomically takes the old one's place. The snapshot
+// keeps of each waiting input only its kind and payload (its stream
+// sequence and acknowledgement subject, which dates it, are of no more
+// use once it is acknowledged) and is padded (see snapshotMinEntries).
+func (l *roundLog) compact(now time.Time, seen int, lastRelease time.Time, buffer []entry) error {
+	size := snapshotMinEntries
+	for size < len(buffer) {
+		size *= 2
+	}
+	entries := make([]entry, size)
+	for i := range entries {
+		entries[i] = entry{kind: kindPadding}
+		if i < len(buffer) {
+			entries[i] = entry{kind: buffer[i].kind, payload: buffer[i].payload}
+		}
+	}
 	p := binary.BigEndian.AppendUint32(nil, uint32(seen))
 	p = binary.BigEndian.AppendUint64(p, uint64(lastRelease.UnixNano()))
-	p, err := l.sealEntries(p, buffer)
+	p, err := l.sealEntries(p, entries)
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(l.path, frame(recSnapshot, p), 0o600); err != nil {
+	rec := frame(recSnapshot, p)
+	if err := atomicfile.Write(l.path, rec, 0o600); err != nil {
 		return err
 	}
+	l.size, l.compacted = int64(len(rec)), now
 	old := l.f
 	nf, err := os.OpenFile(l.path, os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
