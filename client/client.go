@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,8 +64,8 @@ type publicState struct {
 }
 
 // Start is an app start: on the first it creates the install's state and
-// its storage (random bytes: no mailbox); on every start it rewrites the
-// storage with fresh randomness.
+// its storage (random bytes: no mailbox); on every start it rewrites all of
+// the install's files (see writeAll), the storage with fresh randomness.
 func Start(cfg Config) (*App, error) {
 	if cfg.KDF.Time == 0 {
 		cfg.KDF = DefaultKDF
@@ -85,7 +86,7 @@ func Start(cfg Config) (*App, error) {
 	if cfg.IngestURL != "" && cfg.API != nil {
 		a.ingest = &apiclient.Client{Base: strings.TrimRight(cfg.IngestURL, "/"), HTTP: cfg.API.HTTP}
 	}
-	b, err := os.ReadFile(a.path("public.json"))
+	b, err := os.ReadFile(a.path(publicFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		var dk [crypto.SecretBoxKeySize]byte
@@ -93,41 +94,101 @@ func Start(cfg Config) (*App, error) {
 			return nil, err
 		}
 		a.pub.DeviceKey = hex.EncodeToString(dk[:])
-		if err := a.savePublic(); err != nil {
-			return nil, err
-		}
 	case err != nil:
 		return nil, err
 	default:
 		if err := json.Unmarshal(b, a.pub); err != nil {
-			return nil, fmt.Errorf("%s: %w", a.path("public.json"), err)
+			return nil, fmt.Errorf("%s: %w", a.path(publicFile), err)
 		}
 	}
 	dk, err := hex.DecodeString(a.pub.DeviceKey)
 	if err != nil || len(dk) != crypto.SecretBoxKeySize {
 		return nil, errors.New("the install's device key is damaged")
 	}
-	a.store = &storage{path: a.path("storage.bin"), kdf: cfg.KDF}
+	a.store = &storage{path: a.path(storageFile), kdf: cfg.KDF}
 	copy(a.store.deviceKey[:], dk)
+	writeStorage := a.store.rewrite
 	if _, err := os.Stat(a.store.path); errors.Is(err, os.ErrNotExist) {
-		err = a.store.create()
-		if err != nil {
-			return nil, err
-		}
-	} else if err := a.store.rewrite(); err != nil {
+		writeStorage = a.store.create
+	}
+	if err := a.writeAll(nil, writeStorage); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
+// The install's files. Every call that writes one of them writes all
+// three (writeAll), so that their modification times move together and say
+// nothing about whether a mailbox exists or was used.
+const (
+	publicFile  = "public.json"
+	queueFile   = "queue.bin"
+	storageFile = "storage.bin"
+)
+
 func (a *App) path(name string) string { return filepath.Join(a.cfg.StateDir, name) }
+
+// writeAll replaces the install's three files, each atomically: public.json
+// with the public state, queue.bin with q (nil: the queue as it is on disk,
+// or a new queue of cover messages once there are keys to build them), and
+// storage.bin through writeStorage (nil: re-sealed with fresh randomness).
+//
+// Every call that writes any of the files writes all of them, whoever the
+// reader is, so that someone who seizes the device learns from the files'
+// times only when the app last did anything: not that a message was queued
+// (queue.bin newer than the last run) nor that a mailbox was opened
+// (storage.bin newer than the last start). public.json and queue.bin hold
+// the same bytes when rewritten: the first holds public data only and the
+// second is random-looking without the queue secret.
+//
+// public.json is written first: it holds the device key storage.bin is
+// sealed under.
+func (a *App) writeAll(q *queue, writeStorage func() error) error {
+	if err := a.savePublic(); err != nil {
+		return err
+	}
+	var qb []byte
+	if q != nil {
+		qb = q.marshal()
+	} else {
+		b, err := os.ReadFile(a.path(queueFile))
+		switch {
+		case err == nil:
+			qb = b // rewritten as it is: a damaged queue is reported where it is read
+		case !errors.Is(err, os.ErrNotExist):
+			return err
+		case a.hasKeys():
+			nq, err := newQueue(a.coverMessage)
+			if err != nil {
+				return err
+			}
+			qb = nq.marshal()
+		}
+	}
+	if qb != nil {
+		if err := atomicfile.Write(a.path(queueFile), qb, 0o600); err != nil {
+			return err
+		}
+	}
+	if writeStorage == nil {
+		writeStorage = a.store.rewrite
+	}
+	return writeStorage()
+}
+
+// hasKeys reports whether the cached keys verify, so that cover messages
+// can be built.
+func (a *App) hasKeys() bool {
+	_, err := a.Verified()
+	return err == nil
+}
 
 func (a *App) savePublic() error {
 	b, err := json.Marshal(a.pub)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(a.path("public.json"), b, 0o600)
+	return atomicfile.Write(a.path(publicFile), b, 0o600)
 }
 
 // Verified returns the cached keys, verified from the anchors now.
@@ -150,65 +211,120 @@ func (a *App) Available() bool {
 	return len(a.pub.Status) > 0 && json.Unmarshal(a.pub.Status, &st) == nil && st.IsAvailable
 }
 
+// MaxClockSkew is how far past the app's clock a dead drop's created_at
+// may be and still be kept: the CoverNode's clock and the device's
+// disagree a little.
+const MaxClockSkew = time.Hour
+
 // Refresh downloads the status, the keys and new user dead drops, as every
-// app does whether or not its reader is a source.
+// app does whether or not its reader is a source, and on success rewrites
+// the install's files (writeAll). On failure nothing changes, in memory or
+// on disk.
 func (a *App) Refresh(ctx context.Context) error {
-	st, err := a.cfg.API.Do(ctx, "GET", "/v1/status", nil)
+	next, err := a.refresh(ctx)
 	if err != nil {
 		return err
 	}
-	a.pub.Status = st
+	a.pub = next
+	return a.writeAll(nil, nil)
+}
+
+// refresh returns the public state after a refresh, without changing the
+// App's. Nothing that reaches the app from the network moves its dead-drop
+// position unchecked: the page must pass CheckPage, and only dead drops
+// signed by a CoverNode identity key of the freshly verified hierarchy and
+// not dated in the future are kept or move MaxDeadDropID. The work is the
+// same for every install: it does not depend on a mailbox.
+func (a *App) refresh(ctx context.Context) (*publicState, error) {
+	next := *a.pub
+	next.DeadDrops = append([]json.RawMessage(nil), a.pub.DeadDrops...)
+	now := a.cfg.Now()
+	st, err := a.cfg.API.Do(ctx, "GET", "/v1/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	next.Status = st
+	// The keys come first, so that a dead drop signed by a CoverNode
+	// identity key published since the last refresh verifies below.
 	kb, err := a.cfg.API.Do(ctx, "GET", "/v1/public-keys", nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h, err := keys.ParseHierarchy(kb)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := keys.Verify(h, a.cfg.Anchors, a.cfg.Now()); err != nil {
-		return fmt.Errorf("the published keys do not verify: %w", err)
-	}
-	a.pub.Keys, a.pub.KeysDownloaded = kb, a.cfg.Now()
-	db, err := a.cfg.API.Do(ctx, "GET", fmt.Sprintf("/v1/user/dead-drops?ids_greater_than=%d", a.pub.MaxDeadDropID), nil)
+	v, err := keys.Verify(h, a.cfg.Anchors, now)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("the published keys do not verify: %w", err)
 	}
-	var page struct {
-		DeadDrops []json.RawMessage `json:"dead_drops"`
+	next.Keys, next.KeysDownloaded = kb, now
+	trimDeadDrops(&next, now)
+	after := next.MaxDeadDropID
+	db, err := a.cfg.API.Do(ctx, "GET", fmt.Sprintf("/v1/user/dead-drops?ids_greater_than=%d", after), nil)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(db, &page); err != nil {
-		return fmt.Errorf("dead drops: %w", err)
+	l, err := deaddrop.ParseList(deaddrop.User, db)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := deaddrop.ParseList(deaddrop.User, db); err != nil {
-		return err
+	if err := l.CheckPage(after); err != nil {
+		return nil, fmt.Errorf("the API's user dead drops after %d: %w", after, err)
 	}
-	a.pub.DeadDrops = append(a.pub.DeadDrops, page.DeadDrops...)
-	a.trimDeadDrops()
-	return a.savePublic()
+	idKeys := v.CoverNodeIdentityKeys()
+	for _, d := range l.DeadDrops {
+		// A dead drop that does not verify, or is dated beyond the
+		// allowed skew, is skipped, and does not by itself move the
+		// position: the next refresh asks for it again, with fresh keys
+		// and a later clock, so that a genuine one is not lost to a
+		// tampered page or a passing clock error. A verified dead drop
+		// after it does move the position past it: otherwise one dead drop
+		// that never verifies (signed by a key that has since expired)
+		// would hold every install at the same page forever. Skipped dead
+		// drops after the last verified one are asked for again.
+		if d.Verify(idKeys) != nil || d.CreatedAt.After(now.Add(MaxClockSkew)) {
+			continue
+		}
+		next.MaxDeadDropID = d.ID
+		if d.CreatedAt.Before(now.Add(-MessageValidFor)) {
+			continue // verified, but too old to keep
+		}
+		b, err := json.Marshal(d) // as verified, not as served
+		if err != nil {
+			return nil, err
+		}
+		next.DeadDrops = append(next.DeadDrops, b)
+	}
+	return &next, nil
 }
 
-// trimDeadDrops keeps the dead drops of the 14 days before the newest one
-// (the newest's time, not the device clock, as upstream).
-func (a *App) trimDeadDrops() {
-	l, err := deaddrop.ParseList(deaddrop.User, a.deadDropsJSON())
-	if err != nil || len(l.DeadDrops) == 0 {
-		return
-	}
-	newest := l.DeadDrops[0].CreatedAt
-	for _, d := range l.DeadDrops {
-		if d.CreatedAt.After(newest) {
-			newest = d.CreatedAt
-		}
-		a.pub.MaxDeadDropID = max(a.pub.MaxDeadDropID, d.ID)
-	}
+// trimDeadDrops keeps the cached dead drops of the last MessageValidFor by
+// the app's clock, up to MaxClockSkew ahead of it. Dead drops are verified
+// before they are cached, so their dates are the CoverNode's; still, one
+// date far in the future must not make the trim drop every other dead
+// drop, so the trim goes by the app's clock (upstream goes by the newest
+// dead drop's date). A device clock set back by more than MaxClockSkew
+// drops the dead drops it now sees as future ones.
+// It also drops what an older version cached unchecked (unparsable, or an
+// id beyond 32 bits), and brings back a position pushed beyond 32 bits to
+// the highest id cached, so that such an install can ask the API again.
+func trimDeadDrops(p *publicState, now time.Time) {
 	var kept []json.RawMessage
-	for i, d := range l.DeadDrops {
-		if !d.CreatedAt.Before(newest.Add(-MessageValidFor)) {
-			kept = append(kept, a.pub.DeadDrops[i])
+	var maxKept int64
+	for _, raw := range p.DeadDrops {
+		d, err := deaddrop.Parse(deaddrop.User, raw, false)
+		if err != nil || d.ID <= 0 || d.ID > math.MaxInt32 ||
+			d.CreatedAt.Before(now.Add(-MessageValidFor)) || d.CreatedAt.After(now.Add(MaxClockSkew)) {
+			continue
 		}
+		kept = append(kept, raw)
+		maxKept = max(maxKept, d.ID)
 	}
-	a.pub.DeadDrops = kept
+	p.DeadDrops = kept
+	if p.MaxDeadDropID < 0 || p.MaxDeadDropID > math.MaxInt32 {
+		p.MaxDeadDropID = maxKept
+	}
 }
 
 func (a *App) deadDropsJSON() []byte {
@@ -229,14 +345,12 @@ func (a *App) coverMessage() ([]byte, error) {
 	return protocol.SealCoverU2C(ks)
 }
 
+// loadQueue reads the sending queue; before the first refresh there is
+// none yet, and it is a new one of cover messages (written by writeAll).
 func (a *App) loadQueue() (*queue, error) {
-	b, err := os.ReadFile(a.path("queue.bin"))
+	b, err := os.ReadFile(a.path(queueFile))
 	if errors.Is(err, os.ErrNotExist) {
-		q, err := newQueue(a.coverMessage)
-		if err != nil {
-			return nil, err
-		}
-		return q, a.saveQueue(q)
+		return newQueue(a.coverMessage)
 	}
 	if err != nil {
 		return nil, err
@@ -245,7 +359,7 @@ func (a *App) loadQueue() (*queue, error) {
 }
 
 func (a *App) saveQueue(q *queue) error {
-	return atomicfile.Write(a.path("queue.bin"), q.marshal(), 0o600)
+	return atomicfile.Write(a.path(queueFile), q.marshal(), 0o600)
 }
 
 // RunResult says what a background run did.
@@ -257,27 +371,32 @@ type RunResult struct {
 // BackgroundRun is what the app's background job does: refresh, then send
 // the queue's front message MessagesPerRun times, at most once per
 // MinRunInterval. It does the same whether or not anything real is queued:
-// every send sends one fixed-size message and dequeues it.
-func (a *App) BackgroundRun(ctx context.Context) (RunResult, error) {
+// every send sends one fixed-size message and dequeues it. Once the
+// refresh succeeded, it rewrites the install's files (writeAll), whatever
+// happens to the sends.
+func (a *App) BackgroundRun(ctx context.Context) (res RunResult, err error) {
 	now := a.cfg.Now()
 	if !a.pub.LastRun.IsZero() && now.Sub(a.pub.LastRun) < a.cfg.MinRunInterval {
 		return RunResult{Skipped: fmt.Sprintf("the last run was %s ago; runs are at least %s apart", now.Sub(a.pub.LastRun).Round(time.Second), a.cfg.MinRunInterval)}, nil
 	}
-	if err := a.Refresh(ctx); err != nil {
-		return RunResult{}, err
-	}
-	a.pub.LastRun = now
-	if err := a.savePublic(); err != nil {
-		return RunResult{}, err
-	}
-	if !a.Available() {
-		return RunResult{Skipped: "the organisation says the secure channel is unavailable"}, nil
-	}
-	q, err := a.loadQueue()
+	next, err := a.refresh(ctx)
 	if err != nil {
 		return RunResult{}, err
 	}
-	res := RunResult{}
+	next.LastRun = now
+	a.pub = next
+	var q *queue
+	defer func() {
+		if werr := a.writeAll(q, nil); err == nil {
+			err = werr
+		}
+	}()
+	if !a.Available() {
+		return RunResult{Skipped: "the organisation says the secure channel is unavailable"}, nil
+	}
+	if q, err = a.loadQueue(); err != nil {
+		return RunResult{}, err
+	}
 	for range a.cfg.MessagesPerRun {
 		body, _ := json.Marshal(protocol.EncodeBase64(q.front()))
 		if _, err := a.ingest.Do(ctx, "POST", "/user/messages", body); err != nil {
@@ -290,6 +409,8 @@ func (a *App) BackgroundRun(ctx context.Context) (RunResult, error) {
 		if err := q.dequeue(cover); err != nil {
 			return res, err
 		}
+		// Saved after every send, so that a message sent is not sent
+		// again if the app dies before the run ends.
 		if err := a.saveQueue(q); err != nil {
 			return res, err
 		}
@@ -336,20 +457,25 @@ func (a *App) CreateMailbox() (string, *Session, error) {
 		return "", nil, err
 	}
 	s := &Session{a: a, passphrase: pass, mb: &mailbox{UserKey: uk, QueueSecret: secret, Threads: map[string][]Message{}}}
-	return pass, s, s.save()
+	return pass, s, s.save(nil)
 }
 
 // Unlock opens the mailbox, reads any replies in the cached dead drops, and
 // forgets messages older than 14 days. A wrong passphrase gives
-// ErrNoMailbox, as does a storage that holds no mailbox.
+// ErrNoMailbox, as does a storage that holds no mailbox; either way Unlock
+// rewrites the install's files (writeAll), so that their times do not say
+// whether the passphrase opened anything.
 func (a *App) Unlock(passphrase string) (*Session, error) {
 	b, err := a.store.open(passphrase)
+	if errors.Is(err, ErrNoMailbox) {
+		return nil, a.noMailbox()
+	}
 	if err != nil {
 		return nil, err
 	}
 	var mb mailbox
 	if err := json.Unmarshal(b, &mb); err != nil || mb.UserKey == nil {
-		return nil, ErrNoMailbox
+		return nil, a.noMailbox()
 	}
 	if mb.Threads == nil {
 		mb.Threads = map[string][]Message{}
@@ -357,15 +483,26 @@ func (a *App) Unlock(passphrase string) (*Session, error) {
 	s := &Session{a: a, passphrase: passphrase, mb: &mb}
 	s.readReplies()
 	s.expire()
-	return s, s.save()
+	return s, s.save(nil)
 }
 
-func (s *Session) save() error {
+// noMailbox rewrites the install's files as an unlock that opened a
+// mailbox does, and returns ErrNoMailbox.
+func (a *App) noMailbox() error {
+	if err := a.writeAll(nil, nil); err != nil {
+		return err
+	}
+	return ErrNoMailbox
+}
+
+// save seals the mailbox in the storage, and rewrites the install's other
+// files with it (writeAll): q if the queue changed, else as they are.
+func (s *Session) save(q *queue) error {
 	b, err := json.Marshal(s.mb)
 	if err != nil {
 		return err
 	}
-	return s.a.store.seal(s.passphrase, b)
+	return s.a.writeAll(q, func() error { return s.a.store.seal(s.passphrase, b) })
 }
 
 // readReplies trial-decrypts the cached dead drops with the reader's key
@@ -476,16 +613,21 @@ func (s *Session) Send(journalistID, text string) error {
 	if err := q.enqueue(s.mb.QueueSecret, msg); err != nil {
 		return err
 	}
-	if err := s.a.saveQueue(q); err != nil {
-		return err
-	}
 	s.mb.Threads[journalistID] = append(s.mb.Threads[journalistID], Message{From: "me", Text: text, Time: s.a.cfg.Now()})
-	return s.save()
+	return s.save(q)
 }
 
-// Queued is the number of real messages waiting to be sent.
+// Queued is the number of real messages waiting to be sent. It writes
+// nothing.
 func (s *Session) Queued() (int, error) {
-	q, err := s.a.loadQueue()
+	b, err := os.ReadFile(s.a.path(queueFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	q, err := unmarshalQueue(b)
 	if err != nil {
 		return 0, err
 	}

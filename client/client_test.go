@@ -118,7 +118,7 @@ func TestStorageIndistinguishable(t *testing.T) {
 		t.Fatalf("passphrase of %d words", n)
 	}
 	s.mb.Threads["alice"] = []Message{{From: "me", Text: "hello", Time: time.Now()}}
-	if err := s.save(); err != nil {
+	if err := s.save(nil); err != nil {
 		t.Fatal(err)
 	}
 	prev := [2][]byte{}
