@@ -83,6 +83,11 @@ type Received struct {
 	DeadDropID int64
 	CreatedAt  time.Time
 	Message    *protocol.UserMessage
+	// U2J is the message as the reader's client sealed it to the
+	// journalist: each send has its own (a fresh ephemeral key), and every
+	// copy of one send the same, so it tells a message delivered twice
+	// from the same text sent twice.
+	U2J []byte
 }
 
 // JournalistOpener trial-decrypts journalist dead drops for one journalist.
@@ -120,8 +125,8 @@ func (o *JournalistOpener) Open(d *DeadDrop) ([]Received, error) {
 	}
 	var out []Received
 	for i := range d.Chunks() {
-		if m := o.openChunk(d.Chunk(i)); m != nil {
-			out = append(out, Received{DeadDropID: d.ID, CreatedAt: d.CreatedAt, Message: m})
+		if m, u2j := o.openChunk(d.Chunk(i)); m != nil {
+			out = append(out, Received{DeadDropID: d.ID, CreatedAt: d.CreatedAt, Message: m, U2J: u2j})
 		}
 	}
 	if len(out) == 0 {
@@ -130,7 +135,7 @@ func (o *JournalistOpener) Open(d *DeadDrop) ([]Received, error) {
 	return out, nil
 }
 
-func (o *JournalistOpener) openChunk(chunk []byte) *protocol.UserMessage {
+func (o *JournalistOpener) openChunk(chunk []byte) (*protocol.UserMessage, []byte) {
 	for _, k := range o.outer {
 		u2j, err := protocol.OpenC2J(k, chunk)
 		if err != nil {
@@ -138,12 +143,12 @@ func (o *JournalistOpener) openChunk(chunk []byte) *protocol.UserMessage {
 		}
 		for _, sk := range o.own {
 			if m, err := protocol.OpenU2J(sk, u2j); err == nil {
-				return m
+				return m, u2j
 			}
 		}
 		// The outer layer opened but the inner did not: cover, or another
 		// journalist's message. Only one outer key can open a chunk.
-		return nil
+		return nil, nil
 	}
-	return nil
+	return nil, nil
 }

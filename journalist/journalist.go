@@ -2,6 +2,7 @@ package journalist
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -54,7 +55,16 @@ type data struct {
 	Identity      []*OwnKey                `json:"identity"`
 	Messaging     []*OwnKey                `json:"messaging"`
 	Conversations map[string]*Conversation `json:"conversations"`
-	MaxDeadDropID int64                    `json:"max_dead_drop_id"`
+	// MaxDeadDropID is the id of the newest verified journalist dead drop
+	// seen; syncs ask for the ones after it.
+	MaxDeadDropID int64 `json:"max_dead_drop_id"`
+	// Seen holds the SHA-256 (hex) of the U2J ciphertext of every message
+	// received, so that none is kept twice (see receive).
+	Seen map[string]bool `json:"seen,omitempty"`
+	// Keys is the last key hierarchy fetched (by a sync or a send) that
+	// verified. Kept in the vault so that replying, handing over or
+	// listing journalists, in the web UI or the CLI, never makes a request.
+	Keys *keys.Hierarchy `json:"keys,omitempty"`
 	// Outbox holds J2C messages (replies and handovers) waiting for the
 	// next send; the send cadence does not change when it is not empty.
 	Outbox []outItem `json:"outbox"`
@@ -84,7 +94,6 @@ type Vault struct {
 	d          *data
 	api        *apiclient.Client
 	now        func() time.Time
-	hier       *keys.Hierarchy // the last published keys fetched
 }
 
 // Create makes a vault from a setup bundle; the API in the bundle may be
@@ -92,6 +101,9 @@ type Vault struct {
 func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Vault, error) {
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("%s already exists: refusing to replace a vault", path)
+	}
+	if err := kdf.check(); err != nil {
+		return nil, err
 	}
 	b, err := os.ReadFile(bundlePath)
 	if err != nil {
@@ -117,7 +129,7 @@ func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Va
 	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: time.Now, api: apiclient.New(api), d: &data{
 		JournalistID: bundle.JournalistID, API: api, TrustAnchor: bundle.TrustAnchor,
 		Identity:      []*OwnKey{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: time.Now()}},
-		Conversations: map[string]*Conversation{},
+		Conversations: map[string]*Conversation{}, Seen: map[string]bool{},
 	}}
 	return v, v.save()
 }
@@ -137,6 +149,9 @@ func Open(path, passphrase string) (*Vault, error) {
 	}
 	if d.Conversations == nil {
 		d.Conversations = map[string]*Conversation{}
+	}
+	if d.Seen == nil {
+		d.Seen = map[string]bool{}
 	}
 	return &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, d: &d, api: apiclient.New(d.API), now: time.Now}, nil
 }
@@ -161,26 +176,35 @@ func (v *Vault) save() error { return sealVault(v.path, v.passphrase, v.kdf, v.d
 // ID is the journalist's id.
 func (v *Vault) ID() string { return v.d.JournalistID }
 
-// verified fetches and verifies the published keys. Only the steady
-// cadences (sync and send) fetch; what a journalist does in between uses
-// the last copy, so the API sees no request when someone composes a reply
-// or opens a page.
+// verified fetches and verifies the published keys, and keeps them in the
+// vault when they verify. Only Sync and SendOne fetch, and they run on
+// schedules of their own (the web UI's timers, a sync at unlock, or a
+// command the journalist runs); what a journalist does in between
+// (opening a conversation, replying, handing over) uses the kept copy, so
+// the API sees no request tied to it. Callers hold mu.
 func (v *Vault) verified(ctx context.Context) (*keys.Verified, error) {
 	h, err := v.api.PublicKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v.hier = h
-	return keys.Verify(h, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
+	ver, err := keys.Verify(h, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
+	if err != nil {
+		return nil, err
+	}
+	v.d.Keys = h
+	return ver, nil
 }
 
-// cachedVerified verifies the last fetched keys at this instant; it fetches
-// only if none were fetched yet.
-func (v *Vault) cachedVerified(ctx context.Context) (*keys.Verified, error) {
-	if v.hier == nil {
-		return v.verified(ctx)
+// errNoKeys: nothing has fetched the published keys into this vault yet.
+var errNoKeys = errors.New("the published keys have not been downloaded yet: wait for the first sync (or run chaff journalist sync)")
+
+// cachedVerified verifies the kept keys at this instant. It never fetches
+// (see verified). Callers hold mu.
+func (v *Vault) cachedVerified() (*keys.Verified, error) {
+	if v.d.Keys == nil {
+		return nil, errNoKeys
 	}
-	return keys.Verify(v.hier, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
+	return keys.Verify(v.d.Keys, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
 }
 
 func latest(ks []*OwnKey, now time.Time, publishedOnly bool) *OwnKey {
@@ -197,13 +221,27 @@ func latest(ks []*OwnKey, now time.Time, publishedOnly bool) *OwnKey {
 // SyncResult says what a sync found.
 type SyncResult struct {
 	DeadDrops, Messages int
-	Waiting             string // why it stopped early, if it did
+	// Unverified counts dead drops skipped because their signature
+	// verified under no CoverNode identity key.
+	Unverified int
+	Waiting    string // why it stopped early, if it did
 }
+
+// MaxSyncPages bounds the pages of dead drops one Sync downloads. Every
+// page must move forward (see deaddrop.List.CheckPage), so an API can no
+// longer make Sync loop on one page; the bound is the backstop against
+// one that moves forward by one id at a time for ever, so that Sync, which
+// holds the vault while it runs, always ends. At the API's page size (24
+// upstream) it is more than a day of dead drops; the next Sync continues
+// where this one stopped.
+const MaxSyncPages = 50
 
 // Sync rotates keys when due, then downloads the journalist dead drops
 // after the last one seen, verifies them and keeps the messages for this
 // journalist. It stops (without moving past them) at dead drops newer
-// than the keys it has (SPEC §6.4).
+// than the keys it has (SPEC §6.4). Only a verified dead drop moves the
+// position; a page that does not hold to deaddrop.List.CheckPage stops
+// the sync with an error, and nothing of it is kept.
 func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -223,53 +261,111 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 			}
 		}
 	}
-	opener, err := deaddrop.NewJournalistOpener(own, ver.AllCoverNodeMessagingKeys())
+	op, err := deaddrop.NewJournalistOpener(own, ver.AllCoverNodeMessagingKeys())
 	if err != nil {
 		return SyncResult{}, err
 	}
 	res := SyncResult{}
-	for {
-		b, err := v.api.Do(ctx, "GET", fmt.Sprintf("/v1/journalist/dead-drops?ids_greater_than=%d", v.d.MaxDeadDropID), nil)
+	// stop saves what the verified pages before brought (and the keys just
+	// fetched) whether or not the sync went to its end.
+	stop := func(err error) (SyncResult, error) {
+		return res, errors.Join(err, v.save())
+	}
+	var unverifiedTo int64 // the newest unverified dead drop counted
+	for page := 0; ; page++ {
+		if page == MaxSyncPages {
+			res.Waiting = "More dead drops remain than one sync downloads: the next sync continues."
+			return stop(nil)
+		}
+		after := v.d.MaxDeadDropID
+		b, err := v.api.Do(ctx, "GET", fmt.Sprintf("/v1/journalist/dead-drops?ids_greater_than=%d", after), nil)
 		if err != nil {
-			return res, err
+			return stop(err)
 		}
 		l, err := deaddrop.ParseList(deaddrop.Journalist, b)
+		if err == nil {
+			err = l.CheckPage(after)
+		}
 		if err != nil {
-			return res, err
+			return stop(fmt.Errorf("the API sent a page of dead drops after id %d that cannot be right, and none of it was kept: %w", after, err))
 		}
 		if len(l.DeadDrops) == 0 {
-			break
+			return stop(nil)
 		}
 		for _, d := range l.DeadDrops {
 			if int64(d.Epoch) > ver.MaxEpoch {
-				res.Waiting = "a dead drop needs newer keys than the API has published; sync again shortly"
-				return res, v.save()
+				res.Waiting = "A dead drop needs newer keys than the API has published: sync again shortly."
+				return stop(nil)
 			}
-			if d.Verify(ver.CoverNodeIdentityKeys()) == nil {
-				got, _ := opener.Open(d)
-				for _, m := range got {
-					v.receive(m)
+			if d.Verify(ver.CoverNodeIdentityKeys()) != nil {
+				// Skipped without moving past it: a later verified dead
+				// drop moves the position beyond it.
+				if d.ID > unverifiedTo {
+					res.Unverified++
+					unverifiedTo = d.ID
+				}
+				continue
+			}
+			got, _ := op.Open(d) // ErrNotForMe: nothing for this journalist
+			for _, m := range got {
+				if v.receive(m, now) {
 					res.Messages++
 				}
 			}
 			res.DeadDrops++
-			v.d.MaxDeadDropID = max(v.d.MaxDeadDropID, d.ID)
+			v.d.MaxDeadDropID = d.ID
+		}
+		if v.d.MaxDeadDropID == after {
+			// No dead drop of the page verified, so asking again would
+			// bring the same page: stop until a verified one follows.
+			return stop(fmt.Errorf("dead drops %d to %d verify under no CoverNode identity key: not moving past them",
+				l.DeadDrops[0].ID, l.DeadDrops[len(l.DeadDrops)-1].ID))
 		}
 	}
-	return res, v.save()
 }
 
-func (v *Vault) receive(m deaddrop.Received) {
-	rk := m.Message.ReplyKey.Hex()
+// receive keeps a message unless it was kept before, and reports whether
+// it was new.
+//
+// What identifies one transmission is its U2J ciphertext: the reader's
+// client seals every message to the journalist's key with a fresh
+// ephemeral key, so two sends never share one, even of the same text by
+// the same reader (and both are kept), while every copy of one send
+// does. Neither the dead drop nor its C2J chunk would do: a dead drop can
+// be served again under another id (ids are not signed), and a CoverNode
+// that processes a message twice (redelivery after a crash) seals the same
+// U2J into a new C2J with a fresh nonce, in another dead drop with its own
+// date and signature.
+//
+// The record of what was seen is never trimmed: it costs 64 bytes a
+// message, less than the message the vault keeps anyway, and with no
+// expiry no date a dead drop claims, however far in the future, can make
+// a record look old enough to forget.
+func (v *Vault) receive(r deaddrop.Received, now time.Time) bool {
+	sum := sha256.Sum256(r.U2J)
+	seen := hex.EncodeToString(sum[:])
+	if v.d.Seen[seen] {
+		return false
+	}
+	v.d.Seen[seen] = true
+	// The date is the CoverNode's claim: one in the future would keep the
+	// conversation at the top of the list for ever, and no message arrived
+	// later than now.
+	at := r.CreatedAt
+	if at.After(now) {
+		at = now
+	}
+	rk := r.Message.ReplyKey.Hex()
 	id := rk[:16]
 	c := v.d.Conversations[id]
 	if c == nil {
 		c = &Conversation{ID: id, ReplyKey: rk}
 		v.d.Conversations[id] = c
 	}
-	c.Messages = append(c.Messages, Message{From: "source", Text: m.Message.Text, Time: m.CreatedAt})
+	c.Messages = append(c.Messages, Message{From: "source", Text: r.Message.Text, Time: at})
 	c.Unread++
 	c.Handled = false
+	return true
 }
 
 // Conversations lists the conversations, those with unread messages first,
@@ -330,17 +426,18 @@ func (v *Vault) SetHandled(id string, handled bool) error {
 }
 
 // Reply queues a reply to a conversation's source; it leaves with the
-// next send, in place of a cover message.
+// next send, in place of a cover message. It makes no request: it seals
+// the reply to the keys the last sync or send fetched.
 func (v *Vault) Reply(ctx context.Context, id, text string) error {
 	return v.queue(ctx, id, &protocol.JournalistMessage{Type: protocol.J2UTypeText, Text: text})
 }
 
 // Handover tells a conversation's source to write to another journalist
-// from now on.
+// from now on. Like Reply, it makes no request.
 func (v *Vault) Handover(ctx context.Context, id, to string) error {
 	v.mu.Lock()
 	known := false
-	if ver, err := v.cachedVerified(ctx); err == nil {
+	if ver, err := v.cachedVerified(); err == nil {
 		for _, p := range ver.Profiles {
 			known = known || p.ID == to
 		}
@@ -382,7 +479,7 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 	if err != nil {
 		return err
 	}
-	ver, err := v.cachedVerified(ctx)
+	ver, err := v.cachedVerified()
 	if err != nil {
 		return err
 	}
@@ -446,11 +543,12 @@ func (v *Vault) SendOne(ctx context.Context) (bool, error) {
 // Queued is the number of replies waiting to be sent.
 func (v *Vault) Queued() int { v.mu.Lock(); defer v.mu.Unlock(); return len(v.d.Outbox) }
 
-// Journalists lists the other journalists a source can be handed to.
+// Journalists lists the other journalists a source can be handed to, from
+// the keys the last sync or send fetched; it makes no request.
 func (v *Vault) Journalists(ctx context.Context) ([]keys.JournalistProfile, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	ver, err := v.cachedVerified(ctx)
+	ver, err := v.cachedVerified()
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,12 @@ package journalist_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,8 +29,9 @@ var testKDF = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1}
 // deployment is an API and a CoverNode in-process, with alice registered
 // and the system status AVAILABLE.
 type deployment struct {
-	n   *testnet.Newsroom
-	url string
+	n        *testnet.Newsroom
+	url      string
+	cnBundle string // covernode_001's setup bundle, with its identity key
 }
 
 func deploy(t *testing.T) *deployment {
@@ -68,7 +71,7 @@ func deploy(t *testing.T) *deployment {
 		t.Fatal(err)
 	}
 	go node.Run(ctx)
-	return &deployment{n: n, url: a.URL}
+	return &deployment{n: n, url: a.URL, cnBundle: bundle}
 }
 
 func (d *deployment) reader(t *testing.T) *client.App {
@@ -137,28 +140,7 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := v.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	src, other := d.reader(t), d.reader(t)
-	if err := src.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pass, s, err := src.CreateMailbox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Send("carol", "the mayor's accounts are in Jersey"); err != nil {
-		t.Fatal(err)
-	}
-	for _, app := range []*client.App{src, other} {
-		if _, err := app.BackgroundRun(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, "carol's message", func() bool {
-		if _, err := v.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return len(v.Conversations()) == 1
-	})
+	src, pass := d.sourceWrites(t, v, "carol", "the mayor's accounts are in Jersey")
 	c := v.Conversations()[0]
 	if c.Unread != 1 || c.Messages[0].Text != "the mayor's accounts are in Jersey" {
 		t.Fatalf("conversation %+v", c)
@@ -253,4 +235,103 @@ func TestIdentityRotation(t *testing.T) {
 	if fams = ver.Journalists["carol"]; len(fams[0].Messaging) == 0 {
 		t.Fatal("no messaging key under carol's new identity key")
 	}
+}
+
+// TestVaultKDFBounds: a vault header asking for more key stretching than
+// a vault may use is refused before the KDF runs, and no vault is made
+// with such parameters.
+func TestVaultKDFBounds(t *testing.T) {
+	n := testnet.NewNewsroom(t, time.Now())
+	n.AddJournalist("carol")
+	bundle := n.JournalistBundle("carol", "http://127.0.0.1:1", t.TempDir())
+	dir := t.TempDir()
+	for _, kdf := range []journalist.KDFParams{
+		{Time: journalist.MaxKDFTime + 1, Memory: 64, Threads: 1},
+		{Time: 1, Memory: journalist.MaxKDFMemory + 1, Threads: 1},
+		{Time: 1, Memory: 64, Threads: journalist.MaxKDFThreads + 1},
+		{Time: 1, Memory: 8, Threads: 2},
+		{Time: 0, Memory: 64, Threads: 1},
+	} {
+		if _, err := journalist.Create(filepath.Join(dir, "v"), "pw", kdf, bundle, ""); err == nil {
+			t.Fatalf("made a vault with %+v", kdf)
+		}
+	}
+	path := filepath.Join(dir, "carol.vault")
+	v, err := journalist.Create(path, "pw", testKDF, bundle, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	good, _ := os.ReadFile(path)
+	// The header after the magic: 16 bytes of salt, then passes, memory
+	// (KiB) and threads, big-endian.
+	off := len("CHAFF-VAULT-1\n") + 16
+	for _, c := range []struct {
+		time, memory uint32
+		threads      byte
+	}{
+		{100, 64, 1},    // passes
+		{1, 4 << 20, 1}, // 4 GiB
+		{1, 64, 255},
+		{journalist.MaxKDFTime + 1, journalist.MaxKDFMemory, journalist.MaxKDFThreads},
+	} {
+		b := bytes.Clone(good)
+		binary.BigEndian.PutUint32(b[off:], c.time)
+		binary.BigEndian.PutUint32(b[off+4:], c.memory)
+		b[off+8] = c.threads
+		os.WriteFile(path, b, 0o600)
+		start := time.Now()
+		_, err := journalist.Open(path, "pw")
+		if !errors.Is(err, journalist.ErrDamaged) || !strings.Contains(err.Error(), "outside what a vault may use") {
+			t.Fatalf("header %+v: %v", c, err)
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("header %+v: refused only after %v", c, time.Since(start))
+		}
+	}
+	// Within the bounds but not what the vault was sealed with: the
+	// passphrase no longer opens it.
+	b := bytes.Clone(good)
+	binary.BigEndian.PutUint32(b[off:], 2)
+	os.WriteFile(path, b, 0o600)
+	if _, err := journalist.Open(path, "pw"); !errors.Is(err, journalist.ErrWrongPassphrase) {
+		t.Fatalf("altered passes: %v", err)
+	}
+	os.WriteFile(path, good, 0o600)
+	if v, err := journalist.Open(path, "pw"); err != nil {
+		t.Fatal(err)
+	} else {
+		v.Close()
+	}
+}
+
+// sourceWrites has a new reader write text to the journalist id, among
+// another reader's cover, and syncs v until the conversation is there. It
+// returns the source's install and mailbox passphrase.
+func (d *deployment) sourceWrites(t *testing.T, v *journalist.Vault, id, text string) (*client.App, string) {
+	t.Helper()
+	ctx := context.Background()
+	src, other := d.reader(t), d.reader(t)
+	if err := src.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pass, s, err := src.CreateMailbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(id, text); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []*client.App{src, other} {
+		if _, err := app.BackgroundRun(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, id+"'s message", func() bool {
+		if _, err := v.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return len(v.Conversations()) == 1
+	})
+	return src, pass
 }

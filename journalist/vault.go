@@ -35,6 +35,31 @@ type KDFParams struct {
 // (64 bits) guessing is out of reach.
 var DefaultKDF = KDFParams{Time: 3, Memory: 256 << 10, Threads: 4}
 
+// The largest Argon2id parameters a vault may ask for: four times
+// DefaultKDF's passes and memory, and four times its threads. The
+// parameters sit in the vault's header before anything is authenticated
+// (changing them only changes the key, so a forged header fails to open),
+// and Open runs the KDF with them: without these bounds a damaged or
+// hostile vault file could make Open allocate gigabytes or run for
+// minutes before finding out.
+const (
+	MaxKDFTime    = 4 * 3
+	MaxKDFMemory  = 4 * 256 << 10 // KiB: 1 GiB
+	MaxKDFThreads = 4 * 4
+)
+
+// check reports whether Open would accept p. Argon2id needs at least 8 KiB
+// per thread.
+func (p KDFParams) check() error {
+	if p.Time < 1 || p.Time > MaxKDFTime || p.Threads < 1 || p.Threads > MaxKDFThreads ||
+		p.Memory < 8*uint32(p.Threads) || p.Memory > MaxKDFMemory {
+		return fmt.Errorf("Argon2id with %d pass(es) over %d KiB in %d thread(s) is outside what a vault may use "+
+			"(1 to %d passes, 8 KiB per thread to %d MiB, 1 to %d threads)",
+			p.Time, p.Memory, p.Threads, MaxKDFTime, MaxKDFMemory>>10, MaxKDFThreads)
+	}
+	return nil
+}
+
 // Errors opening a vault.
 var (
 	ErrWrongPassphrase = errors.New("the passphrase does not open this vault (or the vault file was altered)")
@@ -45,6 +70,9 @@ var (
 const vaultHeader = 16 + 4 + 4 + 1
 
 func sealVault(path, passphrase string, kdf KDFParams, v any) error {
+	if err := kdf.check(); err != nil {
+		return err
+	}
 	plain, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -75,8 +103,9 @@ func openVault(path, passphrase string, v any) (KDFParams, error) {
 	}
 	hdr := b[len(vaultMagic) : len(vaultMagic)+vaultHeader]
 	kdf := KDFParams{Time: binary.BigEndian.Uint32(hdr[16:]), Memory: binary.BigEndian.Uint32(hdr[20:]), Threads: hdr[24]}
-	if kdf.Time == 0 || kdf.Time > 100 || kdf.Memory < 8 || kdf.Memory > 4<<20 || kdf.Threads == 0 {
-		return KDFParams{}, fmt.Errorf("%s: %w (its key-stretching parameters are out of range)", path, ErrDamaged)
+	// Checked before stretching: see MaxKDFMemory.
+	if err := kdf.check(); err != nil {
+		return KDFParams{}, fmt.Errorf("%s: %w: refusing to unlock it: %v", path, ErrDamaged, err)
 	}
 	key := stretch(passphrase, hdr[:16], kdf)
 	plain, err := crypto.OpenSecret(&key, b[len(vaultMagic)+vaultHeader:])
@@ -87,6 +116,15 @@ func openVault(path, passphrase string, v any) (KDFParams, error) {
 		return KDFParams{}, fmt.Errorf("%s: %w (%v)", path, ErrDamaged, err)
 	}
 	return kdf, nil
+}
+
+// checkPassphrase reports whether passphrase opens the vault at path,
+// without taking its lock (the web UI checks it this way while it holds
+// the vault open).
+func checkPassphrase(path, passphrase string) error {
+	var d data
+	_, err := openVault(path, passphrase, &d)
+	return err
 }
 
 func stretch(passphrase string, salt []byte, p KDFParams) [crypto.SecretBoxKeySize]byte {

@@ -41,6 +41,13 @@ type WebConfig struct {
 type Web struct {
 	cfg WebConfig
 
+	// unlockMu lets one unlock stretch a passphrase at a time: each runs
+	// Argon2id over the vault's memory (256 MiB by default).
+	unlockMu sync.Mutex
+	// syncNow asks Run for a sync at once: sent when an unlock opens the
+	// vault.
+	syncNow chan struct{}
+
 	mu         sync.Mutex
 	vault      *Vault
 	session    string
@@ -67,7 +74,7 @@ func NewWeb(cfg WebConfig) *Web {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Web{cfg: cfg, loginCSRF: map[string]time.Time{}}
+	return &Web{cfg: cfg, loginCSRF: map[string]time.Time{}, syncNow: make(chan struct{}, 1)}
 }
 
 func token() string {
@@ -79,7 +86,12 @@ func token() string {
 }
 
 // Run syncs and sends on their cadences while the vault is unlocked, and
-// locks it when idle, until ctx ends.
+// locks it when idle, until ctx ends. It also syncs as soon as an unlock
+// opens the vault, so that the published keys (which replies are sealed
+// to) and new messages are there at once; from then on only the timers
+// make requests, never what the journalist does in the UI (see
+// Vault.verified). The one exception is "Sync now", a download the
+// journalist asks for by name.
 func (w *Web) Run(ctx context.Context) {
 	syncT, sendT, idleT := time.NewTicker(w.cfg.SyncEvery), time.NewTicker(w.cfg.SendEvery), time.NewTicker(time.Second)
 	defer syncT.Stop()
@@ -99,17 +111,23 @@ func (w *Web) Run(ctx context.Context) {
 				w.lock()
 			}
 		case <-syncT.C:
-			if v := w.current(); v != nil {
-				if _, err := v.Sync(ctx); err != nil {
-					w.cfg.Logger.Warn("sync", "err", err)
-				}
-			}
+			w.sync(ctx)
+		case <-w.syncNow:
+			w.sync(ctx)
 		case <-sendT.C:
 			if v := w.current(); v != nil {
 				if _, err := v.SendOne(ctx); err != nil {
 					w.cfg.Logger.Warn("send", "err", err)
 				}
 			}
+		}
+	}
+}
+
+func (w *Web) sync(ctx context.Context) {
+	if v := w.current(); v != nil {
+		if _, err := v.Sync(ctx); err != nil {
+			w.cfg.Logger.Warn("sync", "err", err)
 		}
 	}
 }
@@ -167,6 +185,9 @@ func (w *Web) Handler() http.Handler {
 
 func syncWords(r SyncResult) string {
 	s := "Synced: " + itoa(r.Messages) + " new message(s) in " + itoa(r.DeadDrops) + " dead drop(s)."
+	if r.Unverified > 0 {
+		s += " Skipped " + itoa(r.Unverified) + " dead drop(s) whose signature did not verify."
+	}
 	if r.Waiting != "" {
 		s += " " + r.Waiting
 	}
@@ -224,8 +245,9 @@ type page struct {
 	Queued                                           int
 }
 
-func (w *Web) render(rw http.ResponseWriter, name string, p page) {
+func (w *Web) render(rw http.ResponseWriter, status int, name string, p page) {
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+	rw.WriteHeader(status)
 	if err := pages.ExecuteTemplate(rw, name, p); err != nil {
 		w.cfg.Logger.Error("rendering", "page", name, "err", err)
 	}
@@ -253,13 +275,42 @@ func (w *Web) sessionOK(r *http.Request) (*Vault, string, bool) {
 	return w.vault, w.csrf, true
 }
 
+// errorPage answers with a page that says what went wrong in plain words.
+func (w *Web) errorPage(rw http.ResponseWriter, status int, msg string) {
+	w.render(rw, status, "error", page{Title: http.StatusText(status), Error: msg})
+}
+
+// MaxFormBody caps every form the UI accepts. A reply is far smaller: it
+// must fit in one fixed-size message.
+const MaxFormBody = 64 << 10
+
+// readForm reads a request's form, at most MaxFormBody bytes. It answers
+// a larger one with 413 itself: cut short, the form would lose its CSRF
+// token, and the answer would wrongly say that the session had ended.
+func (w *Web) readForm(rw http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(rw, r.Body, MaxFormBody)
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		w.errorPage(rw, http.StatusRequestEntityTooLarge, "That was too long: the form carried more than 64 KiB, and a reply must fit in one fixed-size message. Nothing was saved or queued. Go back, shorten it and send it again.")
+		return false
+	case err != nil:
+		w.errorPage(rw, http.StatusBadRequest, "The form could not be read: "+err.Error())
+		return false
+	}
+	return true
+}
+
 func (w *Web) withSession(h func(http.ResponseWriter, *http.Request, *Vault)) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(rw, r.Body, 64<<10)
+		if !w.readForm(rw, r) {
+			return
+		}
 		v, _, ok := w.sessionOK(r)
 		if !ok {
 			if r.Method == http.MethodPost {
-				http.Error(rw, "the session has ended or the form is stale: unlock again", http.StatusForbidden)
+				w.errorPage(rw, http.StatusForbidden, "The session has ended or the form is stale: nothing was done. Unlock again and retry.")
 				return
 			}
 			http.Redirect(rw, r, "/", http.StatusSeeOther)
@@ -272,13 +323,13 @@ func (w *Web) withSession(h func(http.ResponseWriter, *http.Request, *Vault)) ht
 func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 	v, csrf, ok := w.sessionOK(r)
 	if !ok {
-		w.unlockPage(rw, "")
+		w.unlockPage(rw, http.StatusOK, "")
 		return
 	}
-	w.render(rw, "list", page{Title: "Conversations", Journalist: v.ID(), CSRF: csrf, Flash: w.takeFlash(), Conversations: v.Conversations(), Queued: v.Queued()})
+	w.render(rw, http.StatusOK, "list", page{Title: "Conversations", Journalist: v.ID(), CSRF: csrf, Flash: w.takeFlash(), Conversations: v.Conversations(), Queued: v.Queued()})
 }
 
-func (w *Web) unlockPage(rw http.ResponseWriter, errMsg string) {
+func (w *Web) unlockPage(rw http.ResponseWriter, status int, errMsg string) {
 	t := token()
 	w.mu.Lock()
 	now := w.cfg.Now()
@@ -290,11 +341,17 @@ func (w *Web) unlockPage(rw http.ResponseWriter, errMsg string) {
 	w.loginCSRF[t] = now.Add(15 * time.Minute)
 	w.mu.Unlock()
 	http.SetCookie(rw, &http.Cookie{Name: "chaff_login", Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	w.render(rw, "unlock", page{Title: "Unlock", LoginCSRF: t, Error: errMsg})
+	w.render(rw, status, "unlock", page{Title: "Unlock", LoginCSRF: t, Error: errMsg})
 }
 
+// unlock opens the vault, or, when it is open already, starts a new
+// session on it. A passphrase is checked before anything changes, so a
+// wrong one (from anyone on this machine) leaves an unlocked session as it
+// was.
 func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(rw, r.Body, 64<<10)
+	if !w.readForm(rw, r) {
+		return
+	}
 	c, err := r.Cookie("chaff_login")
 	form := r.PostFormValue("csrf")
 	w.mu.Lock()
@@ -302,42 +359,79 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 	delete(w.loginCSRF, form)
 	w.mu.Unlock()
 	if err != nil || !known || w.cfg.Now().After(exp) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
-		http.Error(rw, "the form is stale: reload the page", http.StatusForbidden)
+		w.errorPage(rw, http.StatusForbidden, "The unlock form is stale: reload the page and try again.")
+		return
+	}
+	pass := r.PostFormValue("passphrase")
+	w.unlockMu.Lock()
+	defer w.unlockMu.Unlock()
+	cur := w.current()
+	if cur != nil {
+		// The open vault holds the lock Open takes, so check the
+		// passphrase against the file (at the full cost of the KDF, so
+		// that guessing here is no cheaper than on a locked vault) and
+		// keep the open vault.
+		if err = checkPassphrase(w.cfg.VaultPath, pass); err == nil {
+			w.mu.Lock()
+			if w.vault == cur {
+				session := w.newSessionLocked()
+				w.mu.Unlock()
+				w.sessionCookie(rw, session)
+				http.Redirect(rw, r, "/", http.StatusSeeOther)
+				return
+			}
+			// Locked (idle, or the lock button) while we checked: open it.
+			w.mu.Unlock()
+		}
+	}
+	var v *Vault
+	if err == nil {
+		v, err = Open(w.cfg.VaultPath, pass)
+	}
+	switch {
+	case errors.Is(err, ErrWrongPassphrase):
+		w.unlockPage(rw, http.StatusUnauthorized, "That passphrase does not open the vault.")
+		return
+	case errors.Is(err, ErrInUse):
+		w.unlockPage(rw, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		w.unlockPage(rw, http.StatusInternalServerError, err.Error())
 		return
 	}
 	w.mu.Lock()
-	if w.vault != nil { // unlocking again: let go of the open vault first
-		w.vault.Close()
-		w.vault, w.session, w.csrf = nil, "", ""
-	}
-	w.mu.Unlock()
-	v, err := Open(w.cfg.VaultPath, r.PostFormValue("passphrase"))
-	if errors.Is(err, ErrWrongPassphrase) {
-		w.unlockPage(rw, "That passphrase does not open the vault.")
-		return
-	}
-	if err != nil {
-		w.unlockPage(rw, err.Error())
-		return
-	}
-	w.mu.Lock()
-	if w.vault != nil {
+	if w.vault != nil { // cannot happen while unlocks take turns; never leak a lock
 		w.vault.Close()
 	}
-	w.vault, w.session, w.csrf, w.lastActive = v, token(), token(), w.cfg.Now()
-	session := w.session
+	w.vault = v
+	session := w.newSessionLocked()
 	w.mu.Unlock()
-	http.SetCookie(rw, &http.Cookie{Name: "chaff_session", Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	select {
+	case w.syncNow <- struct{}{}:
+	default:
+	}
+	w.sessionCookie(rw, session)
 	http.Redirect(rw, r, "/", http.StatusSeeOther)
+}
+
+// newSessionLocked starts a new session on the open vault, ending any
+// other; it returns the session token.
+func (w *Web) newSessionLocked() string {
+	w.session, w.csrf, w.lastActive = token(), token(), w.cfg.Now()
+	return w.session
+}
+
+func (w *Web) sessionCookie(rw http.ResponseWriter, session string) {
+	http.SetCookie(rw, &http.Cookie{Name: "chaff_session", Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
 
 func (w *Web) conversation(rw http.ResponseWriter, r *http.Request, v *Vault) {
 	c, err := v.Read(r.PathValue("id"))
 	if err != nil {
-		http.Error(rw, "no such conversation", http.StatusNotFound)
+		w.errorPage(rw, http.StatusNotFound, "There is no such conversation.")
 		return
 	}
 	_, csrf, _ := w.sessionOK(r)
 	others, _ := v.Journalists(r.Context())
-	w.render(rw, "conversation", page{Title: "Source " + c.ID, Journalist: v.ID(), CSRF: csrf, Flash: w.takeFlash(), C: c, Others: others})
+	w.render(rw, http.StatusOK, "conversation", page{Title: "Source " + c.ID, Journalist: v.ID(), CSRF: csrf, Flash: w.takeFlash(), C: c, Others: others})
 }

@@ -23,12 +23,23 @@ const journalistUsage = `usage: chaff journalist <command> --vault FILE [flags]
   init --bundle FILE [--api URL]   create the vault from the setup bundle
                                    chaff admin journalist add wrote; prints
                                    its passphrase once
-  serve [--listen 127.0.0.1:8081]  the web UI (unlock it in the browser)
-  sync                             download and read new messages; send one
-                                   message (a queued reply, or cover)
+  serve [--listen 127.0.0.1:8081]  the web UI (unlock it in the browser);
+                                   while unlocked it syncs every minute and
+                                   sends one message every --send-every
+  sync                             download new messages (rotating keys when
+                                   due); sends nothing
   inbox                            list conversations and messages
-  reply --to CONVERSATION TEXT     queue a reply
+  reply --to CONVERSATION TEXT     queue a reply (no network request); it
+                                   leaves with a later send
+  send                             send one message now: the oldest queued
+                                   reply, or cover when none is queued
   rotate                           publish a new messaging key now
+
+Replies hide among cover: every send looks the same, so only the moment
+of a send could tell that you replied. Keep serve unlocked, which sends
+on a steady schedule, or run send from a timer at a fixed interval (cron,
+a systemd timer): running it by hand after replying would tie the send to
+you, which is why sync does not send.
 
 The passphrase comes from the file descriptor given with --passphrase-fd,
 or $CHAFF_PASSPHRASE, or is prompted for.
@@ -41,7 +52,7 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	}
 	cmd := args[0]
 	switch cmd {
-	case "init", "serve", "sync", "inbox", "reply", "rotate":
+	case "init", "serve", "sync", "send", "inbox", "reply", "rotate":
 	default:
 		fmt.Fprintf(stderr, "chaff journalist: unknown command %q\n\n%s", cmd, journalistUsage)
 		return errUsage
@@ -156,6 +167,17 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(stdout, "Synced: %d new message(s) in %d dead drop(s).\n", res.Messages, res.DeadDrops)
+		if res.Unverified > 0 {
+			fmt.Fprintf(stdout, "Skipped %d dead drop(s) whose signature did not verify.\n", res.Unverified)
+		}
+		if res.Waiting != "" {
+			fmt.Fprintln(stdout, res.Waiting)
+		}
+		if n := v.Queued(); n > 0 {
+			fmt.Fprintf(stdout, "%d message(s) wait for the next send (serve, or chaff journalist send from a timer).\n", n)
+		}
+	case "send":
 		real, err := v.SendOne(ctx)
 		if err != nil {
 			return err
@@ -164,10 +186,7 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 		if real {
 			what = "a queued reply"
 		}
-		fmt.Fprintf(stdout, "Synced: %d new message(s) in %d dead drop(s). Sent %s.\n", res.Messages, res.DeadDrops, what)
-		if res.Waiting != "" {
-			fmt.Fprintln(stdout, res.Waiting)
-		}
+		fmt.Fprintf(stdout, "Sent %s.\n", what)
 	case "inbox":
 		cs := v.Conversations()
 		if len(cs) == 0 {
@@ -201,7 +220,7 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 		if err := v.Reply(ctx, *to, strings.Join(pos, " ")); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Queued your reply to source %s; it leaves with the next send (chaff journalist sync, or the web UI's cadence).\n", *to)
+		fmt.Fprintf(stdout, "Queued your reply to source %s; it leaves with the next send (serve's steady schedule, or chaff journalist send from your timer).\n", *to)
 	case "rotate":
 		if err := v.RotateNow(ctx); err != nil {
 			return err
