@@ -44,3 +44,12 @@ func OpenSecret(key *[SecretBoxKeySize]byte, box []byte) ([]byte, error) {
 	}
 	return msg, nil
 }
+
+// NewSecretKey returns a new random secret-box key.
+func NewSecretKey() (*[SecretBoxKeySize]byte, error) {
+	var k [SecretBoxKeySize]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}

@@ -63,7 +63,7 @@ func deploy(t *testing.T) *deployment {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	node, err := covernode.New(ctx, nc, covernode.Config{
-		StateDir: t.TempDir(), BundlePath: bundle, API: apiclient.New(a.URL), Anchors: []keys.SignedPublicKey{n.Org.Public},
+		StateDir: t.TempDir(), StateKey: testnet.StateKey(t), BundlePath: bundle, API: apiclient.New(a.URL), Anchors: []keys.SignedPublicKey{n.Org.Public},
 		U2J: mix.Params{ThresholdMin: 4, ThresholdMax: 4, Timeout: time.Hour, OutputSize: 3},
 		J2U: mix.Params{ThresholdMin: 3, ThresholdMax: 3, Timeout: time.Hour, OutputSize: 3},
 	})

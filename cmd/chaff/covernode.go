@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/mix"
@@ -19,11 +23,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-const coverNodeUsage = `usage: chaff covernode --state DIR --api URL --anchor ORG.pub.json [--bundle FILE] [flags]
+const coverNodeUsage = `usage: chaff covernode --state DIR --state-key-file FILE --api URL --anchor ORG.pub.json [--bundle FILE] [flags]
 
 Runs a CoverNode: pulls messages from NATS JetStream, strips the outer
 layer, drops cover, mixes, and posts signed dead drops to the API. It
 listens on nothing public; health is on --admin-listen (loopback).
+
+The node's keys (and through them its round logs) are sealed in --state
+under the state key, which must live elsewhere: another disk, a secrets
+store mounted at start. On a first start a missing --state-key-file is
+created. $CHAFF_COVERNODE_STATE_KEY (64 hex digits) may stand in for it.
 
 flags:
 `
@@ -50,6 +59,7 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var anchors multiFlag
 	fs.Var(&anchors, "anchor", "organisation trust anchor file (repeatable; required)")
 	state := fs.String("state", "", "the CoverNode's own directory: keys and round logs (required; keep it private)")
+	stateKeyFile := fs.String("state-key-file", "", "the key that seals --state (required, or $CHAFF_COVERNODE_STATE_KEY); not on --state's disk")
 	bundle := fs.String("bundle", "", "setup bundle from chaff admin covernode add (first start only)")
 	apiURL := fs.String("api", "", "URL of the Chaff API (required)")
 	identityURL := fs.String("identity-api", "", "URL of chaff identity-api, which certifies the node's rotated identity keys")
@@ -104,6 +114,10 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	stateKey, err := loadStateKey(*stateKeyFile, *state, stdout)
+	if err != nil {
+		return err
+	}
 	nc, _, closeNATS, err := nf.connect("chaff-covernode", log)
 	if err != nil {
 		return err
@@ -112,7 +126,7 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := covernode.Config{
-		StateDir: *state, BundlePath: *bundle, API: apiclient.New(strings.TrimRight(*apiURL, "/")),
+		StateDir: *state, StateKey: stateKey, BundlePath: *bundle, API: apiclient.New(strings.TrimRight(*apiURL, "/")),
 		Anchors: anchorKeys, U2J: u2j.p, J2U: j2u.p, Logger: log, AckWait: *ackWait, Registry: reg,
 	}
 	if *identityURL != "" {
@@ -141,4 +155,70 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		err = nil
 	}
 	return err
+}
+
+// loadStateKey reads the key that seals a CoverNode's state, from
+// $CHAFF_COVERNODE_STATE_KEY or from path (64 hex digits). The file must be
+// readable by its owner only, and outside the state directory: the point
+// of the key is that the state alone gives nothing away. On a first start
+// (no sealed state yet) a missing file is created.
+func loadStateKey(path, stateDir string, stdout io.Writer) (*[crypto.SecretBoxKeySize]byte, error) {
+	if env := os.Getenv("CHAFF_COVERNODE_STATE_KEY"); env != "" {
+		if path != "" {
+			return nil, errors.New("give the state key either in --state-key-file or in $CHAFF_COVERNODE_STATE_KEY, not both")
+		}
+		return parseStateKey(env, "$CHAFF_COVERNODE_STATE_KEY")
+	}
+	if path == "" {
+		return nil, errors.New("--state-key-file is required (or $CHAFF_COVERNODE_STATE_KEY): it seals the node's keys in --state")
+	}
+	absKey, err1 := filepath.Abs(path)
+	absState, err2 := filepath.Abs(stateDir)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	if rel, err := filepath.Rel(absState, absKey); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("the state key %s is inside --state %s: keep it apart, or it protects nothing", path, stateDir)
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(stateDir, "keys.sealed")); err == nil {
+			return nil, fmt.Errorf("%s does not exist, but %s holds a sealed key state: give this node's state key", path, stateDir)
+		}
+		k, err := crypto.NewSecretKey()
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		_, err = f.WriteString(hex.EncodeToString(k[:]) + "\n")
+		if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "Created a new state key in %s. Keep it apart from %s (another disk, a secrets store) and back it up: without it the node's keys cannot be read.\n", path, stateDir)
+		return k, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("the state key %s can be read by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseStateKey(string(b), path)
+}
+
+func parseStateKey(s, where string) (*[crypto.SecretBoxKeySize]byte, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != crypto.SecretBoxKeySize {
+		return nil, fmt.Errorf("%s must hold a state key: %d hex digits", where, 2*crypto.SecretBoxKeySize)
+	}
+	var k [crypto.SecretBoxKeySize]byte
+	copy(k[:], b)
+	return &k, nil
 }

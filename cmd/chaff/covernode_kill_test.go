@@ -52,7 +52,7 @@ func TestCoverNodeSurvivesSIGKILL(t *testing.T) {
 	state := filepath.Join(dir, "state")
 
 	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "covernode", "--state", state, "--bundle", bundle, "--api", a.URL, "--anchor", anchor,
+		cmd := exec.Command(os.Args[0], "covernode", "--state", state, "--state-key-file", filepath.Join(dir, "state.key"), "--bundle", bundle, "--api", a.URL, "--anchor", anchor,
 			"--nats", srv.ClientURL(), "--admin-listen", "127.0.0.1:0", "--mixing", "test",
 			"--u2j-threshold-min", "2", "--u2j-threshold-max", "7", "--u2j-output-size", "3", "--log-level", "warn", "--ack-wait", "2s")
 		cmd.Env = append(os.Environ(), "CHAFF_RUN_MAIN=1")

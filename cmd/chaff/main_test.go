@@ -361,8 +361,10 @@ func cmdDeploy(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs("carol.bundle.json"), b, 0o600))
 	post("/v1/status/public-key", n.Form(n.Org, n.Admin.Public))
 	post("/v1/status", n.Form(n.Admin, map[string]any{"status": map[string]any{"status": "AVAILABLE", "description": "up", "timestamp": protocol.FormatTime(time.Now())}}))
+	stateKey, err := crypto.NewSecretKey()
+	ts.Check(err)
 	node, err := covernode.New(ctx, nc, covernode.Config{
-		StateDir: ts.MkAbs("covernode"), BundlePath: bundle, API: apiclient.New(hs.URL), Anchors: []keys.SignedPublicKey{n.Org.Public},
+		StateDir: ts.MkAbs("covernode"), StateKey: stateKey, BundlePath: bundle, API: apiclient.New(hs.URL), Anchors: []keys.SignedPublicKey{n.Org.Public},
 		U2J: mix.Params{ThresholdMin: 3, ThresholdMax: 3, Timeout: time.Hour, OutputSize: 3},
 		J2U: mix.Params{ThresholdMin: 3, ThresholdMax: 3, Timeout: time.Hour, OutputSize: 3},
 	})

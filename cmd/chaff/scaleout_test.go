@@ -111,7 +111,7 @@ func TestScaleOutUnderFailures(t *testing.T) {
 	alice, bundle1 := testnet.Bootstrap(t, apis[0], n, dir)
 	bundle2 := n.CoverNodeBundle("covernode_002", dir)
 	coverNode := func(id, bundle string) *proc {
-		return startChaff(t, "covernode", "--state", filepath.Join(dir, id), "--bundle", bundle, "--api", apis[0], "--anchor", anchor,
+		return startChaff(t, "covernode", "--state", filepath.Join(dir, id), "--state-key-file", filepath.Join(dir, id+".key"), "--bundle", bundle, "--api", apis[0], "--anchor", anchor,
 			"--nats", natsURLs, "--admin-listen", "127.0.0.1:0", "--mixing", "test", "--ack-wait", "3s", "--log-level", "warn")
 	}
 	cn1, cn2 := coverNode("covernode_001", bundle1), coverNode("covernode_002", bundle2)

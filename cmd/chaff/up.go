@@ -192,9 +192,15 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	st.API, st.IdentityAPI, st.Anchor, st.KeysDir, st.Mixing = apiURL, idURL, anchorPath, keysDir, *mixing
 	st.Note = "Demo only: the vault passphrases are kept here for scripts. A real newsroom never writes them down on the machine."
 
-	// The CoverNode.
+	// The CoverNode. Its state key sits beside its state here, which a
+	// real deployment must not do (see chaff covernode -h).
+	cnState := filepath.Join(*dataDir, "covernode")
+	stateKey, err := loadStateKey(filepath.Join(*dataDir, "covernode.state-key"), cnState, io.Discard)
+	if err != nil {
+		return err
+	}
 	node, err := covernode.New(ctx, nc, covernode.Config{
-		StateDir: filepath.Join(*dataDir, "covernode"), BundlePath: filepath.Join(*dataDir, "covernode_001.setup-bundle.json"),
+		StateDir: cnState, StateKey: stateKey, BundlePath: filepath.Join(*dataDir, "covernode_001.setup-bundle.json"),
 		API: apiC, IdentityAPI: apiclient.New(idURL), Anchors: []keys.SignedPublicKey{*anchor}, U2J: u2j, J2U: j2u, Logger: log,
 	})
 	if err != nil {

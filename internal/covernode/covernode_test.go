@@ -30,6 +30,8 @@ type world struct {
 	a      *testnet.API
 	bundle string
 	alice  *testnet.Member
+	// stateKey seals every node's state in this world.
+	stateKey *[crypto.SecretBoxKeySize]byte
 }
 
 func post(t testing.TB, url string, body []byte) {
@@ -49,12 +51,12 @@ func newWorld(t testing.TB) *world {
 	_, nc := testnet.StartNATS(t)
 	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
 	alice, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
-	return &world{n: n, nc: nc, a: a, bundle: bundle, alice: alice}
+	return &world{n: n, nc: nc, a: a, bundle: bundle, alice: alice, stateKey: testnet.StateKey(t)}
 }
 
 func (w *world) config(stateDir string) covernode.Config {
 	return covernode.Config{
-		StateDir: stateDir, BundlePath: w.bundle, API: apiclient.New(w.a.URL),
+		StateDir: stateDir, StateKey: w.stateKey, BundlePath: w.bundle, API: apiclient.New(w.a.URL),
 		Anchors:  []keys.SignedPublicKey{w.n.Org.Public},
 		U2J:      mix.Params{ThresholdMin: 2, ThresholdMax: 4, Timeout: time.Hour, OutputSize: 4},
 		J2U:      mix.Params{ThresholdMin: 2, ThresholdMax: 3, Timeout: time.Hour, OutputSize: 3},

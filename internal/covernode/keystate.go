@@ -26,10 +26,12 @@ type ownKey struct {
 	CreatedAt time.Time     `json:"created_at"`
 }
 
-// keyState is the node's keys, kept in the state directory (0600).
+// keyState is the node's keys, kept in the state directory sealed under
+// the state key (keys.sealed, 0600).
 type keyState struct {
 	mu          sync.RWMutex
 	path        string
+	sealKey     *[crypto.SecretBoxKeySize]byte
 	CoverNodeID string    `json:"covernode_id"`
 	Identity    []*ownKey `json:"identity"`
 	Messaging   []*ownKey `json:"messaging"`
@@ -43,31 +45,70 @@ type Bundle struct {
 	Form        *form.Form    `json:"form"`
 }
 
-func loadKeyState(dir string) (*keyState, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+// Files of the key state: sealed, and the plaintext of earlier versions,
+// which loadKeyState seals and removes.
+const (
+	sealedKeysFile = "keys.sealed"
+	plainKeysFile  = "keys.json"
+)
+
+// ErrWrongStateKey is returned when the state key does not open the key
+// state.
+var ErrWrongStateKey = errors.New("covernode: the state key does not open " + sealedKeysFile + ": is it this CoverNode's state key?")
+
+// loadKeyState reads the key state sealed under key. A plaintext key state
+// left by an earlier version is sealed and then removed (migrated reports
+// it).
+func loadKeyState(dir string, key *[crypto.SecretBoxKeySize]byte) (ks *keyState, migrated bool, err error) {
+	if key == nil {
+		return nil, false, errors.New("covernode: no state key: the node's keys are kept sealed under a key kept apart from the state directory")
 	}
-	ks := &keyState{path: filepath.Join(dir, "keys.json")}
-	b, err := os.ReadFile(ks.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, err
+	}
+	ks = &keyState{path: filepath.Join(dir, sealedKeysFile), sealKey: key}
+	box, err := os.ReadFile(ks.path)
+	if err == nil {
+		b, err := crypto.OpenSecret(key, box)
+		if err != nil {
+			return nil, false, ErrWrongStateKey
+		}
+		if err := json.Unmarshal(b, ks); err != nil {
+			return nil, false, fmt.Errorf("%s: %w", ks.path, err)
+		}
+		return ks, false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, err
+	}
+	plain := filepath.Join(dir, plainKeysFile)
+	b, err := os.ReadFile(plain)
 	if errors.Is(err, os.ErrNotExist) {
-		return ks, nil
+		return ks, false, nil // a new node
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := json.Unmarshal(b, ks); err != nil {
-		return nil, fmt.Errorf("%s: %w", ks.path, err)
+		return nil, false, fmt.Errorf("%s: %w", plain, err)
 	}
-	return ks, nil
+	if err := ks.save(); err != nil {
+		return nil, false, err
+	}
+	return ks, true, os.Remove(plain)
 }
 
-// save writes the key state atomically. Callers hold mu.
+// save seals and writes the key state atomically. Callers hold mu.
 func (ks *keyState) save() error {
-	b, err := json.MarshalIndent(ks, "", "  ")
+	b, err := json.Marshal(ks)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(ks.path, b, 0o600)
+	box, err := crypto.SealSecret(ks.sealKey, b)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(ks.path, box, 0o600)
 }
 
 // setup makes sure the node has a published identity key (from the setup

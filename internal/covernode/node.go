@@ -35,7 +35,11 @@ const ConsumerName = "covernodes"
 
 // Config configures a CoverNode.
 type Config struct {
-	StateDir   string
+	StateDir string
+	// StateKey seals the node's keys in StateDir (and, through them, its
+	// round logs). Keep it apart from StateDir: on another disk, in a
+	// secrets store; with it, whoever has StateDir has every key.
+	StateKey   *[crypto.SecretBoxKeySize]byte
 	BundlePath string // setup bundle, needed on first start
 	API        *apiclient.Client
 	// IdentityAPI certifies the node's rotated identity keys; without it
@@ -106,9 +110,12 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	ks, err := loadKeyState(cfg.StateDir)
+	ks, migrated, err := loadKeyState(cfg.StateDir, cfg.StateKey)
 	if err != nil {
 		return nil, err
+	}
+	if migrated {
+		cfg.Logger.Warn("the key state was plaintext: sealed it under the state key and removed the plaintext (" + plainKeysFile + "); its blocks may remain on the disk")
 	}
 	if err := ks.setup(ctx, cfg.API, cfg.BundlePath); err != nil {
 		return nil, err

@@ -1,8 +1,14 @@
 package covernode
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,7 +39,7 @@ func TestKeyRotation(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
 	node, err := New(context.Background(), nc, Config{
-		StateDir: t.TempDir(), BundlePath: bundle, API: apiclient.New(a.URL), IdentityAPI: apiclient.New(is.URL),
+		StateDir: t.TempDir(), StateKey: testnet.StateKey(t), BundlePath: bundle, API: apiclient.New(a.URL), IdentityAPI: apiclient.New(is.URL),
 		Anchors: []keys.SignedPublicKey{n.Org.Public}, U2J: mix.TestU2J, J2U: mix.TestJ2U, Now: func() time.Time { return clock() },
 	})
 	if err != nil {
@@ -113,5 +119,59 @@ func TestForgetExpired(t *testing.T) {
 	}
 	if ks.forgetExpired(now) {
 		t.Error("forgot something a second time")
+	}
+}
+
+// TestKeyStateSealed: the key state on disk is sealed under the state key
+// (none of its secrets appear in the file), another key does not open it,
+// and a plaintext key state left by an earlier version is sealed and
+// removed.
+func TestKeyStateSealed(t *testing.T) {
+	dir := t.TempDir()
+	key := testnet.StateKey(t)
+	ks, migrated, err := loadKeyState(dir, key)
+	if err != nil || migrated {
+		t.Fatal(err, migrated)
+	}
+	n := testnet.NewNewsroom(t, time.Now())
+	id := n.Gen(keys.CoverNodeIdentity, n.CNProv)
+	ks.CoverNodeID, ks.Identity, ks.LogKey = "covernode_001", []*ownKey{{Pair: id, Epoch: 1}}, bytes.Repeat([]byte{7}, 32)
+	if err := ks.save(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, sealedKeysFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := id.SigningKey()
+	for what, secret := range map[string][]byte{"identity key": seed.Seed(), "log key": ks.LogKey, "covernode id": []byte("covernode_001")} {
+		if bytes.Contains(b, secret) || bytes.Contains(b, []byte(hex.EncodeToString(secret))) {
+			t.Errorf("the %s is readable in %s", what, sealedKeysFile)
+		}
+	}
+	if _, _, err := loadKeyState(dir, testnet.StateKey(t)); !errors.Is(err, ErrWrongStateKey) {
+		t.Fatalf("another state key: %v", err)
+	}
+	if _, _, err := loadKeyState(dir, nil); err == nil {
+		t.Fatal("no state key: accepted")
+	}
+	again, _, err := loadKeyState(dir, key)
+	if err != nil || again.CoverNodeID != "covernode_001" || !bytes.Equal(again.LogKey, ks.LogKey) {
+		t.Fatalf("reopened: %v", err)
+	}
+
+	// An earlier version's plaintext.
+	old := t.TempDir()
+	plain, _ := json.Marshal(again)
+	os.WriteFile(filepath.Join(old, plainKeysFile), plain, 0o600)
+	migratedKS, migrated, err := loadKeyState(old, key)
+	if err != nil || !migrated || migratedKS.CoverNodeID != "covernode_001" {
+		t.Fatalf("migration: %v %v", err, migrated)
+	}
+	if _, err := os.Stat(filepath.Join(old, plainKeysFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the plaintext key state is still there")
+	}
+	if _, migrated, err := loadKeyState(old, key); err != nil || migrated {
+		t.Fatalf("after migration: %v %v", err, migrated)
 	}
 }

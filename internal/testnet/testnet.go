@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/natsx"
@@ -318,4 +319,14 @@ func (n *Newsroom) JournalistBundle(id, api, dir string) string {
 		n.t.Fatal(err)
 	}
 	return path
+}
+
+// StateKey returns a new CoverNode state key.
+func StateKey(t testing.TB) *[crypto.SecretBoxKeySize]byte {
+	t.Helper()
+	k, err := crypto.NewSecretKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -51,7 +51,7 @@ func TestAckTimingIndistinguishable(t *testing.T) {
 	alice, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	node, err := covernode.New(ctx, nc, covernode.Config{StateDir: t.TempDir(), BundlePath: bundle, API: apiclient.New(a.URL),
+	node, err := covernode.New(ctx, nc, covernode.Config{StateDir: t.TempDir(), StateKey: testnet.StateKey(t), BundlePath: bundle, API: apiclient.New(a.URL),
 		Anchors: []keys.SignedPublicKey{n.Org.Public}, U2J: mix.Params{ThresholdMin: 20, ThresholdMax: 50, Timeout: time.Hour, OutputSize: 10}, J2U: mix.TestJ2U, BatchSize: 32})
 	if err != nil {
 		t.Fatal(err)

@@ -98,7 +98,7 @@ func population(t *testing.T, installs, sources, rounds int, leaky bool) ([]obse
 		}
 	}
 	// A CoverNode's keys must be published for the apps to wrap messages.
-	if _, err := covernode.New(context.Background(), nc, covernode.Config{StateDir: t.TempDir(), BundlePath: bundle, API: apiclient.New(a.URL),
+	if _, err := covernode.New(context.Background(), nc, covernode.Config{StateDir: t.TempDir(), StateKey: testnet.StateKey(t), BundlePath: bundle, API: apiclient.New(a.URL),
 		Anchors: []keys.SignedPublicKey{n.Org.Public}, U2J: mix.TestU2J, J2U: mix.TestJ2U}); err != nil {
 		t.Fatal(err)
 	}
