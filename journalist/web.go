@@ -132,6 +132,10 @@ func (w *Web) sync(ctx context.Context) {
 	}
 }
 
+// Unlocked reports whether a vault is open in the UI (and so sending on
+// its cadence).
+func (w *Web) Unlocked() bool { return w.current() != nil }
+
 func (w *Web) current() *Vault {
 	w.mu.Lock()
 	defer w.mu.Unlock()

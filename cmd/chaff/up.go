@@ -233,7 +233,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		idKey := v.IdentityKey()
 		v.Close()
 		wg.Add(1)
-		go func() { defer wg.Done(); journalistCover(bg, apiC, pk, idKey, *journalistEvery) }()
+		go func() { defer wg.Done(); journalistCover(bg, apiC, pk, idKey, *journalistEvery, w.Unlocked) }()
 	}
 	// Simulated readers: cover traffic, so that mix rounds fire.
 	for range *readers {
@@ -331,8 +331,11 @@ func setUpNewsroom(ctx context.Context, dataDir, keysDir, apiURL string, stderr 
 }
 
 // journalistCover sends a journalist's cover messages on a fixed cadence,
-// as the journalist app does while it runs.
-func journalistCover(ctx context.Context, api *apiclient.Client, pk *publishedKeys, id *keys.KeyPair, every time.Duration) {
+// as the journalist app does while it runs, so that replies' rounds fill
+// in the demo. It stands aside while the journalist's web UI is unlocked
+// (uiSends), which then sends on the same cadence itself: the journalist's
+// rate of messages does not change with the UI's state.
+func journalistCover(ctx context.Context, api *apiclient.Client, pk *publishedKeys, id *keys.KeyPair, every time.Duration, uiSends func() bool) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -340,6 +343,9 @@ func journalistCover(ctx context.Context, api *apiclient.Client, pk *publishedKe
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if uiSends() {
+			continue
 		}
 		cks, err := pk.coverNodeKeys(ctx)
 		if err != nil || id == nil {

@@ -15,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/form"
+	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -179,4 +183,56 @@ func (u *uiClient) findMessage(text string) string {
 		}
 	}
 	return ""
+}
+
+// TestJournalistCoverStandsAside: chaff up's stand-in sender of a
+// journalist's cover sends on its cadence while the journalist's web UI
+// is locked, and nothing while it is unlocked (the UI then sends itself),
+// so the journalist's rate does not change with the UI's state.
+func TestJournalistCoverStandsAside(t *testing.T) {
+	n := testnet.NewNewsroom(t, time.Now())
+	_, nc := testnet.StartNATS(t)
+	a := testnet.StartAPI(t, nc, n, api.Config{})
+	alice, _ := testnet.Bootstrap(t, a.URL, n, t.TempDir())
+	cn := n.AddCoverNode("covernode_001")
+	c := apiclient.New(a.URL)
+	for _, f := range []struct {
+		path   string
+		signer *keys.KeyPair
+		body   any
+	}{
+		{"/v1/public-keys/covernode/identity-public-key", n.CNProv, map[string]any{"covernode_id": "covernode_001", "covernode_id_pk": cn.ID.Public}},
+		{"/v1/public-keys/covernode/messaging-public-key", cn.ID, cn.Msg[0].Public},
+	} {
+		if _, err := c.SendForm(t.Context(), "POST", f.path, f.signer, f.body, form.DefaultTTL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pk := &publishedKeys{api: c, anchor: n.Org.Public}
+	sent := func(unlocked bool) uint64 {
+		before := streamMsgs(t, a, store.StreamJ2C)
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		journalistCover(ctx, c, pk, alice.ID, 20*time.Millisecond, func() bool { return unlocked })
+		return streamMsgs(t, a, store.StreamJ2C) - before
+	}
+	if got := sent(false); got == 0 {
+		t.Fatal("nothing sent while the UI was locked")
+	}
+	if got := sent(true); got != 0 {
+		t.Fatalf("%d cover messages sent while the UI was unlocked and sending itself", got)
+	}
+}
+
+func streamMsgs(t *testing.T, a *testnet.API, name string) uint64 {
+	t.Helper()
+	s, err := a.Store.JS.Stream(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
 }
