@@ -63,6 +63,17 @@ type publicState struct {
 	KeysDownloaded time.Time         `json:"keys_downloaded"`
 }
 
+// deviceKey decodes the install's device key.
+func (p *publicState) deviceKey() ([crypto.SecretBoxKeySize]byte, error) {
+	var k [crypto.SecretBoxKeySize]byte
+	dk, err := hex.DecodeString(p.DeviceKey)
+	if err != nil || len(dk) != len(k) {
+		return k, errors.New("the install's device key is damaged")
+	}
+	copy(k[:], dk)
+	return k, nil
+}
+
 // Start is an app start: on the first it creates the install's state and
 // its storage (random bytes: no mailbox); on every start it rewrites all of
 // the install's files (see writeAll), the storage with fresh randomness.
@@ -101,12 +112,11 @@ func Start(cfg Config) (*App, error) {
 			return nil, fmt.Errorf("%s: %w", a.path(publicFile), err)
 		}
 	}
-	dk, err := hex.DecodeString(a.pub.DeviceKey)
-	if err != nil || len(dk) != crypto.SecretBoxKeySize {
-		return nil, errors.New("the install's device key is damaged")
+	dk, err := a.pub.deviceKey()
+	if err != nil {
+		return nil, err
 	}
-	a.store = &storage{path: a.path(storageFile), kdf: cfg.KDF}
-	copy(a.store.deviceKey[:], dk)
+	a.store = &storage{path: a.path(storageFile), kdf: cfg.KDF, deviceKey: dk}
 	writeStorage := a.store.rewrite
 	if _, err := os.Stat(a.store.path); errors.Is(err, os.ErrNotExist) {
 		writeStorage = a.store.create

@@ -85,10 +85,16 @@ func (s *storage) readInner() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openOuter(&s.deviceKey, b)
+}
+
+// openOuter opens the outer box of a storage file's bytes b under the
+// install's device key, giving the inner blob.
+func openOuter(deviceKey *[crypto.SecretBoxKeySize]byte, b []byte) ([]byte, error) {
 	if len(b) != StorageSize {
 		return nil, fmt.Errorf("the storage file is %d bytes, not %d: it was damaged", len(b), StorageSize)
 	}
-	inner, err := crypto.OpenSecret(&s.deviceKey, b)
+	inner, err := crypto.OpenSecret(deviceKey, b)
 	if err != nil {
 		return nil, errors.New("the storage file does not open with this install's device key: it was damaged")
 	}
@@ -160,6 +166,15 @@ func (s *storage) open(passphrase string) ([]byte, error) {
 	key := stretch(passphrase, inner[:saltSize], s.kdf)
 	plain, err := crypto.OpenSecret(&key, inner[saltSize:])
 	if err != nil {
+		return nil, ErrNoMailbox
+	}
+	return unpadMailbox(plain)
+}
+
+// unpadMailbox returns the mailbox in the plaintext of an inner box: u32
+// length, mailbox, random padding (see seal).
+func unpadMailbox(plain []byte) ([]byte, error) {
+	if len(plain) < 4 {
 		return nil, ErrNoMailbox
 	}
 	n := int(plain[0])<<24 | int(plain[1])<<16 | int(plain[2])<<8 | int(plain[3])

@@ -29,8 +29,9 @@ func seedDeadDrops(f *testing.F) {
 func FuzzParseList(f *testing.F) {
 	seedDeadDrops(f)
 	f.Add([]byte(`{"dead_drops":[]}`), true)
-	vk := func() *crypto.VerifyingKey { sk, _ := crypto.GenerateSigningKey(); return sk.VerifyingKey() }()
-	reader, _ := crypto.GenerateKey()
+	sk, reader := fuzzKeys(f)
+	seedGeneratedLists(f, sk, reader)
+	vk := sk.VerifyingKey()
 	ro, _ := deaddrop.NewReaderOpener(reader, map[string][]*crypto.PublicKey{"a": {reader.PublicKey()}})
 	jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{reader}, []*crypto.PublicKey{reader.PublicKey()})
 	f.Fuzz(func(t *testing.T, b []byte, user bool) {
@@ -63,6 +64,7 @@ func FuzzParseList(f *testing.F) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"created_at":"2023-10-04T19:06:43.635851Z","data":"AAAA","signature":"00","epoch":1}`), false)
+	seedGeneratedDeadDrops(f)
 	f.Fuzz(func(t *testing.T, b []byte, strict bool) {
 		for _, kind := range []deaddrop.Kind{deaddrop.User, deaddrop.Journalist} {
 			d, err := deaddrop.Parse(kind, b, strict)

@@ -67,7 +67,12 @@ var (
 	ErrInUse           = errors.New("the vault is open elsewhere (the web UI, or another chaff journalist command): lock it there first")
 )
 
-const vaultHeader = 16 + 4 + 4 + 1
+// The header after the magic: salt, then Argon2id passes, memory (u32
+// each) and threads (u8).
+const (
+	vaultSaltSize = 16
+	vaultHeader   = vaultSaltSize + 4 + 4 + 1
+)
 
 func sealVault(path, passphrase string, kdf KDFParams, v any) error {
 	if err := kdf.check(); err != nil {
@@ -77,20 +82,42 @@ func sealVault(path, passphrase string, kdf KDFParams, v any) error {
 	if err != nil {
 		return err
 	}
-	hdr := make([]byte, 16, vaultHeader)
-	if _, err := rand.Read(hdr); err != nil {
+	salt := make([]byte, vaultSaltSize)
+	if _, err := rand.Read(salt); err != nil {
 		return err
 	}
-	hdr = binary.BigEndian.AppendUint32(hdr, kdf.Time)
-	hdr = binary.BigEndian.AppendUint32(hdr, kdf.Memory)
-	hdr = append(hdr, kdf.Threads)
-	key := stretch(passphrase, hdr[:16], kdf)
+	key := stretch(passphrase, salt, kdf)
 	box, err := crypto.SealSecret(&key, plain)
 	if err != nil {
 		return err
 	}
-	out := append(append(append([]byte{}, vaultMagic...), hdr...), box...)
-	return atomicfile.Write(path, out, 0o600)
+	return atomicfile.Write(path, vaultFile(salt, kdf, box), 0o600)
+}
+
+// vaultFile lays out a vault file: magic, header, box.
+func vaultFile(salt []byte, kdf KDFParams, box []byte) []byte {
+	out := make([]byte, 0, len(vaultMagic)+vaultHeader+len(box))
+	out = append(append(out, vaultMagic...), salt...)
+	out = binary.BigEndian.AppendUint32(out, kdf.Time)
+	out = binary.BigEndian.AppendUint32(out, kdf.Memory)
+	out = append(out, kdf.Threads)
+	return append(out, box...)
+}
+
+// parseVaultFile reads a vault file up to the KDF: its salt, its Argon2id
+// parameters (refused beyond MaxKDFTime, MaxKDFMemory and MaxKDFThreads,
+// before anything runs them) and the sealed vault.
+func parseVaultFile(b []byte) (salt []byte, kdf KDFParams, box []byte, err error) {
+	if !bytes.HasPrefix(b, vaultMagic) || len(b) < len(vaultMagic)+vaultHeader+crypto.SecretBoxOverhead {
+		return nil, KDFParams{}, nil, fmt.Errorf("%w (it does not start like a Chaff vault)", ErrDamaged)
+	}
+	hdr := b[len(vaultMagic) : len(vaultMagic)+vaultHeader]
+	kdf = KDFParams{Time: binary.BigEndian.Uint32(hdr[vaultSaltSize:]), Memory: binary.BigEndian.Uint32(hdr[vaultSaltSize+4:]), Threads: hdr[vaultSaltSize+8]}
+	// Checked before stretching: see MaxKDFMemory.
+	if err := kdf.check(); err != nil {
+		return nil, KDFParams{}, nil, fmt.Errorf("%w: refusing to unlock it: %v", ErrDamaged, err)
+	}
+	return hdr[:vaultSaltSize], kdf, b[len(vaultMagic)+vaultHeader:], nil
 }
 
 func openVault(path, passphrase string, v any) (KDFParams, error) {
@@ -98,17 +125,12 @@ func openVault(path, passphrase string, v any) (KDFParams, error) {
 	if err != nil {
 		return KDFParams{}, err
 	}
-	if !bytes.HasPrefix(b, vaultMagic) || len(b) < len(vaultMagic)+vaultHeader+crypto.SecretBoxOverhead {
-		return KDFParams{}, fmt.Errorf("%s: %w (it does not start like a Chaff vault)", path, ErrDamaged)
+	salt, kdf, box, err := parseVaultFile(b)
+	if err != nil {
+		return KDFParams{}, fmt.Errorf("%s: %w", path, err)
 	}
-	hdr := b[len(vaultMagic) : len(vaultMagic)+vaultHeader]
-	kdf := KDFParams{Time: binary.BigEndian.Uint32(hdr[16:]), Memory: binary.BigEndian.Uint32(hdr[20:]), Threads: hdr[24]}
-	// Checked before stretching: see MaxKDFMemory.
-	if err := kdf.check(); err != nil {
-		return KDFParams{}, fmt.Errorf("%s: %w: refusing to unlock it: %v", path, ErrDamaged, err)
-	}
-	key := stretch(passphrase, hdr[:16], kdf)
-	plain, err := crypto.OpenSecret(&key, b[len(vaultMagic)+vaultHeader:])
+	key := stretch(passphrase, salt, kdf)
+	plain, err := crypto.OpenSecret(&key, box)
 	if err != nil {
 		return KDFParams{}, ErrWrongPassphrase
 	}

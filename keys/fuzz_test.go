@@ -30,6 +30,7 @@ func FuzzParseHierarchy(f *testing.F) {
 	seedFiles(f, filepath.Join(vectors.Scenarios, "*", "published_keys", "*.json"))
 	f.Add([]byte(`{"journalist_profiles":[],"default_journalist_id":null,"keys":[],"max_epoch":0}`))
 	now := time.Date(2023, 10, 4, 19, 6, 52, 0, time.UTC)
+	f.Add(publishedHierarchy(f, now))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := keys.ParseHierarchy(b)
 		if err != nil {
@@ -56,6 +57,7 @@ func FuzzParseHierarchy(f *testing.F) {
 
 func FuzzKeyPair(f *testing.F) {
 	seedFiles(f, filepath.Join(vectors.TestKeys, "*.json"))
+	seedKeyFiles(f, false)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var kp keys.KeyPair
 		if err := json.Unmarshal(b, &kp); err != nil {
@@ -76,6 +78,7 @@ func FuzzKeyPair(f *testing.F) {
 
 func FuzzSignedPublicKey(f *testing.F) {
 	seedFiles(f, filepath.Join(vectors.TestKeys, "*.pub.json"))
+	seedKeyFiles(f, true)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k, signed, err := keys.ParsePublicKey(b)
 		if err != nil || !signed {

@@ -123,10 +123,12 @@ func formatAutoSi(t time.Time) string {
 }
 
 // ParseTime parses an RFC 3339 timestamp with any offset and returns it in
-// UTC.
+// UTC. The instant must fall in years 0 to 9999 in UTC, so that FormatTime
+// writes it as a timestamp ParseTime reads back (an offset can carry
+// 0000-01-01 or 9999-12-31 across).
 func ParseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	if y := t.UTC().Year(); err != nil || y < 0 || y > 9999 {
 		return time.Time{}, fmt.Errorf("invalid RFC 3339 timestamp %q", s)
 	}
 	return t.UTC(), nil

@@ -67,16 +67,22 @@ func (c *Client) Do(ctx context.Context, method, path string, body []byte) ([]by
 		return nil, err
 	}
 	if res.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(b, &e)
-		if e.Error == "" {
-			e.Error = strings.TrimSpace(string(b))
-		}
-		return nil, &Error{Status: res.StatusCode, Message: e.Error}
+		return nil, errorFromBody(res.StatusCode, b)
 	}
 	return b, nil
+}
+
+// errorFromBody is the error of an answer other than 2xx: the message of
+// a JSON body {"error": message}, or else the body itself.
+func errorFromBody(status int, b []byte) *Error {
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(b, &e)
+	if e.Error == "" {
+		e.Error = strings.TrimSpace(string(b))
+	}
+	return &Error{Status: status, Message: e.Error}
 }
 
 func unwrapURLError(err error) error {
@@ -115,10 +121,11 @@ func (c *Client) PublicKeys(ctx context.Context) (*keys.Hierarchy, error) {
 	return keys.ParseHierarchy(b)
 }
 
-// Epoch parses the answer of a key upload.
+// Epoch parses the answer of a key upload. Epochs start at 1: callers
+// keep 0 for a key not yet published, so a 0 (or null) answer is an error.
 func Epoch(b []byte) (uint64, error) {
 	var e uint64
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := json.Unmarshal(b, &e); err != nil || e == 0 {
 		return 0, fmt.Errorf("the API answered %q, not an epoch", b)
 	}
 	return e, nil

@@ -73,7 +73,7 @@ func loadKeyState(dir string, key *[crypto.SecretBoxKeySize]byte) (ks *keyState,
 		if err != nil {
 			return nil, false, ErrWrongStateKey
 		}
-		if err := json.Unmarshal(b, ks); err != nil {
+		if err := ks.decode(b); err != nil {
 			return nil, false, fmt.Errorf("%s: %w", ks.path, err)
 		}
 		return ks, false, nil
@@ -89,13 +89,33 @@ func loadKeyState(dir string, key *[crypto.SecretBoxKeySize]byte) (ks *keyState,
 	if err != nil {
 		return nil, false, err
 	}
-	if err := json.Unmarshal(b, ks); err != nil {
+	if err := ks.decode(b); err != nil {
 		return nil, false, fmt.Errorf("%s: %w", plain, err)
 	}
 	if err := ks.save(); err != nil {
 		return nil, false, err
 	}
 	return ks, true, os.Remove(plain)
+}
+
+// decode reads the JSON of a key state (opened, or the plaintext of an
+// earlier version) into ks. A key without its key pair, or a log key of
+// the wrong size, is an error rather than a panic or a weak key later.
+func (ks *keyState) decode(b []byte) error {
+	if err := json.Unmarshal(b, ks); err != nil {
+		return err
+	}
+	for _, list := range [][]*ownKey{ks.Identity, ks.Messaging} {
+		for _, k := range list {
+			if k == nil || k.Pair == nil {
+				return errors.New("a key without its key pair")
+			}
+		}
+	}
+	if n := len(ks.LogKey); n != 0 && n != crypto.SecretBoxKeySize {
+		return fmt.Errorf("the log key is %d bytes, want %d", n, crypto.SecretBoxKeySize)
+	}
+	return nil
 }
 
 // save seals and writes the key state atomically. Callers hold mu.

@@ -76,6 +76,17 @@ func putEntry(dst []byte, e entry) []byte {
 }
 
 func (l *roundLog) sealEntries(dst []byte, es []entry) ([]byte, error) {
+	box, err := crypto.SealSecret(&l.key, encodeEntries(es))
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, box...), nil
+}
+
+// encodeEntries gives the plaintext a record's entries are sealed as: u32
+// count, the entries (putEntry), then each entry's reply subject (u16
+// length, bytes). parseEntries reads it.
+func encodeEntries(es []entry) []byte {
 	plain := make([]byte, 0, 4+len(es)*(entryPlainSize+64))
 	plain = binary.BigEndian.AppendUint32(plain, uint32(len(es)))
 	for _, e := range es {
@@ -85,17 +96,21 @@ func (l *roundLog) sealEntries(dst []byte, es []entry) ([]byte, error) {
 		plain = binary.BigEndian.AppendUint16(plain, uint16(len(e.reply)))
 		plain = append(plain, e.reply...)
 	}
-	box, err := crypto.SealSecret(&l.key, plain)
-	if err != nil {
-		return nil, err
-	}
-	return append(dst, box...), nil
+	return plain
 }
 
 func (l *roundLog) openEntries(box []byte) ([]entry, error) {
 	p, err := crypto.OpenSecret(&l.key, box)
 	if err != nil || len(p) < 4 {
 		return nil, errors.New("covernode: round log entries do not open with the log key")
+	}
+	return parseEntries(p)
+}
+
+// parseEntries reads the plaintext of a record's entries (encodeEntries).
+func parseEntries(p []byte) ([]entry, error) {
+	if len(p) < 4 {
+		return nil, errors.New("covernode: round log record has no entry count")
 	}
 	count := int(binary.BigEndian.Uint32(p))
 	p = p[4:]

@@ -255,6 +255,17 @@ func deadDropSubject(kind deaddrop.Kind) string {
 // stream sequence. Re-publishing identical data within the retention
 // returns the original id with duplicate set.
 func (s *Store) PublishDeadDrop(ctx context.Context, d *deaddrop.DeadDrop) (id uint64, duplicate bool, err error) {
+	ack, err := s.JS.PublishMsg(ctx, deadDropMsg(d))
+	if err != nil {
+		return 0, false, err
+	}
+	return ack.Sequence, ack.Duplicate, nil
+}
+
+// deadDropMsg is the stream message of a dead drop: its data, and its
+// date, signature and (journalist dead drops) epoch in headers, which
+// decodeDeadDrop reads back.
+func deadDropMsg(d *deaddrop.DeadDrop) *nats.Msg {
 	sum := sha256.Sum256(d.Data)
 	m := &nats.Msg{Subject: deadDropSubject(d.Kind), Data: d.Data, Header: nats.Header{}}
 	m.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(sum[:]))
@@ -263,11 +274,7 @@ func (s *Store) PublishDeadDrop(ctx context.Context, d *deaddrop.DeadDrop) (id u
 	if d.Kind == deaddrop.Journalist {
 		m.Header.Set(headerEpoch, strconv.FormatInt(int64(d.Epoch), 10))
 	}
-	ack, err := s.JS.PublishMsg(ctx, m)
-	if err != nil {
-		return 0, false, err
-	}
-	return ack.Sequence, ack.Duplicate, nil
+	return m
 }
 
 // ErrNotFound is returned for a dead drop that does not exist (any more).
