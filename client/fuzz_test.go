@@ -15,6 +15,7 @@ import (
 
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
@@ -144,15 +145,8 @@ func FuzzUnpadMailbox(f *testing.F) {
 // fuzzHierarchy publishes a hierarchy of one CoverNode and one journalist,
 // and returns it with the CoverNode's identity key.
 func fuzzHierarchy(f *testing.F) ([]byte, *keys.KeyPair) {
-	gen := func(role keys.Role, parent *keys.KeyPair) *keys.KeyPair {
-		kp, err := keys.Generate(role, parent, fuzzNow.Add(-time.Hour))
-		if err != nil {
-			f.Fatal(err)
-		}
-		return kp
-	}
-	org := gen(keys.Organization, nil)
-	cnProv, jProv := gen(keys.CoverNodeProvisioning, org), gen(keys.JournalistProvisioning, org)
+	n := testnet.NewNewsroom(f, fuzzNow.Add(-time.Hour))
+	gen, org, cnProv, jProv := n.Gen, n.Org, n.CNProv, n.JProv
 	cnID, jID := gen(keys.CoverNodeIdentity, cnProv), gen(keys.JournalistIdentity, jProv)
 	desk := "news_desk"
 	h := keys.Hierarchy{

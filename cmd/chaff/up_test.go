@@ -210,11 +210,11 @@ func TestJournalistCoverStandsAside(t *testing.T) {
 	}
 	pk := &publishedKeys{api: c, anchor: n.Org.Public}
 	sent := func(unlocked bool) uint64 {
-		before := streamMsgs(t, a, store.StreamJ2C)
+		before := a.StreamMsgs(t, store.StreamJ2C)
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		defer cancel()
 		journalistCover(ctx, c, pk, alice.ID, 20*time.Millisecond, func() bool { return unlocked })
-		return streamMsgs(t, a, store.StreamJ2C) - before
+		return a.StreamMsgs(t, store.StreamJ2C) - before
 	}
 	if got := sent(false); got == 0 {
 		t.Fatal("nothing sent while the UI was locked")
@@ -222,17 +222,4 @@ func TestJournalistCoverStandsAside(t *testing.T) {
 	if got := sent(true); got != 0 {
 		t.Fatalf("%d cover messages sent while the UI was unlocked and sending itself", got)
 	}
-}
-
-func streamMsgs(t *testing.T, a *testnet.API, name string) uint64 {
-	t.Helper()
-	s, err := a.Store.JS.Stream(t.Context(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
 }

@@ -307,19 +307,6 @@ func randomMessage(t testing.TB, size int) []byte {
 	return b
 }
 
-func streamCount(t testing.TB, a *testnet.API, name string) uint64 {
-	t.Helper()
-	s, err := a.Store.JS.Stream(t.Context(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
-}
-
 func TestIngest(t *testing.T) {
 	_, a := setup(t, api.Config{IngestRate: 1000, IngestBurst: 1000})
 	msg := randomMessage(t, protocol.U2CMessageSize)
@@ -332,7 +319,7 @@ func TestIngest(t *testing.T) {
 			t.Fatalf("ingest answered a body: %q", r.body)
 		}
 	}
-	if n := streamCount(t, a, "CHAFF_U2C"); n != 2 {
+	if n := a.StreamMsgs(t, "CHAFF_U2C"); n != 2 {
 		t.Fatalf("%d messages in the stream, want 2", n)
 	}
 }
@@ -370,7 +357,7 @@ func TestJournalistMessages(t *testing.T) {
 	j := n.Journalists["alice"]
 	msg := protocol.EncodeBase64(randomMessage(t, protocol.J2CMessageSize))
 	do(t, "POST", a.URL+"/v1/journalist-messages", n.Form(j.ID, msg)).want(t, 200, "journalist message")
-	if c := streamCount(t, a, "CHAFF_J2C"); c != 1 {
+	if c := a.StreamMsgs(t, "CHAFF_J2C"); c != 1 {
 		t.Fatalf("%d J2C messages", c)
 	}
 }

@@ -24,7 +24,7 @@ func snapshot(t *testing.T, a *testnet.API) string {
 		b.Write(do(t, "GET", a.URL+path, nil).want(t, 200, path).body)
 	}
 	for _, s := range []string{"CHAFF_U2C", "CHAFF_J2C"} {
-		b.WriteString(s + ":" + strconv.FormatUint(streamCount(t, a, s), 10))
+		b.WriteString(s + ":" + strconv.FormatUint(a.StreamMsgs(t, s), 10))
 	}
 	return b.String()
 }

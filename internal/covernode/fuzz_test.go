@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -229,16 +230,9 @@ func FuzzOpenRoundLog(f *testing.F) {
 // identity key, an identity key waiting for its certificate, published
 // and candidate messaging keys, and the log key.
 func seedKeyStates(f *testing.F) {
-	gen := func(role keys.Role, parent *keys.KeyPair) *keys.KeyPair {
-		kp, err := keys.Generate(role, parent, fuzzNow.Add(-time.Hour))
-		if err != nil {
-			f.Fatal(err)
-		}
-		return kp
-	}
-	org := gen(keys.Organization, nil)
-	prov := gen(keys.CoverNodeProvisioning, org)
-	id := gen(keys.CoverNodeIdentity, prov)
+	n := testnet.NewNewsroom(f, fuzzNow.Add(-time.Hour))
+	gen := n.Gen
+	id := gen(keys.CoverNodeIdentity, n.CNProv)
 	msg := gen(keys.CoverNodeMessaging, id)
 	candidate := gen(keys.CoverNodeMessaging, id)
 	sk, err := crypto.GenerateSigningKey()
