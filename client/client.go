@@ -358,9 +358,18 @@ func (a *App) coverMessage() ([]byte, error) {
 // loadQueue reads the sending queue; before the first refresh there is
 // none yet, and it is a new one of cover messages (written by writeAll).
 func (a *App) loadQueue() (*queue, error) {
+	q, err := a.storedQueue()
+	if q == nil && err == nil {
+		return newQueue(a.coverMessage)
+	}
+	return q, err
+}
+
+// storedQueue reads queue.bin; nil when there is none yet.
+func (a *App) storedQueue() (*queue, error) {
 	b, err := os.ReadFile(a.path(queueFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return newQueue(a.coverMessage)
+		return nil, nil
 	}
 	if err != nil {
 		return nil, err
@@ -630,15 +639,8 @@ func (s *Session) Send(journalistID, text string) error {
 // Queued is the number of real messages waiting to be sent. It writes
 // nothing.
 func (s *Session) Queued() (int, error) {
-	b, err := os.ReadFile(s.a.path(queueFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	q, err := unmarshalQueue(b)
-	if err != nil {
+	q, err := s.a.storedQueue()
+	if q == nil {
 		return 0, err
 	}
 	return q.realCount(s.mb.QueueSecret), nil

@@ -182,7 +182,7 @@ func loadStateKey(path, stateDir string, stdout io.Writer) (*[crypto.SecretBoxKe
 	}
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
-		if _, err := os.Stat(filepath.Join(stateDir, "keys.sealed")); err == nil {
+		if _, err := os.Stat(filepath.Join(stateDir, covernode.SealedKeysFile)); err == nil {
 			return nil, fmt.Errorf("%s does not exist, but %s holds a sealed key state: give this node's state key", path, stateDir)
 		}
 		k, err := crypto.NewSecretKey()

@@ -45,16 +45,17 @@ type Bundle struct {
 	Form        *form.Form    `json:"form"`
 }
 
-// Files of the key state: sealed, and the plaintext of earlier versions,
+// Files of the key state in the state directory: sealed (SealedKeysFile
+// exists once a node has started), and the plaintext of earlier versions,
 // which loadKeyState seals and removes.
 const (
-	sealedKeysFile = "keys.sealed"
+	SealedKeysFile = "keys.sealed"
 	plainKeysFile  = "keys.json"
 )
 
 // ErrWrongStateKey is returned when the state key does not open the key
 // state.
-var ErrWrongStateKey = errors.New("covernode: the state key does not open " + sealedKeysFile + ": is it this CoverNode's state key?")
+var ErrWrongStateKey = errors.New("covernode: the state key does not open " + SealedKeysFile + ": is it this CoverNode's state key?")
 
 // loadKeyState reads the key state sealed under key. A plaintext key state
 // left by an earlier version is sealed and then removed (migrated reports
@@ -66,7 +67,7 @@ func loadKeyState(dir string, key *[crypto.SecretBoxKeySize]byte) (ks *keyState,
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, err
 	}
-	ks = &keyState{path: filepath.Join(dir, sealedKeysFile), sealKey: key}
+	ks = &keyState{path: filepath.Join(dir, SealedKeysFile), sealKey: key}
 	box, err := os.ReadFile(ks.path)
 	if err == nil {
 		b, err := crypto.OpenSecret(key, box)

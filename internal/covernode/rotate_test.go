@@ -139,14 +139,14 @@ func TestKeyStateSealed(t *testing.T) {
 	if err := ks.save(); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, sealedKeysFile))
+	b, err := os.ReadFile(filepath.Join(dir, SealedKeysFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed, _ := id.SigningKey()
 	for what, secret := range map[string][]byte{"identity key": seed.Seed(), "log key": ks.LogKey, "covernode id": []byte("covernode_001")} {
 		if bytes.Contains(b, secret) || bytes.Contains(b, []byte(hex.EncodeToString(secret))) {
-			t.Errorf("the %s is readable in %s", what, sealedKeysFile)
+			t.Errorf("the %s is readable in %s", what, SealedKeysFile)
 		}
 	}
 	if _, _, err := loadKeyState(dir, testnet.StateKey(t)); !errors.Is(err, ErrWrongStateKey) {
