@@ -1,0 +1,245 @@
+package adversary_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/adversary"
+	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/journalist"
+)
+
+// liveBound is how long a genuine message may take through the test
+// deployment's mix (rounds fire on thresholds the test fills at once).
+const liveBound = 30 * time.Second
+
+// received returns every source message a vault holds, by text.
+func received(v *journalist.Vault) map[string]int {
+	out := map[string]int{}
+	for _, c := range v.Conversations() {
+		for _, m := range c.Messages {
+			if m.From == "source" {
+				out[m.Text]++
+			}
+		}
+	}
+	return out
+}
+
+// replies returns every journalist message a reader's mailbox holds, by
+// text.
+func replies(s *client.Session) map[string]int {
+	out := map[string]int{}
+	for _, msgs := range s.Threads() {
+		for _, m := range msgs {
+			if m.From != "me" {
+				out[m.Text]++
+			}
+		}
+	}
+	return out
+}
+
+// syncUntil syncs the vault until cond holds.
+func syncUntil(t *testing.T, v *journalist.Vault, what string, cond func() bool) {
+	t.Helper()
+	adversary.WaitFor(t, liveBound, what, func() bool {
+		if _, err := v.Sync(context.Background()); err != nil {
+			t.Logf("sync: %v", err)
+		}
+		return cond()
+	})
+}
+
+// conversation sets up a reader who has written msg to journalist carol,
+// sent with one background run; it returns the deployment, the reader's
+// install, passphrase and carol's vault once carol has the message.
+type conversation struct {
+	d     *adversary.Deployment
+	app   *client.App
+	dir   string
+	pass  string
+	carol *journalist.Vault
+}
+
+func startConversation(t *testing.T, opts adversary.Options, msg string) *conversation {
+	t.Helper()
+	ctx := context.Background()
+	d := adversary.Start(t, opts)
+	carol, _ := d.Journalist("carol")
+	if _, err := carol.Sync(ctx); err != nil { // publishes carol's messaging key
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	app := d.StartReader(dir)
+	if err := app.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pass, s, err := app.CreateMailbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send("carol", msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.BackgroundRun(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &conversation{d: d, app: app, dir: dir, pass: pass, carol: carol}
+}
+
+// TestHarnessRoundTrip checks the harness itself: a reader's message and
+// a journalist's reply go through the recording proxy, the tap sees the
+// readers' messages and the CoverNode's acknowledgements, and a snapshot
+// shows the install's files.
+func TestHarnessRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	c := startConversation(t, adversary.Options{}, "hello carol")
+	syncUntil(t, c.carol, "carol to receive the message", func() bool { return received(c.carol)["hello carol"] == 1 })
+
+	posts := c.d.Proxy.Matching("POST", "/user/messages")
+	if len(posts) != 2 {
+		t.Fatalf("the proxy saw %d reader messages, want 2 (one background run)", len(posts))
+	}
+	for _, ex := range posts {
+		if !ex.Forwarded || ex.Status != 200 || ex.Duration <= 0 {
+			t.Fatalf("recorded exchange %+v", ex)
+		}
+	}
+	if p, dl := len(c.d.Tap.Publishes(store.SubjectU2C)), len(c.d.Tap.Deliveries(store.SubjectU2C)); p != 2 || dl != 2 {
+		t.Fatalf("the tap saw %d U2C publishes and %d deliveries, want 2 and 2", p, dl)
+	}
+	adversary.WaitFor(t, liveBound, "the CoverNode's acks", func() bool {
+		return len(c.d.Tap.Acks(store.StreamU2C, covernode.ConsumerName)) == 2
+	})
+
+	conv := c.carol.Conversations()[0]
+	if err := c.carol.Reply(ctx, conv.ID, "hello reader"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.carol.SendOne(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adversary.WaitFor(t, liveBound, "the reply to reach the reader", func() bool {
+		if err := c.app.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.app.Unlock(c.pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return replies(s)["hello reader"] == 1
+	})
+
+	snap := adversary.SnapshotDir(t, c.dir)
+	sh := snap.Shape()
+	if len(sh.Names) != 3 || sh.Sizes[2] != client.StorageSize {
+		t.Fatalf("install snapshot %+v", sh)
+	}
+	for _, f := range snap.Files {
+		if f.Mode.Perm() != 0o600 || f.ModTime.IsZero() {
+			t.Fatalf("%s: mode %v, mtime %v", f.Name, f.Mode, f.ModTime)
+		}
+	}
+}
+
+// TestCloudPowers checks the JetStream powers on a deployment without a
+// CoverNode, so that what is injected stays in the streams to be seen.
+func TestCloudPowers(t *testing.T) {
+	ctx := context.Background()
+	d := adversary.Start(t, adversary.Options{NoCoverNode: true})
+	msg := make([]byte, 773)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	seqs, err := d.Cloud.Replay(ctx, store.SubjectU2C, msg, 3)
+	if err != nil || len(seqs) != 3 {
+		t.Fatalf("replay: %v %v", seqs, err)
+	}
+	if err := d.Cloud.Drop(ctx, store.StreamU2C, seqs[1]); err != nil {
+		t.Fatal(err)
+	}
+	held, err := d.Cloud.Messages(ctx, store.StreamU2C)
+	if err != nil || len(held) != 2 {
+		t.Fatalf("after a drop the stream holds %d (%v)", len(held), err)
+	}
+	held[1].Data = append([]byte(nil), held[1].Data...)
+	held[1].Data[0] ^= 1
+	if _, err := d.Cloud.Inject(ctx, store.SubjectU2C, held[1].Data, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Cloud.Reorder(ctx, store.StreamU2C, []int{2, 1, 0}); err != nil {
+		t.Fatal(err)
+	}
+	held, _ = d.Cloud.Messages(ctx, store.StreamU2C)
+	if len(held) != 3 || held[0].Data[0] != msg[0]^1 {
+		t.Fatalf("reorder: %d messages, first byte %d", len(held), held[0].Data[0])
+	}
+	done, err := d.Cloud.Delay(ctx, held[0], 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := d.Cloud.Messages(ctx, store.StreamU2C); len(held) != 2 {
+		t.Fatalf("a delayed message is still there: %d", len(held))
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if held, _ := d.Cloud.Messages(ctx, store.StreamU2C); len(held) != 3 {
+		t.Fatalf("a delayed message did not come back: %d", len(held))
+	}
+
+	// Buckets: the status rolled back to an earlier revision.
+	entries, err := d.Cloud.Entries(ctx, store.BucketStatus)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("status bucket: %v %v", entries, err)
+	}
+	for k, e := range entries {
+		if err := d.Cloud.Put(ctx, store.BucketStatus, k, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Cloud.RollBack(ctx, store.BucketStatus, e); err != nil {
+			t.Fatal(err)
+		}
+		now, _ := d.Cloud.Entries(ctx, store.BucketStatus)
+		if string(now[k].Value()) != string(e.Value()) {
+			t.Fatalf("roll back of %s: %q", k, now[k].Value())
+		}
+	}
+}
+
+// TestProxyPowers checks the API/CDN powers: a forged answer never
+// reaches the API, a rewritten page replaces the genuine one, and both are
+// recorded as the client got them.
+func TestProxyPowers(t *testing.T) {
+	d := adversary.Start(t, adversary.Options{NoCoverNode: true})
+	forged := adversary.Forge(t, deaddrop.Journalist, 7, time.Now(), 1<<30, 1, nil)
+	remove := d.Proxy.Serve("GET", adversary.DeadDropsPath(deaddrop.Journalist), 200, adversary.DeadDropPage(t, forged))
+	b, err := d.Client().Do(context.Background(), "GET", "/v1/journalist/dead-drops?ids_greater_than=0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := deaddrop.ParseList(deaddrop.Journalist, b)
+	if err != nil || len(l.DeadDrops) != 1 || l.DeadDrops[0].Epoch != 1<<30 {
+		t.Fatalf("forged page: %v %v", l, err)
+	}
+	remove()
+	d.Proxy.RewriteDeadDrops(t, deaddrop.Journalist, func(after int64, g []*deaddrop.DeadDrop) []*deaddrop.DeadDrop {
+		return append(g, forged)
+	})
+	b, err = d.Client().Do(context.Background(), "GET", "/v1/journalist/dead-drops?ids_greater_than=0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := deaddrop.ParseList(deaddrop.Journalist, b); err != nil || len(l.DeadDrops) != 1 {
+		t.Fatalf("rewritten page: %v %v", l, err)
+	}
+	ex := d.Proxy.Exchanges()
+	if len(ex) != 2 || ex[0].Forwarded || !ex[1].Forwarded || !ex[0].Intercepted || !ex[1].Intercepted {
+		t.Fatalf("recorded %+v", ex)
+	}
+}

@@ -1,0 +1,78 @@
+package adversary
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
+)
+
+// DeadDropsPath is the path of the GET (and POST) of a kind's dead drops.
+func DeadDropsPath(kind deaddrop.Kind) string {
+	if kind == deaddrop.User {
+		return "/v1/user/dead-drops"
+	}
+	return "/v1/journalist/dead-drops"
+}
+
+// Forge makes a dead drop of kind with id, date and (for journalist dead
+// drops) epoch, holding chunks random messages. It is signed by signer; a
+// nil signer leaves the signature all zeros, which is what the adversary
+// without a CoverNode's key can do.
+func Forge(t testing.TB, kind deaddrop.Kind, id int64, createdAt time.Time, epoch int32, chunks int, signer *crypto.SigningKey) *deaddrop.DeadDrop {
+	t.Helper()
+	d := &deaddrop.DeadDrop{Kind: kind, ID: id, CreatedAt: createdAt.Truncate(time.Second), Data: make([]byte, chunks*kind.ChunkSize())}
+	if kind == deaddrop.Journalist {
+		d.Epoch = epoch
+	}
+	if _, err := rand.Read(d.Data); err != nil {
+		t.Fatal(err)
+	}
+	if signer != nil {
+		d.Sign(signer)
+	}
+	return d
+}
+
+// DeadDropPage is the body of a GET dead-drops answer holding ds.
+func DeadDropPage(t testing.TB, ds ...*deaddrop.DeadDrop) []byte {
+	t.Helper()
+	if ds == nil {
+		ds = []*deaddrop.DeadDrop{}
+	}
+	b, err := json.Marshal(deaddrop.List{DeadDrops: ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// PageRewrite changes a genuine page of dead drops (asked for with
+// ids_greater_than=after) into the one the client gets.
+type PageRewrite func(after int64, genuine []*deaddrop.DeadDrop) []*deaddrop.DeadDrop
+
+// RewriteDeadDrops makes the API (or the CDN) serve every page of a
+// kind's dead drops through fn: insert forged ones, renumber, repeat, hold
+// back or serve stale ones. A genuine answer that is not a page (an
+// error) goes through unchanged.
+func (p *Proxy) RewriteDeadDrops(t testing.TB, kind deaddrop.Kind, fn PageRewrite) (remove func()) {
+	path := DeadDropsPath(kind)
+	return p.Intercept(Rule{Method: "GET", Path: path, Rewrite: func(ex *Exchange) {
+		if ex.Path != path || ex.Status != 200 {
+			return
+		}
+		l, err := deaddrop.ParseList(kind, ex.RespBody)
+		if err != nil {
+			return
+		}
+		q, _ := url.ParseQuery(ex.RawQuery)
+		after, _ := strconv.ParseInt(q.Get("ids_greater_than"), 10, 64)
+		ex.RespBody = DeadDropPage(t, fn(after, l.DeadDrops)...)
+		ex.RespHeader.Del("Etag")
+	}})
+}
