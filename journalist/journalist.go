@@ -21,14 +21,6 @@ import (
 	"github.com/chaffhq/chaff/protocol"
 )
 
-// OwnKey is one of the journalist's key pairs; Epoch 0 marks a candidate
-// the API has not published yet.
-type OwnKey struct {
-	Pair      *keys.KeyPair `json:"pair"`
-	Epoch     uint64        `json:"epoch"`
-	CreatedAt time.Time     `json:"created_at"`
-}
-
 // Message is one message of a conversation.
 type Message struct {
 	From       string    `json:"from"` // "source" or "me"
@@ -52,8 +44,8 @@ type data struct {
 	JournalistID  string                   `json:"journalist_id"`
 	API           string                   `json:"api"`
 	TrustAnchor   keys.SignedPublicKey     `json:"trust_anchor"`
-	Identity      []*OwnKey                `json:"identity"`
-	Messaging     []*OwnKey                `json:"messaging"`
+	Identity      keys.Ring                `json:"identity"`
+	Messaging     keys.Ring                `json:"messaging"`
 	Conversations map[string]*Conversation `json:"conversations"`
 	// MaxDeadDropID is the id of the newest verified journalist dead drop
 	// seen; syncs ask for the ones after it.
@@ -128,7 +120,7 @@ func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Va
 	}
 	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: time.Now, api: apiclient.New(api), d: &data{
 		JournalistID: bundle.JournalistID, API: api, TrustAnchor: bundle.TrustAnchor,
-		Identity:      []*OwnKey{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: time.Now()}},
+		Identity:      keys.Ring{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: time.Now()}},
 		Conversations: map[string]*Conversation{}, Seen: map[string]bool{},
 	}}
 	return v, v.save()
@@ -207,17 +199,6 @@ func (v *Vault) cachedVerified() (*keys.Verified, error) {
 	return keys.Verify(v.d.Keys, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
 }
 
-func latest(ks []*OwnKey, now time.Time, publishedOnly bool) *OwnKey {
-	var best *OwnKey
-	for _, k := range ks {
-		if k.Pair.Signed && !k.Pair.Public.Expired(now) && (!publishedOnly || k.Epoch > 0) &&
-			(best == nil || k.Pair.Public.NotValidAfter.After(best.Pair.Public.NotValidAfter)) {
-			best = k
-		}
-	}
-	return best
-}
-
 // SyncResult says what a sync found.
 type SyncResult struct {
 	DeadDrops, Messages int
@@ -253,15 +234,7 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 		return SyncResult{}, err
 	}
 	now := v.now()
-	var own []*crypto.PrivateKey
-	for _, k := range v.d.Messaging {
-		if !k.Pair.Public.Expired(now) {
-			if sk, err := k.Pair.PrivateKey(); err == nil {
-				own = append(own, sk)
-			}
-		}
-	}
-	op, err := deaddrop.NewJournalistOpener(own, ver.AllCoverNodeMessagingKeys())
+	op, err := deaddrop.NewJournalistOpener(v.d.Messaging.DecryptionKeys(now), ver.AllCoverNodeMessagingKeys())
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -467,7 +440,7 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 	if err != nil {
 		return err
 	}
-	mk := latest(v.d.Messaging, v.now(), true)
+	mk := v.d.Messaging.Latest(v.now())
 	if mk == nil {
 		return errors.New("no published messaging key yet: sync first")
 	}
@@ -523,7 +496,7 @@ func (v *Vault) SendOne(ctx context.Context) (bool, error) {
 	if real {
 		msg = v.d.Outbox[0].J2C
 	}
-	id := latest(v.d.Identity, v.now(), true)
+	id := v.d.Identity.Latest(v.now())
 	if id == nil {
 		return false, errors.New("the identity key has expired: ask the newsroom for a new setup bundle")
 	}
@@ -566,7 +539,7 @@ func (v *Vault) Journalists(ctx context.Context) ([]keys.JournalistProfile, erro
 func (v *Vault) IdentityKey() *keys.KeyPair {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if k := latest(v.d.Identity, v.now(), true); k != nil {
+	if k := v.d.Identity.Latest(v.now()); k != nil {
 		return k.Pair
 	}
 	return nil

@@ -3,10 +3,10 @@ package journalist
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/keys"
@@ -19,8 +19,7 @@ import (
 // they are sent. Callers hold mu.
 func (v *Vault) rotateKeys(ctx context.Context) error {
 	now := v.now()
-	id := latest(v.d.Identity, now, true)
-	if id == nil {
+	if v.d.Identity.Latest(now) == nil {
 		return fmt.Errorf("the identity key expired: ask the newsroom for a new setup bundle")
 	}
 	// A queued identity key: published yet?
@@ -36,35 +35,33 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 			Epoch uint64               `json:"epoch"`
 			Key   keys.SignedPublicKey `json:"key"`
 		}
-		if json.Unmarshal(b, &got) == nil && got != nil && got.Key.Key == k.Pair.Public.Key && !got.Key.Expired(now) {
-			sk, err := k.Pair.SigningKey()
-			if err != nil {
-				return err
-			}
-			k.Pair, k.Epoch = keys.NewSigningKeyPair(sk, &got.Key), got.Epoch
+		if json.Unmarshal(b, &got) != nil || got == nil {
+			continue
+		}
+		switch err := k.Published(got.Epoch, &got.Key, now); {
+		case errors.Is(err, keys.ErrNotThisKey):
+		case err != nil:
+			return err
+		default:
 			if err := v.save(); err != nil {
 				return err
 			}
 		}
 	}
-	id = latest(v.d.Identity, now, true)
-	pending := false
-	for _, k := range v.d.Identity {
-		pending = pending || k.Epoch == 0
-	}
-	newestID := id
-	for _, k := range v.d.Identity {
-		if k.Epoch > 0 && k.CreatedAt.After(newestID.CreatedAt) {
-			newestID = k
-		}
-	}
-	if !pending && now.Sub(newestID.CreatedAt) >= keys.JournalistIdentity.RotateAfter() {
-		sk, err := crypto.GenerateSigningKey()
-		if err != nil {
+	id := v.d.Identity.Latest(now)
+	idDropped, msgDropped := v.d.Identity.Forget(now), v.d.Messaging.Forget(now)
+	if idDropped || msgDropped {
+		if err := v.save(); err != nil {
 			return err
 		}
-		cand := &OwnKey{Pair: keys.NewSigningKeyPair(sk, nil), CreatedAt: now}
-		v.d.Identity = append(v.d.Identity, cand)
+	}
+	// A new identity key is queued once and then waited for: the identity
+	// API certifies it, and the check above takes it into use.
+	cand, created, err := v.d.Identity.Next(keys.JournalistIdentity, nil, now)
+	if err != nil {
+		return err
+	}
+	if created {
 		if err := v.save(); err != nil {
 			return err
 		}
@@ -80,45 +77,29 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 			return fmt.Errorf("queueing an identity key rotation: %w", err)
 		}
 	}
-	// Messaging keys: drop expired ones, publish a candidate, make one
-	// when the newest is a day old.
-	var kept []*OwnKey
-	var cand, newest *OwnKey
-	for _, k := range v.d.Messaging {
-		if k.Pair.Public.Expired(now) {
-			continue
-		}
-		kept = append(kept, k)
-		if k.Epoch == 0 {
-			cand = k
-		}
-		if newest == nil || k.CreatedAt.After(newest.CreatedAt) {
-			newest = k
-		}
+	// Messaging keys: publish the candidate, making one when the newest
+	// is a day old.
+	cand, created, err = v.d.Messaging.Next(keys.JournalistMessaging, id.Pair, now)
+	if err != nil || cand == nil {
+		return err
 	}
-	v.d.Messaging = kept
-	if cand == nil && (newest == nil || now.Sub(newest.CreatedAt) >= keys.JournalistMessaging.RotateAfter()) {
-		kp, err := keys.Generate(keys.JournalistMessaging, id.Pair, now)
-		if err != nil {
-			return err
-		}
-		cand = &OwnKey{Pair: kp, CreatedAt: now}
-		v.d.Messaging = append(v.d.Messaging, cand)
+	if created {
 		if err := v.save(); err != nil {
 			return err
 		}
 	}
-	if cand != nil {
-		res, err := v.api.SendForm(ctx, "POST", "/v1/public-keys/journalists/messaging-public-key", id.Pair, cand.Pair.Public, form.DefaultTTL)
-		if err != nil {
-			return fmt.Errorf("publishing a messaging key: %w", err)
-		}
-		if cand.Epoch, err = apiclient.Epoch(res); err != nil {
-			return err
-		}
-		return v.save()
+	res, err := v.api.SendForm(ctx, "POST", "/v1/public-keys/journalists/messaging-public-key", id.Pair, cand.Pair.Public, form.DefaultTTL)
+	if err != nil {
+		return fmt.Errorf("publishing a messaging key: %w", err)
 	}
-	return nil
+	epoch, err := apiclient.Epoch(res)
+	if err != nil {
+		return err
+	}
+	if err := cand.Published(epoch, nil, now); err != nil {
+		return err
+	}
+	return v.save()
 }
 
 // RotateNow publishes a new messaging key at once (the CLI's rotate).

@@ -301,7 +301,7 @@ func FuzzKeyState(f *testing.F) {
 			t.Fatalf("a key state does not survive re-encoding: %v\n%s\n%s", err, again, b2)
 		}
 		// What the node does with its keys.
-		_ = latest(published(ks.Identity), fuzzNow)
+		_ = ks.Identity.Latest(fuzzNow)
 		_ = ks.decryptionKeys(fuzzNow)
 		_, _, _, _ = ks.signer(fuzzNow)
 		ks.forgetExpired(fuzzNow)

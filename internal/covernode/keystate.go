@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -20,11 +19,7 @@ import (
 )
 
 // ownKey is one of the node's key pairs with what the API said of it.
-type ownKey struct {
-	Pair      *keys.KeyPair `json:"pair"`
-	Epoch     uint64        `json:"epoch"`
-	CreatedAt time.Time     `json:"created_at"`
-}
+type ownKey = keys.OwnKey
 
 // keyState is the node's keys, kept in the state directory sealed under
 // the state key (keys.sealed, 0600).
@@ -33,8 +28,8 @@ type keyState struct {
 	path        string
 	sealKey     *[crypto.SecretBoxKeySize]byte
 	CoverNodeID string    `json:"covernode_id"`
-	Identity    []*ownKey `json:"identity"`
-	Messaging   []*ownKey `json:"messaging"`
+	Identity    keys.Ring `json:"identity"`
+	Messaging   keys.Ring `json:"messaging"`
 	LogKey      []byte    `json:"log_key"`
 }
 
@@ -106,7 +101,7 @@ func (ks *keyState) decode(b []byte) error {
 	if err := json.Unmarshal(b, ks); err != nil {
 		return err
 	}
-	for _, list := range [][]*ownKey{ks.Identity, ks.Messaging} {
+	for _, list := range []keys.Ring{ks.Identity, ks.Messaging} {
 		for _, k := range list {
 			if k == nil || k.Pair == nil {
 				return errors.New("a key without its key pair")
@@ -183,17 +178,6 @@ func (ks *keyState) setup(ctx context.Context, api *apiclient.Client, bundlePath
 	return ks.save()
 }
 
-// latest returns the unexpired key with the latest expiry.
-func latest(ks []*ownKey, now time.Time) *ownKey {
-	var best *ownKey
-	for _, k := range ks {
-		if !k.Pair.Public.Expired(now) && (best == nil || k.Pair.Public.NotValidAfter.After(best.Pair.Public.NotValidAfter)) {
-			best = k
-		}
-	}
-	return best
-}
-
 // rotateMessaging creates and publishes a messaging key when there is
 // none, or the newest is more than a week old (SPEC §6.1), and forgets
 // expired ones. A new key is saved as a candidate before it is posted, so
@@ -202,31 +186,17 @@ func latest(ks []*ownKey, now time.Time) *ownKey {
 func (ks *keyState) rotateMessaging(ctx context.Context, api *apiclient.Client, now time.Time) (bool, error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	id := latest(published(ks.Identity), now)
+	id := ks.Identity.Latest(now)
 	if id == nil {
 		return false, errors.New("the CoverNode's identity keys have all expired: rotate it with chaff identity-api")
 	}
 	ks.forgetExpired(now)
-	var candidate, newest *ownKey
-	for _, k := range ks.Messaging {
-		if k.Epoch == 0 {
-			candidate = k
-		}
-		if newest == nil || k.CreatedAt.After(newest.CreatedAt) {
-			newest = k
-		}
+	candidate, created, err := ks.Messaging.Next(keys.CoverNodeMessaging, id.Pair, now)
+	if err != nil {
+		return false, err
 	}
-	if candidate == nil {
-		if newest != nil && now.Sub(newest.CreatedAt) < keys.CoverNodeMessaging.RotateAfter() {
-			return false, ks.save()
-		}
-		kp, err := keys.Generate(keys.CoverNodeMessaging, id.Pair, now)
-		if err != nil {
-			return false, err
-		}
-		candidate = &ownKey{Pair: kp, CreatedAt: now}
-		ks.Messaging = append(ks.Messaging, candidate)
-		if err := ks.save(); err != nil {
+	if candidate == nil || created {
+		if err := ks.save(); err != nil || candidate == nil {
 			return false, err
 		}
 	}
@@ -234,58 +204,28 @@ func (ks *keyState) rotateMessaging(ctx context.Context, api *apiclient.Client, 
 	if err != nil {
 		return false, fmt.Errorf("publishing a messaging key: %w", err)
 	}
-	if candidate.Epoch, err = apiclient.Epoch(res); err != nil {
+	epoch, err := apiclient.Epoch(res)
+	if err != nil {
+		return false, err
+	}
+	if err := candidate.Published(epoch, nil, now); err != nil {
 		return false, err
 	}
 	return true, ks.save()
 }
 
-// forgetExpired drops expired identity and messaging keys, secrets and
-// all: they sign and open nothing any more, and a seized disk should give
-// away as few old keys as possible. An identity key waiting for its
-// certificate stays. Callers hold mu.
+// forgetExpired drops expired identity and messaging keys (keys.Ring's
+// Forget). Callers hold mu.
 func (ks *keyState) forgetExpired(now time.Time) (dropped bool) {
-	keep := func(list []*ownKey) []*ownKey {
-		var kept []*ownKey
-		for _, k := range list {
-			if !k.Pair.Signed || !k.Pair.Public.Expired(now) {
-				kept = append(kept, k)
-			}
-		}
-		dropped = dropped || len(kept) < len(list)
-		return kept
-	}
-	ks.Identity, ks.Messaging = keep(ks.Identity), keep(ks.Messaging)
-	return dropped
-}
-
-// published returns the keys the API has given an epoch.
-func published(ks []*ownKey) []*ownKey {
-	var out []*ownKey
-	for _, k := range ks {
-		if k.Epoch > 0 {
-			out = append(out, k)
-		}
-	}
-	return out
+	id, msg := ks.Identity.Forget(now), ks.Messaging.Forget(now)
+	return id || msg
 }
 
 // decryptionKeys returns every unexpired messaging key, newest first.
 func (ks *keyState) decryptionKeys(now time.Time) []*crypto.PrivateKey {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	ms := append([]*ownKey(nil), ks.Messaging...)
-	sort.Slice(ms, func(i, j int) bool { return ms[i].CreatedAt.After(ms[j].CreatedAt) })
-	var out []*crypto.PrivateKey
-	for _, k := range ms {
-		if k.Pair.Public.Expired(now) {
-			continue
-		}
-		if sk, err := k.Pair.PrivateKey(); err == nil {
-			out = append(out, sk)
-		}
-	}
-	return out
+	return ks.Messaging.DecryptionKeys(now)
 }
 
 // signer returns the published identity and messaging keys to sign and
@@ -293,7 +233,7 @@ func (ks *keyState) decryptionKeys(now time.Time) []*crypto.PrivateKey {
 func (ks *keyState) signer(now time.Time) (*crypto.SigningKey, *crypto.PrivateKey, uint64, error) {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	id, msg := latest(published(ks.Identity), now), latest(published(ks.Messaging), now)
+	id, msg := ks.Identity.Latest(now), ks.Messaging.Latest(now)
 	if id == nil || msg == nil {
 		return nil, nil, 0, errors.New("covernode: no valid published identity or messaging key")
 	}
@@ -314,7 +254,7 @@ func (ks *keyState) signer(now time.Time) (*crypto.SigningKey, *crypto.PrivateKe
 func (ks *keyState) rotateIdentity(ctx context.Context, identityAPI *apiclient.Client, now time.Time) (bool, error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	current := latest(published(ks.Identity), now)
+	current := ks.Identity.Latest(now)
 	if current == nil {
 		return false, errors.New("the CoverNode's identity keys have all expired: it needs a new setup bundle")
 	}
@@ -323,28 +263,11 @@ func (ks *keyState) rotateIdentity(ctx context.Context, identityAPI *apiclient.C
 			return false, err
 		}
 	}
-	var candidate *ownKey
-	for _, k := range ks.Identity {
-		if k.Epoch == 0 {
-			candidate = k
-		}
+	candidate, created, err := ks.Identity.Next(keys.CoverNodeIdentity, nil, now)
+	if err != nil || candidate == nil {
+		return false, err
 	}
-	if candidate == nil {
-		newest := current
-		for _, k := range published(ks.Identity) {
-			if k.CreatedAt.After(newest.CreatedAt) {
-				newest = k
-			}
-		}
-		if now.Sub(newest.CreatedAt) < keys.CoverNodeIdentity.RotateAfter() {
-			return false, nil
-		}
-		sk, err := crypto.GenerateSigningKey()
-		if err != nil {
-			return false, err
-		}
-		candidate = &ownKey{Pair: keys.NewSigningKeyPair(sk, nil), CreatedAt: now}
-		ks.Identity = append(ks.Identity, candidate)
+	if created {
 		if err := ks.save(); err != nil {
 			return false, err
 		}
@@ -358,13 +281,11 @@ func (ks *keyState) rotateIdentity(ctx context.Context, identityAPI *apiclient.C
 		Epoch uint64               `json:"epoch"`
 		Key   keys.SignedPublicKey `json:"key"`
 	}
-	if err := json.Unmarshal(res, &out); err != nil || out.Key.Key != candidate.Pair.Public.Key || out.Epoch == 0 {
+	if err := json.Unmarshal(res, &out); err != nil {
 		return false, fmt.Errorf("the identity API answered %s", res)
 	}
-	sk, err := candidate.Pair.SigningKey()
-	if err != nil {
-		return false, err
+	if err := candidate.Published(out.Epoch, &out.Key, now); err != nil {
+		return false, fmt.Errorf("the identity API answered %s: %w", res, err)
 	}
-	candidate.Pair, candidate.Epoch = keys.NewSigningKeyPair(sk, &out.Key), out.Epoch
 	return true, ks.save()
 }
