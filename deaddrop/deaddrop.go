@@ -110,9 +110,14 @@ func (d *DeadDrop) Verify(coverNodeIdentityKeys []*crypto.VerifyingKey) error {
 	if err := d.CheckLength(); err != nil {
 		return err
 	}
-	digest := d.SignatureData()
+	return VerifyDigest(d.SignatureData(), d.Signature[:], coverNodeIdentityKeys)
+}
+
+// VerifyDigest checks that sig is a signature of a dead drop's digest
+// under one of the CoverNode identity keys (from a verified hierarchy).
+func VerifyDigest(digest, sig []byte, coverNodeIdentityKeys []*crypto.VerifyingKey) error {
 	for _, vk := range coverNodeIdentityKeys {
-		if vk.Verify(digest, d.Signature[:]) == nil {
+		if vk.Verify(digest, sig) == nil {
 			return nil
 		}
 	}
