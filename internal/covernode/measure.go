@@ -49,7 +49,7 @@ func newProcessingBatch() (*processingBatch, error) {
 // open processes the batch once with the given number of workers.
 func (p *processingBatch) open(workers int) []entry {
 	p.node.cfg.Workers = workers
-	return p.dir.openAll(p.msgs, p.keys, nil)
+	return p.dir.openAll(p.msgs, p.keys, nil, newSeenSet(new([crypto.SecretBoxKeySize]byte)))
 }
 
 // MeasureProcessing opens batches of U2C messages (one in ten real) as

@@ -181,6 +181,14 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { errc <- n.rotateKeys(ctx) }()
 	err := <-errc
 	cancel()
+	// Wait for the others: a direction still fetching would otherwise take
+	// and log messages after Run returned, perhaps while a new node opens
+	// the same round log.
+	for range 2 {
+		if e := <-errc; errors.Is(err, context.Canceled) && e != nil {
+			err = e // the first error that is not the cancellation
+		}
+	}
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
@@ -421,7 +429,13 @@ func (d *direction) run(ctx context.Context) error {
 			continue
 		}
 		now := n.cfg.Now()
-		entries := d.openAll(toInMsgs(msgs), n.keys.decryptionKeys(now), skip)
+		entries := d.openAll(toInMsgs(msgs), n.keys.decryptionKeys(now), skip, log.seen)
+		// A copy of a real input already taken is cover (seen.go).
+		for i := range entries {
+			if entries[i].kind == kindReal && !log.seen.take(entries[i].id, now) {
+				entries[i].kind, entries[i].payload = kindCover, nil
+			}
+		}
 		// Durable first, then acknowledge every message of the batch in
 		// stream order: what is acknowledged, and when, depends on the
 		// batch alone, never on which messages were real.
@@ -474,9 +488,11 @@ func toInMsgs(msgs []jetstream.Msg) []inMsg {
 	return out
 }
 
-// openAll opens a batch's messages, in parallel, in stream order. Messages
-// seen before a crash (their sequence is in skip) are kept out.
-func (d *direction) openAll(msgs []inMsg, ks []*crypto.PrivateKey, skip map[uint64]bool) []entry {
+// openAll opens a batch's messages, in parallel, in stream order, and
+// names each for the replay guard (every input alike, so that how long it
+// takes does not depend on which were real). Messages seen before a crash
+// (their sequence is in skip) are kept out.
+func (d *direction) openAll(msgs []inMsg, ks []*crypto.PrivateKey, skip map[uint64]bool, seen *seenSet) []entry {
 	out := make([]entry, len(msgs))
 	keep := make([]bool, len(msgs))
 	workers := d.n.cfg.Workers
@@ -493,7 +509,7 @@ func (d *direction) openAll(msgs []inMsg, ks []*crypto.PrivateKey, skip map[uint
 					continue
 				}
 				e := d.open(ks, msgs[i].data)
-				e.seq, e.reply = msgs[i].seq, msgs[i].reply
+				e.seq, e.reply, e.id = msgs[i].seq, msgs[i].reply, seen.id(e.payload)
 				out[i], keep[i] = e, true
 			}
 		}()

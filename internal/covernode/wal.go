@@ -25,8 +25,10 @@ import (
 //
 // Nothing in the file says how many inputs were real: entries of every
 // kind take the same room and are sealed, the count a release takes is
-// sealed, and a snapshot (which keeps only the real inputs still waiting)
-// is padded to a size that does not follow their number.
+// sealed, and a snapshot (which keeps only the real inputs still waiting,
+// and the replay guard's set of real inputs taken) is padded to a size
+// that does not follow their number unless they are many (a power of two
+// above snapshotMinEntries).
 const (
 	recSnapshot   = 1 // seen u32, last release i64 ns, entries
 	recBatch      = 2 // time i64 ns, entries
@@ -34,6 +36,7 @@ const (
 	recPublished  = 4 // (empty)
 	recAcked      = 5 // the last batch's acknowledgements reached JetStream
 	recRelease    = 6 // time i64 ns, sealed reals u32, dead-drop JSON
+	recSeen       = 7 // the replay guard's set, sealed (seen.go); follows a snapshot
 )
 
 // Kinds of input.
@@ -62,6 +65,7 @@ type entry struct {
 	kind    byte
 	payload []byte
 	reply   string // the subject that acknowledges it
+	id      seenID // names the input for the replay guard; not written
 }
 
 const entryPlainSize = 8 + 1 + 2 + entryPayloadSize
@@ -146,6 +150,8 @@ type roundLog struct {
 	path string
 	key  [crypto.SecretBoxKeySize]byte
 	f    *os.File
+	// seen is the replay guard's set of the real inputs taken.
+	seen *seenSet
 	// size is the file's length; compacted when it was last compacted.
 	size      int64
 	compacted time.Time
@@ -178,7 +184,7 @@ type replayed struct {
 }
 
 func openRoundLog(path string, key [crypto.SecretBoxKeySize]byte, now time.Time) (*roundLog, *replayed, error) {
-	l := &roundLog{path: path, key: key}
+	l := &roundLog{path: path, key: key, seen: newSeenSet(&key)}
 	st := &replayed{lastRelease: now}
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -214,6 +220,7 @@ func openRoundLog(path string, key [crypto.SecretBoxKeySize]byte, now time.Time)
 		return nil, nil, err
 	}
 	l.f, l.size, l.compacted = f, int64(good), now
+	l.seen.forget(now)
 	return l, st, nil
 }
 
@@ -231,6 +238,7 @@ func (l *roundLog) apply(st *replayed, typ byte, p []byte) error {
 			return err
 		}
 		st.buffer, st.pending, st.unacked = nil, nil, nil
+		l.seen.until = map[seenID]int64{}
 		for _, e := range es {
 			if e.kind != kindPadding {
 				st.buffer = append(st.buffer, e)
@@ -245,9 +253,11 @@ func (l *roundLog) apply(st *replayed, typ byte, p []byte) error {
 			return err
 		}
 		st.unacked = es
+		at := time.Unix(0, int64(binary.BigEndian.Uint64(p)))
 		for _, e := range es {
 			switch e.kind {
 			case kindReal:
+				l.seen.take(l.seen.id(e.payload), at)
 				st.buffer = append(st.buffer, e)
 				st.seen++
 			case kindCover:
@@ -277,6 +287,15 @@ func (l *roundLog) apply(st *replayed, typ byte, p []byte) error {
 		st.seen = 0
 		st.lastRelease = time.Unix(0, int64(binary.BigEndian.Uint64(p)))
 		st.pending = append([]byte(nil), p[8+countSize:]...)
+	case recSeen:
+		plain, err := crypto.OpenSecret(&l.key, p)
+		if err != nil {
+			return errors.New("covernode: replay guard record does not open with the log key")
+		}
+		// Expired ids are dropped once the whole log is read.
+		if err := l.seen.decode(plain, time.Unix(0, 0)); err != nil {
+			return err
+		}
 	case recPublished:
 		st.pending = nil
 	case recAcked:
@@ -358,7 +377,16 @@ func (l *roundLog) compact(now time.Time, seen int, lastRelease time.Time, buffe
 	if err != nil {
 		return err
 	}
-	rec := frame(recSnapshot, p)
+	l.seen.forget(now)
+	plain, err := l.seen.encode()
+	if err != nil {
+		return err
+	}
+	guard, err := crypto.SealSecret(&l.key, plain)
+	if err != nil {
+		return err
+	}
+	rec := append(frame(recSnapshot, p), frame(recSeen, guard)...)
 	if err := atomicfile.Write(l.path, rec, 0o600); err != nil {
 		return err
 	}

@@ -1,0 +1,217 @@
+package covernode_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// republish is the cloud putting the bytes of a message into a stream
+// again, as a new stream message.
+func (w *world) republish(t testing.TB, subject string, msg []byte, times int) {
+	t.Helper()
+	js, err := jetstream.New(w.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range times {
+		if _, err := js.Publish(context.Background(), subject, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startNode runs a CoverNode on stateDir until the test ends (or stop is
+// called).
+func (w *world) startNode(t *testing.T, stateDir string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	node, err := covernode.New(ctx, w.nc, w.config(stateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// chunkCounts counts each chunk of every published user dead drop.
+func chunkCounts(t testing.TB, url string) (counts map[string]int, drops int) {
+	counts = map[string]int{}
+	dds := deadDrops(t, url+"/v1/user/dead-drops", deaddrop.User)
+	for _, d := range dds {
+		for i := range d.Chunks() {
+			counts[string(d.Data[i*protocol.J2UMessageSize:(i+1)*protocol.J2UMessageSize])]++
+		}
+	}
+	return counts, len(dds)
+}
+
+// replayJ2C sends one journalist message (a reply when real, else cover)
+// and the cloud republishes its bytes three times; cover from journalists
+// fills the rounds. It returns how often the reply's bytes are in the user
+// dead drops, how many chunks appear more than once, and how many dead
+// drops were published.
+func replayJ2C(t *testing.T, real bool) (replyCopies, repeated, drops int) {
+	w := newWorld(t)
+	w.startNode(t, t.TempDir())
+	v := w.verified(t)
+	cnKeys, err := v.CoverNodeKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, _ := crypto.GenerateKey()
+	aliceSK, _ := w.alice.Msg[0].PrivateKey()
+	j2u, err := protocol.SealJ2U(reader.PublicKey(), aliceSK, &protocol.JournalistMessage{Type: protocol.J2UTypeText, Text: "we are looking"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j2c []byte
+	if real {
+		j2c, err = protocol.SealJ2C(cnKeys, j2u)
+	} else {
+		j2c, err = protocol.SealCoverJ2C(cnKeys)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The J2U params release every three inputs: 1 + 3 copies + 2 cover
+	// make two dead drops.
+	post(t, w.a.URL+"/v1/journalist-messages", w.n.Form(w.alice.ID, protocol.EncodeBase64(j2c)))
+	w.republish(t, store.SubjectJ2C, j2c, 3)
+	for range 2 {
+		c, _ := protocol.SealCoverJ2C(cnKeys)
+		post(t, w.a.URL+"/v1/journalist-messages", w.n.Form(w.alice.ID, protocol.EncodeBase64(c)))
+	}
+	waitFor(t, "two user dead drops", func() bool { _, n := chunkCounts(t, w.a.URL); return n >= 2 })
+	counts, drops := chunkCounts(t, w.a.URL)
+	for _, c := range counts {
+		if c > 1 {
+			repeated++
+		}
+	}
+	return counts[string(j2u)], repeated, drops
+}
+
+// TestReplayedJournalistMessage: the cloud republishes one journalist
+// message three times. A real reply reaches the user dead drops once, and
+// what the replay provokes (dead drops published, chunks that repeat) is
+// the same whether the message was a reply or cover. The negative control
+// turns the replay guard off: the reply then repeats in the dead drops,
+// and the comparison sees it.
+func TestReplayedJournalistMessage(t *testing.T) {
+	check := func(t *testing.T) (leak bool) {
+		copies, realRepeats, realDrops := replayJ2C(t, true)
+		_, coverRepeats, coverDrops := replayJ2C(t, false)
+		t.Logf("reply in %d chunks; repeated chunks: %d after a real message, %d after cover; dead drops %d and %d",
+			copies, realRepeats, coverRepeats, realDrops, coverDrops)
+		if realDrops != coverDrops {
+			t.Fatalf("dead drops: %d after replaying a reply, %d after replaying cover", realDrops, coverDrops)
+		}
+		return copies != 1 || realRepeats != coverRepeats
+	}
+	t.Run("guarded", func(t *testing.T) {
+		if check(t) {
+			t.Fatal("a replayed reply is told apart from replayed cover, or not delivered once")
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		covernode.DisableReplayGuard(t)
+		if !check(t) {
+			t.Fatal("without the replay guard the replay went unseen: the test cannot catch the leak")
+		}
+	})
+}
+
+// aliceReceived counts the texts alice finds in every journalist dead
+// drop.
+func (w *world) aliceReceived(t *testing.T) map[string]int {
+	aliceSK, _ := w.alice.Msg[0].PrivateKey()
+	v := w.verified(t)
+	jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{aliceSK}, v.AllCoverNodeMessagingKeys())
+	found := map[string]int{}
+	for _, d := range deadDrops(t, w.a.URL+"/v1/journalist/dead-drops", deaddrop.Journalist) {
+		got, err := jo.Open(d)
+		if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
+			t.Fatal(err)
+		}
+		for _, m := range got {
+			found[m.Message.Text]++
+		}
+	}
+	return found
+}
+
+// TestReplayedReaderMessageAcrossRestarts: a reader's message is taken,
+// released, and the node restarts (its round log compacted in between);
+// the cloud then republishes the message. alice has it once. With the
+// guard off she has it twice.
+func TestReplayedReaderMessageAcrossRestarts(t *testing.T) {
+	run := func(t *testing.T) int {
+		w := newWorld(t)
+		state := t.TempDir()
+		stop := w.startNode(t, state)
+		v := w.verified(t)
+		cnKeys, _ := v.CoverNodeKeys()
+		jk, _ := v.JournalistKey("alice")
+		reader, _ := crypto.GenerateKey()
+		msg, err := protocol.SealU2C(cnKeys, "alice", jk, reader.PublicKey(), "the minutes were shredded")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cover := func(n int) {
+			for range n {
+				c, _ := protocol.SealCoverU2C(cnKeys)
+				post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+			}
+		}
+		// U2J releases every four inputs.
+		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(msg))
+		cover(3)
+		waitFor(t, "the message at alice", func() bool { return w.aliceReceived(t)["the minutes were shredded"] == 1 })
+		stop()
+		w.startNode(t, state)
+		// The cloud replays it, once in a batch of its own and twice
+		// within one batch, among cover.
+		w.republish(t, store.SubjectU2C, msg, 1)
+		cover(3)
+		w.republish(t, store.SubjectU2C, msg, 2)
+		cover(2)
+		waitFor(t, "three journalist dead drops", func() bool {
+			return len(deadDrops(t, w.a.URL+"/v1/journalist/dead-drops", deaddrop.Journalist)) >= 3
+		})
+		return w.aliceReceived(t)["the minutes were shredded"]
+	}
+	t.Run("guarded", func(t *testing.T) {
+		if n := run(t); n != 1 {
+			t.Fatalf("alice has the message %d times", n)
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		covernode.DisableReplayGuard(t)
+		if n := run(t); n < 2 {
+			t.Fatalf("without the replay guard alice has the message %d times: the test cannot catch a replay", n)
+		}
+	})
+}
+
