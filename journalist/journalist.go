@@ -28,6 +28,13 @@ type Message struct {
 	HandoverTo string    `json:"handover_to,omitempty"`
 	Time       time.Time `json:"time"`
 	Sent       bool      `json:"sent,omitempty"` // for "me": it has left in a J2C message
+	// SentAt is when a reply left (zero while queued, and for replies
+	// sent before it was kept).
+	SentAt time.Time `json:"sent_at,omitzero"`
+	// Expires is when the vault deletes the message (see expire); zero
+	// in vaults written before expiry, which then takes Time plus
+	// DefaultExpiry.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Conversation is everything with one source, known by their reply key.
@@ -37,6 +44,13 @@ type Conversation struct {
 	Messages []Message `json:"messages"`
 	Unread   int       `json:"unread"`
 	Handled  bool      `json:"handled"`
+	// Alias and Notes are the journalist's own words about the source,
+	// kept only in the vault.
+	Alias string `json:"alias,omitempty"`
+	Notes string `json:"notes,omitempty"`
+	// Muted conversations sort below the others and show no unread
+	// highlight; their messages are still kept.
+	Muted bool `json:"muted,omitempty"`
 }
 
 // data is what the vault holds.
@@ -60,6 +74,9 @@ type data struct {
 	// Outbox holds J2C messages (replies and handovers) waiting for the
 	// next send; the send cadence does not change when it is not empty.
 	Outbox []outItem `json:"outbox"`
+	// Log is the vault's own record of what happened to it (see
+	// LogEntry), kept inside the encrypted vault and nowhere else.
+	Log []LogEntry `json:"log,omitempty"`
 }
 
 type outItem struct {
@@ -234,6 +251,7 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 		return SyncResult{}, err
 	}
 	now := v.now()
+	v.expireLocked(now)
 	op, err := deaddrop.NewJournalistOpener(v.d.Messaging.DecryptionKeys(now), ver.AllCoverNodeMessagingKeys())
 	if err != nil {
 		return SyncResult{}, err
@@ -335,14 +353,14 @@ func (v *Vault) receive(r deaddrop.Received, now time.Time) bool {
 		c = &Conversation{ID: id, ReplyKey: rk}
 		v.d.Conversations[id] = c
 	}
-	c.Messages = append(c.Messages, Message{From: "source", Text: r.Message.Text, Time: at})
+	c.Messages = append(c.Messages, Message{From: "source", Text: r.Message.Text, Time: at, Expires: at.Add(DefaultExpiry)})
 	c.Unread++
 	c.Handled = false
 	return true
 }
 
-// Conversations lists the conversations, those with unread messages first,
-// then the most recent.
+// Conversations lists the conversations by last activity, newest first,
+// muted ones after the others.
 func (v *Vault) Conversations() []Conversation {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -352,17 +370,14 @@ func (v *Vault) Conversations() []Conversation {
 		cc.Messages = append([]Message(nil), c.Messages...)
 		out = append(out, cc)
 	}
-	last := func(c Conversation) time.Time {
-		if len(c.Messages) == 0 {
-			return time.Time{}
-		}
-		return c.Messages[len(c.Messages)-1].Time
-	}
 	sort.Slice(out, func(i, j int) bool {
-		if (out[i].Unread > 0) != (out[j].Unread > 0) {
-			return out[i].Unread > 0
+		if out[i].Muted != out[j].Muted {
+			return !out[i].Muted
 		}
-		return last(out[i]).After(last(out[j]))
+		if a, b := out[i].LastActivity(), out[j].LastActivity(); !a.Equal(b) {
+			return a.After(b)
+		}
+		return out[i].ID < out[j].ID
 	})
 	return out
 }
@@ -464,9 +479,9 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 	if err != nil {
 		return err
 	}
-	c.Messages = append(c.Messages, Message{From: "me", Text: m.Text, HandoverTo: m.HandoverTo, Time: v.now()})
+	now := v.now()
+	c.Messages = append(c.Messages, Message{From: "me", Text: m.Text, HandoverTo: m.HandoverTo, Time: now, Expires: now.Add(DefaultExpiry)})
 	v.d.Outbox = append(v.d.Outbox, outItem{Conversation: id, Index: len(c.Messages) - 1, J2C: j2c})
-	c.Handled = true
 	return v.save()
 }
 
@@ -477,6 +492,15 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 func (v *Vault) SendOne(ctx context.Context) (bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	real, err := v.sendOneLocked(ctx)
+	if err != nil {
+		return false, err
+	}
+	return real, v.save()
+}
+
+// sendOneLocked is SendOne without saving the vault. Callers hold mu.
+func (v *Vault) sendOneLocked(ctx context.Context) (bool, error) {
 	// Fetch the keys and build a cover message every time, and use it only
 	// when nothing real is queued: the requests the API sees and the work
 	// done are the same either way.
@@ -508,9 +532,10 @@ func (v *Vault) SendOne(ctx context.Context) (bool, error) {
 		v.d.Outbox = v.d.Outbox[1:]
 		if c := v.d.Conversations[it.Conversation]; c != nil && it.Index < len(c.Messages) {
 			c.Messages[it.Index].Sent = true
+			c.Messages[it.Index].SentAt = v.now()
 		}
 	}
-	return real, v.save()
+	return real, nil
 }
 
 // Queued is the number of replies waiting to be sent.

@@ -370,6 +370,13 @@ func TestKeysFetchedOnSchedule(t *testing.T) {
 		func() { u.post("/c/"+conv+"/reply", url.Values{"text": {"and who paid?"}}) },
 		func() { u.post("/c/"+conv+"/handled", url.Values{"handled": {"true"}}) },
 		func() { u.post("/c/"+conv+"/handover", url.Values{"to": {"bob"}}) },
+		func() {
+			u.post("/c/"+conv+"/about", url.Values{"alias": {"the clerk"}, "notes": {"met at the council"}})
+		},
+		func() { u.post("/c/"+conv+"/mute", url.Values{"muted": {"true"}}) },
+		func() { u.post("/c/"+conv+"/expiry", url.Values{"index": {"0"}, "days": {"30"}}) },
+		func() { u.get("/?q=clerk") },
+		func() { u.get("/vault") },
 		func() { u.get("/") },
 	} {
 		step()
@@ -377,7 +384,7 @@ func TestKeysFetchedOnSchedule(t *testing.T) {
 	if got := m.p.total(); got != before {
 		t.Fatalf("using the web UI made %d request(s)", got-before)
 	}
-	if page := u.get("/"); !strings.Contains(page, "4 message(s) waiting") {
+	if page := u.get("/"); !strings.Contains(page, "4 replies are waiting") {
 		t.Fatalf("the queue: %s", page)
 	}
 }

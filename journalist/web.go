@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
@@ -15,14 +16,19 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/mix"
 )
 
 //go:embed web
 var webFS embed.FS
 
-var pages = template.Must(template.ParseFS(webFS, "web/layout.html"))
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"count": count,
+	"add":   func(a, b int) int { return a + b },
+}).ParseFS(webFS, "web/*.html"))
 
 // WebConfig configures the web UI.
 type WebConfig struct {
@@ -32,14 +38,22 @@ type WebConfig struct {
 	// SyncEvery and SendEvery are the background cadences while unlocked:
 	// download dead drops; send one message (a queued reply, or cover).
 	SyncEvery, SendEvery time.Duration
-	Logger               *slog.Logger
-	Now                  func() time.Time
+	// BurstSize is how many messages "Send a cover burst" sends: by
+	// default the threshold of upstream's production journalist-to-user
+	// mix, so that one burst fills it.
+	BurstSize int
+	// Location is the time zone the UI shows times in (time.Local by
+	// default); the pages say which it is.
+	Location *time.Location
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Web is the journalist's web UI: server-rendered pages, no scripts, for
 // 127.0.0.1 only.
 type Web struct {
-	cfg WebConfig
+	cfg    WebConfig
+	logins loginTokens
 
 	// unlockMu lets one unlock stretch a passphrase at a time: each runs
 	// Argon2id over the vault's memory (256 MiB by default).
@@ -53,8 +67,22 @@ type Web struct {
 	session    string
 	csrf       string
 	lastActive time.Time
-	loginCSRF  map[string]time.Time
-	flash      string
+	flash      notice
+	lastSync   syncState
+}
+
+// notice is a one-time message on the next page: Err shows it in the
+// error style.
+type notice struct {
+	Text string
+	Err  bool
+}
+
+// syncState is what the last sync (background or asked for) found.
+type syncState struct {
+	At  time.Time
+	Res SyncResult
+	Err string
 }
 
 // NewWeb returns the UI; Run drives its background work.
@@ -68,13 +96,19 @@ func NewWeb(cfg WebConfig) *Web {
 	if cfg.SendEvery <= 0 {
 		cfg.SendEvery = 10 * time.Minute
 	}
+	if cfg.BurstSize <= 0 {
+		cfg.BurstSize = mix.ProductionJ2U.ThresholdMin
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Web{cfg: cfg, loginCSRF: map[string]time.Time{}, syncNow: make(chan struct{}, 1)}
+	return &Web{cfg: cfg, logins: newLoginTokens(), syncNow: make(chan struct{}, 1)}
 }
 
 func token() string {
@@ -90,8 +124,8 @@ func token() string {
 // opens the vault, so that the published keys (which replies are sealed
 // to) and new messages are there at once; from then on only the timers
 // make requests, never what the journalist does in the UI (see
-// Vault.verified). The one exception is "Sync now", a download the
-// journalist asks for by name.
+// Vault.verified). The exceptions are what the journalist asks for by
+// name: "Sync now", a forced key rotation and a cover burst.
 func (w *Web) Run(ctx context.Context) {
 	syncT, sendT, idleT := time.NewTicker(w.cfg.SyncEvery), time.NewTicker(w.cfg.SendEvery), time.NewTicker(time.Second)
 	defer syncT.Stop()
@@ -124,12 +158,26 @@ func (w *Web) Run(ctx context.Context) {
 	}
 }
 
-func (w *Web) sync(ctx context.Context) {
-	if v := w.current(); v != nil {
-		if _, err := v.Sync(ctx); err != nil {
-			w.cfg.Logger.Warn("sync", "err", err)
-		}
+// sync runs one sync and keeps what it found for the pages; the vault's
+// log gets the syncs that brought something or failed.
+func (w *Web) sync(ctx context.Context) (SyncResult, error) {
+	v := w.current()
+	if v == nil {
+		return SyncResult{}, errors.New("the vault is locked")
 	}
+	res, err := v.Sync(ctx)
+	st := syncState{At: w.cfg.Now(), Res: res}
+	if err != nil {
+		w.cfg.Logger.Warn("sync", "err", err)
+		st.Err = err.Error()
+		v.Log("error", "sync failed: "+err.Error())
+	} else if res.Messages > 0 {
+		v.Log("sync", fmt.Sprintf("%s in %s", count(res.Messages, "new message", "new messages"), count(res.DeadDrops, "dead drop", "dead drops")))
+	}
+	w.mu.Lock()
+	w.lastSync = st
+	w.mu.Unlock()
+	return res, err
 }
 
 // Unlocked reports whether a vault is open in the UI (and so sending on
@@ -149,6 +197,7 @@ func (w *Web) lock() {
 		w.vault.Close()
 	}
 	w.vault, w.session, w.csrf = nil, "", ""
+	w.lastSync = syncState{}
 }
 
 // Handler serves the UI.
@@ -166,55 +215,125 @@ func (w *Web) Handler() http.Handler {
 		http.Redirect(rw, r, "/", http.StatusSeeOther)
 	}))
 	mux.HandleFunc("POST /sync", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
-		res, err := v.Sync(r.Context())
+		res, err := w.sync(r.Context())
 		if err != nil {
-			w.setFlash("Sync failed: " + err.Error())
+			w.setFlash("Sync failed: "+err.Error(), true)
 		} else {
-			w.setFlash(syncWords(res))
+			w.setFlash(w.syncWords(res, v), false)
 		}
 		http.Redirect(rw, r, "/", http.StatusSeeOther)
 	}))
-	mux.HandleFunc("GET /c/{id}", w.withSession(w.conversation))
-	mux.HandleFunc("POST /c/{id}/reply", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
-		w.after(rw, r, v.Reply(r.Context(), r.PathValue("id"), r.PostFormValue("text")), "Your reply is queued: it leaves with the next send, like every cover message.")
+	mux.HandleFunc("GET /c/{id}", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
+		w.conversation(rw, r, v, http.StatusOK, "", notice{})
 	}))
+	mux.HandleFunc("POST /c/{id}/reply", w.withSession(w.reply))
 	mux.HandleFunc("POST /c/{id}/handled", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
-		w.after(rw, r, v.SetHandled(r.PathValue("id"), r.PostFormValue("handled") == "true"), "")
+		handled := r.PostFormValue("handled") == "true"
+		w.after(rw, r, v.SetHandled(r.PathValue("id"), handled), map[bool]string{true: "Marked handled.", false: "Marked not handled."}[handled])
+	}))
+	mux.HandleFunc("POST /c/{id}/mute", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
+		muted := r.PostFormValue("muted") == "true"
+		w.after(rw, r, v.SetMuted(r.PathValue("id"), muted), map[bool]string{true: "Muted: this conversation now sorts below the others and shows no unread highlight.", false: "Unmuted."}[muted])
+	}))
+	mux.HandleFunc("POST /c/{id}/about", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
+		id := r.PathValue("id")
+		err := v.SetAlias(id, r.PostFormValue("alias"))
+		if err == nil {
+			err = v.SetNotes(id, r.PostFormValue("notes"))
+		}
+		w.after(rw, r, err, "Saved the name and notes (kept only in the vault).")
+	}))
+	mux.HandleFunc("POST /c/{id}/expiry", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
+		i, err1 := strconv.Atoi(r.PostFormValue("index"))
+		days, err2 := strconv.Atoi(r.PostFormValue("days"))
+		if err1 != nil || err2 != nil {
+			w.after(rw, r, errors.New("the expiry form was not filled in"), "")
+			return
+		}
+		at := w.cfg.Now().Add(time.Duration(days) * 24 * time.Hour)
+		w.after(rw, r, v.SetExpiry(r.PathValue("id"), i, at), "The message is now deleted on "+w.when(at)+".")
 	}))
 	mux.HandleFunc("POST /c/{id}/handover", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
-		w.after(rw, r, v.Handover(r.Context(), r.PathValue("id"), r.PostFormValue("to")), "The handover is queued: the source will be told to write to "+r.PostFormValue("to")+".")
+		to := r.PostFormValue("to")
+		err := v.Handover(r.Context(), r.PathValue("id"), to)
+		if err == nil {
+			v.Log("handover", "handed a source over to "+to)
+		}
+		w.after(rw, r, err, "The handover is queued: the source will be told to write to "+w.names(v)[to]+" from now on.")
+	}))
+	mux.HandleFunc("GET /vault", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
+		w.vaultPage(rw, v, http.StatusOK, "")
+	}))
+	mux.HandleFunc("POST /vault/rotate", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
+		err := v.RotateNow(r.Context())
+		if err != nil {
+			v.Log("error", "forced key rotation failed: "+err.Error())
+			w.setFlash("The key rotation failed: "+err.Error(), true)
+		} else {
+			v.Log("rotation", "forced a new messaging key")
+			w.setFlash("A new messaging key is published: sources' apps use it from their next key download.", false)
+		}
+		http.Redirect(rw, r, "/vault", http.StatusSeeOther)
+	}))
+	mux.HandleFunc("POST /vault/burst", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
+		_, err := v.Burst(r.Context(), w.cfg.BurstSize)
+		if err != nil {
+			w.setFlash("The cover burst stopped: "+err.Error(), true)
+		} else {
+			w.setFlash("Sent a burst of "+count(w.cfg.BurstSize, "message", "messages")+": what was queued left with it.", false)
+		}
+		http.Redirect(rw, r, "/vault", http.StatusSeeOther)
 	}))
 	return w.secure(mux)
 }
 
-func syncWords(r SyncResult) string {
-	s := "Synced: " + itoa(r.Messages) + " new message(s) in " + itoa(r.DeadDrops) + " dead drop(s)."
+// syncWords says what a sync found, and how that squares with what is
+// unread (a background sync may have fetched the messages before).
+func (w *Web) syncWords(r SyncResult, v *Vault) string {
+	var s string
+	if r.Messages == 0 {
+		s = "Synced: no new messages since the last sync."
+	} else {
+		s = "Synced: " + count(r.Messages, "new message", "new messages") + " in " + count(r.DeadDrops, "dead drop", "dead drops") + "."
+	}
 	if r.Unverified > 0 {
-		s += " Skipped " + itoa(r.Unverified) + " dead drop(s) whose signature did not verify."
+		s += " Skipped " + count(r.Unverified, "dead drop", "dead drops") + " whose signature did not verify."
 	}
 	if r.Waiting != "" {
 		s += " " + r.Waiting
 	}
+	if u, _ := unread(v.Conversations()); u > r.Messages {
+		s += " " + count(u, "message is", "messages are") + " unread in all."
+	}
 	return s
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
+// unread counts the unread messages and the conversations holding them.
+func unread(cs []Conversation) (msgs, convs int) {
+	for _, c := range cs {
+		if c.Unread > 0 {
+			msgs += c.Unread
+			convs++
+		}
+	}
+	return msgs, convs
+}
 
-func (w *Web) setFlash(s string) { w.mu.Lock(); w.flash = s; w.mu.Unlock() }
+func (w *Web) setFlash(s string, isErr bool) { w.mu.Lock(); w.flash = notice{s, isErr}; w.mu.Unlock() }
 
-func (w *Web) takeFlash() string {
+func (w *Web) takeFlash() notice {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	f := w.flash
-	w.flash = ""
+	w.flash = notice{}
 	return f
 }
 
 func (w *Web) after(rw http.ResponseWriter, r *http.Request, err error, ok string) {
 	if err != nil {
-		w.setFlash("That did not work: " + err.Error())
+		w.setFlash("That did not work: "+err.Error(), true)
 	} else if ok != "" {
-		w.setFlash(ok)
+		w.setFlash(ok, false)
 	}
 	http.Redirect(rw, r, "/c/"+url.PathEscape(r.PathValue("id")), http.StatusSeeOther)
 }
@@ -241,12 +360,80 @@ func (w *Web) secure(h http.Handler) http.Handler {
 	})
 }
 
+// page is what the templates get.
 type page struct {
-	Title, Journalist, CSRF, LoginCSRF, Flash, Error string
-	Conversations                                    []Conversation
-	C                                                Conversation
-	Others                                           []keys.JournalistProfile
-	Queued                                           int
+	Title, Journalist, CSRF, LoginCSRF, Error string
+	Flash                                     notice
+	// Zone says which time zone the page's times are in.
+	Zone string
+	// The list.
+	Conversations       []Conversation
+	Query               string
+	Unread, UnreadConvs int
+	Queued              int
+	LastSync            syncState
+	// A conversation.
+	C           Conversation
+	Draft       string
+	DraftNotice notice
+	Others      []keys.JournalistProfile
+	Names       map[string]string
+	// The vault page.
+	Digests   Digests
+	Events    []LogEntry
+	BurstSize int
+	// Limits the pages state.
+	MaxReplyBytes, ReplyChars, ExpiryDays, WarningDays int
+	SendEvery                                          string
+	ExpiryChoices                                      []int
+	// What the templates format times with.
+	When   func(time.Time) string
+	Soon   func(Message) bool
+	SoonIn func(Conversation) int
+}
+
+// ReplyCharsGuide is about how many characters of ordinary English prose
+// fit in one reply once compressed (measured on prose; text that
+// compresses worse, such as other scripts, fits fewer).
+const ReplyCharsGuide = 800
+
+// newPage fills in what every page of an open vault carries.
+func (w *Web) newPage(title string, v *Vault, csrf string) page {
+	now := w.cfg.Now()
+	return page{
+		Title: title, Journalist: v.ID(), CSRF: csrf, Flash: w.takeFlash(), Zone: w.zone(),
+		MaxReplyBytes: MaxReplyBytes, ReplyChars: ReplyCharsGuide,
+		ExpiryDays: int(DefaultExpiry / (24 * time.Hour)), WarningDays: int(ExpiryWarning / (24 * time.Hour)),
+		SendEvery: w.cfg.SendEvery.String(), ExpiryChoices: []int{1, 3, 7, 14, 30, 90, 365},
+		When:   w.when,
+		Soon:   func(m Message) bool { return m.ExpiresSoon(now) },
+		SoonIn: func(c Conversation) int { return c.ExpiringSoon(now) },
+	}
+}
+
+// when formats an instant in the UI's time zone, naming the zone.
+func (w *Web) when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(w.cfg.Location).Format("Mon 2 Jan 2006 15:04 MST")
+}
+
+// zone says in words which time zone the UI's times are in.
+func (w *Web) zone() string {
+	name, off := w.cfg.Now().In(w.cfg.Location).Zone()
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	loc := w.cfg.Location.String()
+	if loc == "Local" {
+		loc = "this computer's time zone"
+	}
+	if loc != name {
+		loc += " (" + name + ")"
+	}
+	return fmt.Sprintf("Times are in %s, UTC%c%02d:%02d.", loc, sign, off/3600, off%3600/60)
 }
 
 func (w *Web) render(rw http.ResponseWriter, status int, name string, p page) {
@@ -330,20 +517,19 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 		w.unlockPage(rw, http.StatusOK, "")
 		return
 	}
-	w.render(rw, http.StatusOK, "list", page{Title: "Conversations", Journalist: v.ID(), CSRF: csrf, Flash: w.takeFlash(), Conversations: v.Conversations(), Queued: v.Queued()})
+	p := w.newPage("Conversations", v, csrf)
+	p.Query = r.URL.Query().Get("q")
+	p.Conversations = v.Search(p.Query)
+	p.Unread, p.UnreadConvs = unread(v.Conversations())
+	p.Queued = v.Queued()
+	w.mu.Lock()
+	p.LastSync = w.lastSync
+	w.mu.Unlock()
+	w.render(rw, http.StatusOK, "list", p)
 }
 
 func (w *Web) unlockPage(rw http.ResponseWriter, status int, errMsg string) {
-	t := token()
-	w.mu.Lock()
-	now := w.cfg.Now()
-	for k, exp := range w.loginCSRF {
-		if now.After(exp) {
-			delete(w.loginCSRF, k)
-		}
-	}
-	w.loginCSRF[t] = now.Add(15 * time.Minute)
-	w.mu.Unlock()
+	t := w.logins.issue(w.cfg.Now())
 	http.SetCookie(rw, &http.Cookie{Name: "chaff_login", Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	w.render(rw, status, "unlock", page{Title: "Unlock", LoginCSRF: t, Error: errMsg})
 }
@@ -358,11 +544,7 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 	}
 	c, err := r.Cookie("chaff_login")
 	form := r.PostFormValue("csrf")
-	w.mu.Lock()
-	exp, known := w.loginCSRF[form]
-	delete(w.loginCSRF, form)
-	w.mu.Unlock()
-	if err != nil || !known || w.cfg.Now().After(exp) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 || !w.logins.valid(form, w.cfg.Now()) {
 		w.errorPage(rw, http.StatusForbidden, "The unlock form is stale: reload the page and try again.")
 		return
 	}
@@ -403,6 +585,7 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 		w.unlockPage(rw, http.StatusInternalServerError, err.Error())
 		return
 	}
+	v.Log("unlock", "unlocked in the web UI")
 	w.mu.Lock()
 	if w.vault != nil { // cannot happen while unlocks take turns; never leak a lock
 		w.vault.Close()
@@ -429,13 +612,65 @@ func (w *Web) sessionCookie(rw http.ResponseWriter, session string) {
 	http.SetCookie(rw, &http.Cookie{Name: "chaff_session", Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
 
-func (w *Web) conversation(rw http.ResponseWriter, r *http.Request, v *Vault) {
+// names maps journalist ids to display names, from the kept keys.
+func (w *Web) names(v *Vault) map[string]string {
+	out := map[string]string{}
+	others, _ := v.Journalists(context.Background())
+	for _, p := range others {
+		out[p.ID] = p.DisplayName
+	}
+	return out
+}
+
+// conversation renders a conversation page; draft and its notice are a
+// reply sent back to the journalist (too long, or only checked).
+func (w *Web) conversation(rw http.ResponseWriter, r *http.Request, v *Vault, status int, draft string, dn notice) {
 	c, err := v.Read(r.PathValue("id"))
 	if err != nil {
 		w.errorPage(rw, http.StatusNotFound, "There is no such conversation.")
 		return
 	}
 	_, csrf, _ := w.sessionOK(r)
-	others, _ := v.Journalists(r.Context())
-	w.render(rw, http.StatusOK, "conversation", page{Title: "Source " + c.ID, Journalist: v.ID(), CSRF: csrf, Flash: w.takeFlash(), C: c, Others: others})
+	p := w.newPage(c.Name(), v, csrf)
+	p.C, p.Draft, p.DraftNotice = c, draft, dn
+	p.Others, _ = v.Journalists(r.Context())
+	p.Names = w.names(v)
+	w.render(rw, status, "conversation", p)
+}
+
+// reply queues a reply, or, when it does not fit or the journalist only
+// asked to check it, shows the page again with the text kept and the
+// answer next to it.
+func (w *Web) reply(rw http.ResponseWriter, r *http.Request, v *Vault) {
+	text := r.PostFormValue("text")
+	n := utf8.RuneCountInString(text)
+	if over := ReplyOver(text); over > 0 {
+		w.conversation(rw, r, v, http.StatusUnprocessableEntity, text, notice{Err: true, Text: fmt.Sprintf(
+			"Not queued: this reply is %s too long to fit in one message (it has %d; cut %d from the end, or say it in fewer words). Your text is kept below.",
+			count(over, "character", "characters"), n, over)})
+		return
+	}
+	if r.PostFormValue("action") == "check" {
+		w.conversation(rw, r, v, http.StatusOK, text, notice{Text: fmt.Sprintf("It fits: %s, not queued yet.", count(n, "character", "characters"))})
+		return
+	}
+	if err := v.Reply(r.Context(), r.PathValue("id"), text); err != nil {
+		w.conversation(rw, r, v, http.StatusUnprocessableEntity, text, notice{Err: true, Text: "Not queued: " + err.Error()})
+		return
+	}
+	w.after(rw, r, nil, "Your reply is queued: it leaves with the next send (one every "+w.cfg.SendEvery.String()+"), in place of a cover message.")
+}
+
+// vaultPage renders the vault's operations, digests and log.
+func (w *Web) vaultPage(rw http.ResponseWriter, v *Vault, status int, errMsg string) {
+	w.mu.Lock()
+	csrf := w.csrf
+	w.mu.Unlock()
+	p := w.newPage("Vault", v, csrf)
+	p.Error = errMsg
+	p.Digests = v.KeyDigests()
+	p.Events = v.Events()
+	p.BurstSize = w.cfg.BurstSize
+	p.Queued = v.Queued()
+	w.render(rw, status, "vault", p)
 }

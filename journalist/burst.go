@@ -1,0 +1,48 @@
+package journalist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// MaxBurst bounds one burst of cover messages.
+const MaxBurst = 200
+
+// Burst sends n messages back to back, each a queued reply while any wait
+// and cover otherwise, as SendOne does, and reports how many were real.
+// Sent together, they fill the CoverNode's journalist-to-user mix (whose
+// threshold is upstream's 50 messages in production) so that a queued
+// reply leaves in the next round instead of waiting for the mix's
+// timeout.
+//
+// What it reveals: the API and anyone watching the network see this
+// journalist send n messages at once instead of one per send interval,
+// at the moment the journalist asked for it. What it does not: whether any
+// of them is real, how many, or for which source; every message of the
+// burst is the same size and goes the same way as cover.
+func (v *Vault) Burst(ctx context.Context, n int) (int, error) {
+	if n < 1 || n > MaxBurst {
+		return 0, fmt.Errorf("a burst is 1 to %d messages", MaxBurst)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	real := 0
+	for i := range n {
+		r, err := v.sendOneLocked(ctx)
+		if err != nil {
+			v.logLocked("error", fmt.Sprintf("cover burst stopped after %d of %d messages: %v", i, n, err))
+			return real, errors.Join(err, v.save())
+		}
+		if r {
+			real++
+			// Saved at once, so that a reply that left is never sent
+			// again after a crash.
+			if err := v.save(); err != nil {
+				return real, err
+			}
+		}
+	}
+	v.logLocked("burst", fmt.Sprintf("sent a burst of %s", count(n, "message", "messages")))
+	return real, v.save()
+}
