@@ -22,10 +22,6 @@ import (
 	"github.com/chaffhq/chaff/protocol"
 )
 
-// MessageValidFor is how long messages and cached dead drops are kept
-// (upstream's 14 days).
-const MessageValidFor = 14 * 24 * time.Hour
-
 // Config configures an install.
 type Config struct {
 	StateDir string
@@ -297,7 +293,7 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 			continue
 		}
 		next.MaxDeadDropID = d.ID
-		if d.CreatedAt.Before(now.Add(-MessageValidFor)) {
+		if d.CreatedAt.Before(now.Add(-protocol.MessageValidFor)) {
 			continue // verified, but too old to keep
 		}
 		b, err := json.Marshal(d) // as verified, not as served
@@ -309,7 +305,7 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 	return &next, nil
 }
 
-// trimDeadDrops keeps the cached dead drops of the last MessageValidFor by
+// trimDeadDrops keeps the cached dead drops of the last protocol.MessageValidFor by
 // the app's clock, up to MaxClockSkew ahead of it. Dead drops are verified
 // before they are cached, so their dates are the CoverNode's; still, one
 // date far in the future must not make the trim drop every other dead
@@ -325,7 +321,7 @@ func trimDeadDrops(p *publicState, now time.Time) {
 	for _, raw := range p.DeadDrops {
 		d, err := deaddrop.Parse(deaddrop.User, raw, false)
 		if err != nil || d.ID <= 0 || d.ID > math.MaxInt32 ||
-			d.CreatedAt.Before(now.Add(-MessageValidFor)) || d.CreatedAt.After(now.Add(MaxClockSkew)) {
+			d.CreatedAt.Before(now.Add(-protocol.MessageValidFor)) || d.CreatedAt.After(now.Add(MaxClockSkew)) {
 			continue
 		}
 		kept = append(kept, raw)
@@ -576,7 +572,7 @@ func (s *Session) has(id string, m Message) bool {
 }
 
 func (s *Session) expire() {
-	cutoff := s.a.cfg.Now().Add(-MessageValidFor)
+	cutoff := s.a.cfg.Now().Add(-protocol.MessageValidFor)
 	for id, msgs := range s.mb.Threads {
 		var kept []Message
 		for _, m := range msgs {

@@ -322,7 +322,7 @@ func TestRefreshRepairsPushedPosition(t *testing.T) {
 	}
 	// Age the first dead drop to just under 14 days by the app's clock,
 	// so that it is only kept if the trim goes by that clock.
-	app.cfg.Now = func() time.Time { return time.Now().Add(MessageValidFor - time.Hour) }
+	app.cfg.Now = func() time.Time { return time.Now().Add(protocol.MessageValidFor - time.Hour) }
 	bad := d.signed(d.cn, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
 	bad.ID = 1 << 40
 	b, _ := json.Marshal(bad)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/protocol"
 )
 
 // Hierarchy is the body of GET /v1/public-keys (SPEC §5.4.5), as published
@@ -31,6 +32,10 @@ type JournalistProfile struct {
 	Tag         string `json:"tag"`
 	Status      string `json:"status"`
 }
+
+// MaxDescription is the longest description of a journalist who is not a
+// desk, in bytes (upstream's limit); a desk's may be longer.
+const MaxDescription = 40
 
 // Journalist profile statuses.
 const (
@@ -378,24 +383,21 @@ func (v *Verified) JournalistKey(id string) (*crypto.PublicKey, error) {
 	return ks[0], nil
 }
 
-// WrappingKeyCount is how many CoverNode keys wrap each message.
-const WrappingKeyCount = 2
-
 // CoverNodeKeys returns the keys that wrap a U2C or J2C message: per
 // CoverNode, its messaging key with the latest expiry, for the first
-// WrappingKeyCount CoverNodes by id, the first repeated when fewer exist
+// protocol.CoverNodeWrappingKeyCount CoverNodes by id, the first repeated when fewer exist
 // (SPEC §6.3).
 func (v *Verified) CoverNodeKeys() ([]*crypto.PublicKey, error) {
 	var out []*crypto.PublicKey
 	for _, id := range v.CoverNodeIDs() {
-		if ks := v.CoverNodeMessagingKeys(id); len(ks) > 0 && len(out) < WrappingKeyCount {
+		if ks := v.CoverNodeMessagingKeys(id); len(ks) > 0 && len(out) < protocol.CoverNodeWrappingKeyCount {
 			out = append(out, ks[0])
 		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w for any CoverNode", ErrNoKey)
 	}
-	for len(out) < WrappingKeyCount {
+	for len(out) < protocol.CoverNodeWrappingKeyCount {
 		out = append(out, out[0])
 	}
 	return out, nil

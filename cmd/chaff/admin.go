@@ -381,8 +381,8 @@ func checkJournalist(id, description string, desk bool) error {
 	if err := protocol.ValidateJournalistID(id); err != nil {
 		return fmt.Errorf("%q is not a journalist id: %v", id, err)
 	}
-	if !desk && len(description) > 40 {
-		return fmt.Errorf("the description is %d bytes; a journalist's may be at most 40 (a desk's may be longer)", len(description))
+	if !desk && len(description) > keys.MaxDescription {
+		return fmt.Errorf("the description is %d bytes; a journalist's may be at most %d (a desk's may be longer)", len(description), keys.MaxDescription)
 	}
 	return nil
 }
@@ -391,7 +391,7 @@ func adminJournalistAdd(ctx context.Context, args []string, stdout, stderr io.Wr
 	a := newAdminFlags("journalist add", stderr, true)
 	name := a.fs.String("name", "", "display name (required)")
 	sortName := a.fs.String("sort-name", "", "name to sort by (default: the display name, lower case)")
-	description := a.fs.String("description", "", "what the journalist covers (required; at most 40 bytes unless --desk)")
+	description := a.fs.String("description", "", fmt.Sprintf("what the journalist covers (required; at most %d bytes unless --desk)", keys.MaxDescription))
 	desk := a.fs.Bool("desk", false, "a desk or team inbox rather than a person")
 	out := a.fs.String("out", ".", "directory to write the setup bundle to")
 	pos, err := a.parse(args, 1, stderr)

@@ -66,7 +66,7 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	params := fs.String("mixing", "production", "parameter set: production or test (upstream's); the flags below override it")
 	adminListen := fs.String("admin-listen", "127.0.0.1:9091", "health endpoint (loopback only)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	ackWait := fs.Duration("ack-wait", 5*time.Minute, "how long JetStream waits before offering again a message a node took but did not acknowledge (a node killed mid-batch); with several nodes, restart a node within this time")
+	ackWait := fs.Duration("ack-wait", covernode.DefaultAckWait, "how long JetStream waits before offering again a message a node took but did not acknowledge (a node killed mid-batch); with several nodes, restart a node within this time")
 	var u2j, j2u mixFlags
 	// Register with production defaults, then re-apply the chosen set to
 	// the flags that were not given.

@@ -104,7 +104,7 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 			fmt.Fprintln(stderr, "chaff journalist init: --bundle FILE is required")
 			return errUsage
 		}
-		pass, err := client.NewPassphrase(5)
+		pass, err := client.NewPassphrase(client.PassphraseWords)
 		if err != nil {
 			return err
 		}

@@ -306,7 +306,7 @@ func setUpNewsroom(ctx context.Context, dataDir, keysDir, apiURL string, stderr 
 			return st, err
 		}
 		bundle := filepath.Join(jdir, "journalist-"+dj.id+".bundle.json")
-		pass, err := client.NewPassphrase(5)
+		pass, err := client.NewPassphrase(client.PassphraseWords)
 		if err != nil {
 			return st, err
 		}

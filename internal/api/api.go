@@ -48,18 +48,27 @@ type Config struct {
 	Branch        string
 }
 
+// Defaults of Config's fields (a zero or negative field takes them); the
+// command's flags show the same values.
+const (
+	DefaultUserDeadDropLimit       = 360 // upstream's
+	DefaultJournalistDeadDropLimit = 24  // upstream's
+	DefaultIngestRate              = 2.0 // requests per second per client
+	DefaultIngestBurst             = 20
+)
+
 func (c *Config) defaults() {
 	if c.UserDeadDropLimit <= 0 {
-		c.UserDeadDropLimit = 360
+		c.UserDeadDropLimit = DefaultUserDeadDropLimit
 	}
 	if c.JournalistDeadDropLimit <= 0 {
-		c.JournalistDeadDropLimit = 24
+		c.JournalistDeadDropLimit = DefaultJournalistDeadDropLimit
 	}
 	if c.IngestRate <= 0 {
-		c.IngestRate = 2
+		c.IngestRate = DefaultIngestRate
 	}
 	if c.IngestBurst <= 0 {
-		c.IngestBurst = 20
+		c.IngestBurst = DefaultIngestBurst
 	}
 	if c.MaxIngestBody <= 0 {
 		c.MaxIngestBody = 4 << 10

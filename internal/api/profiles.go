@@ -11,10 +11,6 @@ import (
 	"github.com/chaffhq/chaff/protocol"
 )
 
-// maxDescription is the longest description of a journalist who is not a
-// desk, in bytes (upstream's limit).
-const maxDescription = 40
-
 func validStatus(s string) bool {
 	return s == keys.StatusVisible || s == keys.StatusHiddenFromUI || s == keys.StatusHiddenFromResponse
 }
@@ -26,7 +22,7 @@ func checkProfile(p *keys.JournalistProfile) (int, string) {
 	if !validStatus(p.Status) {
 		return http.StatusBadRequest, fmt.Sprintf("status must be %s, %s or %s", keys.StatusVisible, keys.StatusHiddenFromUI, keys.StatusHiddenFromResponse)
 	}
-	if !p.IsDesk && len(p.Description) > maxDescription {
+	if !p.IsDesk && len(p.Description) > keys.MaxDescription {
 		return http.StatusBadRequest, errDescription
 	}
 	return 0, ""

@@ -52,7 +52,7 @@ type Config struct {
 	// Workers open messages in parallel (default: one per CPU).
 	Workers int
 	// AckWait is how long a message taken but not acknowledged waits
-	// before JetStream offers it again.
+	// before JetStream offers it again (default DefaultAckWait).
 	AckWait time.Duration
 	// RetryMin and RetryMax bound the back-off of dead-drop posts.
 	RetryMin, RetryMax time.Duration
@@ -63,6 +63,9 @@ type Config struct {
 	// were real: that is the secret the node keeps.
 	Registry prometheus.Registerer
 }
+
+// DefaultAckWait is Config.AckWait's default.
+const DefaultAckWait = 5 * time.Minute
 
 // Node is a running CoverNode.
 type Node struct {
@@ -91,7 +94,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 		cfg.BatchSize = 256
 	}
 	if cfg.AckWait <= 0 {
-		cfg.AckWait = 5 * time.Minute
+		cfg.AckWait = DefaultAckWait
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = time.Second
