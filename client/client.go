@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
@@ -91,7 +91,7 @@ func Start(cfg Config) (*App, error) {
 	}
 	a := &App{cfg: cfg, pub: &publicState{}, ingest: cfg.API}
 	if cfg.IngestURL != "" && cfg.API != nil {
-		a.ingest = &apiclient.Client{Base: strings.TrimRight(cfg.IngestURL, "/"), HTTP: cfg.API.HTTP}
+		a.ingest = cfg.API.At(cfg.IngestURL)
 	}
 	b, err := os.ReadFile(a.path(publicFile))
 	switch {
@@ -245,14 +245,14 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 	next := *a.pub
 	next.DeadDrops = append([]json.RawMessage(nil), a.pub.DeadDrops...)
 	now := a.cfg.Now()
-	st, err := a.cfg.API.Do(ctx, "GET", "/v1/status", nil)
+	st, err := a.cfg.API.StatusBody(ctx)
 	if err != nil {
 		return nil, err
 	}
 	next.Status = st
 	// The keys come first, so that a dead drop signed by a CoverNode
 	// identity key published since the last refresh verifies below.
-	kb, err := a.cfg.API.Do(ctx, "GET", "/v1/public-keys", nil)
+	kb, err := a.cfg.API.PublicKeysBody(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 	next.Keys, next.KeysDownloaded = kb, now
 	trimDeadDrops(&next, now)
 	after := next.MaxDeadDropID
-	db, err := a.cfg.API.Do(ctx, "GET", fmt.Sprintf("/v1/user/dead-drops?ids_greater_than=%d", after), nil)
+	db, err := a.cfg.API.DeadDropsAfter(ctx, deaddrop.User, after)
 	if err != nil {
 		return nil, err
 	}
@@ -413,8 +413,7 @@ func (a *App) BackgroundRun(ctx context.Context) (res RunResult, err error) {
 		return RunResult{}, err
 	}
 	for range a.cfg.MessagesPerRun {
-		body, _ := json.Marshal(protocol.EncodeBase64(q.front()))
-		if _, err := a.ingest.Do(ctx, "POST", "/user/messages", body); err != nil {
+		if err := a.ingest.SendUserMessage(ctx, q.front()); err != nil {
 			return res, err // the message stays at the front for the next run
 		}
 		cover, err := a.coverMessage()

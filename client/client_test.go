@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
@@ -239,7 +239,7 @@ func TestSendAndReply(t *testing.T) {
 	waitFor(t, func() bool {
 		v, _ := source.Verified()
 		jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{ask}, v.AllCoverNodeMessagingKeys())
-		b, err := apiclient.New(a.URL).Do(ctx, "GET", "/v1/journalist/dead-drops?ids_greater_than=0", nil)
+		b, err := apiclient.New(a.URL).DeadDropsAfter(ctx, deaddrop.Journalist, 0)
 		if err != nil {
 			return false
 		}

@@ -13,10 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
-	"github.com/chaffhq/chaff/form"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
@@ -269,7 +268,7 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 			return stop(nil)
 		}
 		after := v.d.MaxDeadDropID
-		b, err := v.api.Do(ctx, "GET", fmt.Sprintf("/v1/journalist/dead-drops?ids_greater_than=%d", after), nil)
+		b, err := v.api.DeadDropsAfter(ctx, deaddrop.Journalist, after)
 		if err != nil {
 			return stop(err)
 		}
@@ -524,7 +523,7 @@ func (v *Vault) sendOneLocked(ctx context.Context) (bool, error) {
 	if id == nil {
 		return false, errors.New("the identity key has expired: ask the newsroom for a new setup bundle")
 	}
-	if _, err := v.api.SendForm(ctx, "POST", "/v1/journalist-messages", id.Pair, protocol.EncodeBase64(msg), form.DefaultTTL); err != nil {
+	if err := v.api.SendJournalistMessage(ctx, id.Pair, msg); err != nil {
 		return false, err
 	}
 	if real {

@@ -2,13 +2,11 @@ package journalist
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/form"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -27,15 +25,11 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 		if k.Epoch != 0 {
 			continue
 		}
-		b, err := v.api.Do(ctx, "GET", "/v1/public-keys/journalists/identity-public-key/"+k.Pair.Public.Hex(), nil)
+		got, err := v.api.JournalistIdentityKey(ctx, &k.Pair.Public)
 		if err != nil {
 			return err
 		}
-		var got *struct {
-			Epoch uint64               `json:"epoch"`
-			Key   keys.SignedPublicKey `json:"key"`
-		}
-		if json.Unmarshal(b, &got) != nil || got == nil {
+		if got == nil {
 			continue
 		}
 		switch err := k.Published(got.Epoch, &got.Key, now); {
@@ -65,15 +59,7 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 		if err := v.save(); err != nil {
 			return err
 		}
-		signer, err := id.Pair.SigningKey()
-		if err != nil {
-			return err
-		}
-		inner, err := form.Sign(map[string]any{"new_pk": map[string]string{"key": cand.Pair.Public.Hex()}}, signer, time.Now(), form.DefaultTTL)
-		if err != nil {
-			return err
-		}
-		if _, err := v.api.SendForm(ctx, "POST", "/v1/public-keys/journalists/identity-public-key-form", id.Pair, map[string]any{"form": inner}, form.DefaultTTL); err != nil {
+		if err := v.api.QueueIdentityKey(ctx, id.Pair, &cand.Pair.Public, form.DefaultTTL); err != nil {
 			return fmt.Errorf("queueing an identity key rotation: %w", err)
 		}
 	}
@@ -88,13 +74,9 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 			return err
 		}
 	}
-	res, err := v.api.SendForm(ctx, "POST", "/v1/public-keys/journalists/messaging-public-key", id.Pair, cand.Pair.Public, form.DefaultTTL)
+	epoch, err := v.api.UploadMessagingKey(ctx, apiclient.PostJournalistMessagingKey, id.Pair, cand.Pair.Public)
 	if err != nil {
 		return fmt.Errorf("publishing a messaging key: %w", err)
-	}
-	epoch, err := apiclient.Epoch(res)
-	if err != nil {
-		return err
 	}
 	if err := cand.Published(epoch, nil, now); err != nil {
 		return err

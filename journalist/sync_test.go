@@ -15,13 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/deaddrop"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
 )
 
-const deadDropsPath = "/v1/journalist/dead-drops"
+var deadDropsPath = apiclient.DeadDrops(deaddrop.Journalist).Get.Path
 
 // proxy stands between a journalist's vault and the real API. It counts
 // every request by path, and answers the journalist dead-drop polls itself
@@ -141,7 +141,7 @@ func newMessaged(t *testing.T) *messaged {
 	}
 	t.Cleanup(func() { v.Close() })
 	d.sourceWrites(t, v, "carol", messageText)
-	b, err := apiclient.New(d.url).Do(ctx, "GET", deadDropsPath+"?ids_greater_than=0", nil)
+	b, err := apiclient.New(d.url).DeadDropsAfter(ctx, deaddrop.Journalist, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

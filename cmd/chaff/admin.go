@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/form"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
@@ -270,18 +270,18 @@ func adminBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("the API at %s does not publish this organisation's key %s: start it with --anchor %s", a.api, org.Public.Prefix(), filepath.Join(a.keysDir, keys.FileName(keys.Organization, org.Public.Key[:], false)))
 	}
 	for _, step := range []struct {
-		role keys.Role
-		path string
+		role  keys.Role
+		route apiclient.Route
 	}{
-		{keys.CoverNodeProvisioning, "/v1/public-keys/covernode/provisioning-public-key"},
-		{keys.JournalistProvisioning, "/v1/public-keys/journalists/provisioning-public-key"},
-		{keys.Admin, "/v1/status/public-key"},
+		{keys.CoverNodeProvisioning, apiclient.PostCoverNodeProvisioningKey},
+		{keys.JournalistProvisioning, apiclient.PostJournalistProvisioningKey},
+		{keys.Admin, apiclient.PostAdminKey},
 	} {
 		kp, err := loadKeyPair(a.keysDir, step.role, now)
 		if err != nil {
 			return err
 		}
-		if _, err := c.SendForm(ctx, "POST", step.path, org, kp.Public, form.BundleTTL); err != nil {
+		if err := c.UploadKey(ctx, step.route, org, kp.Public); err != nil {
 			return fmt.Errorf("uploading the %s key: %w", roleWords(step.role), err)
 		}
 		fmt.Fprintf(stdout, "Uploaded the %s key %s (valid until %s).\n", roleWords(step.role), kp.Public.Prefix(), protocol.FormatTime(kp.Public.NotValidAfter))
@@ -318,8 +318,7 @@ func adminCoverNodeAdd(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	signer, _ := prov.SigningKey()
-	f, err := form.Sign(map[string]any{"covernode_id": id, "covernode_id_pk": idKey.Public}, signer, now, form.CoverNodeIdentityTTL)
+	f, err := apiclient.CoverNodeIdentityForm(prov, apiclient.CoverNodeIdentityKey{CoverNodeID: id, Key: idKey.Public}, now, form.CoverNodeIdentityTTL)
 	if err != nil {
 		return err
 	}
@@ -329,14 +328,9 @@ func adminCoverNodeAdd(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	fmt.Fprintf(stdout, "Created %s's identity key %s, valid until %s.\nSetup bundle: %s (secret: copy it to the CoverNode only; its form expires in 24 hours).\n", id, idKey.Public.Prefix(), protocol.FormatTime(idKey.Public.NotValidAfter), path)
 	if a.api != "" {
-		b, _ := json.Marshal(f)
-		res, err := a.client().Do(ctx, "POST", "/v1/public-keys/covernode/identity-public-key", b)
+		epoch, err := a.client().RegisterCoverNodeIdentity(ctx, f)
 		if err != nil {
 			return fmt.Errorf("registering %s's identity key: %w", id, err)
-		}
-		epoch, err := apiclient.Epoch(res)
-		if err != nil {
-			return err
 		}
 		fmt.Fprintf(stdout, "Registered it with the API (epoch %d).\n", epoch)
 	}
@@ -434,18 +428,13 @@ func adminJournalistAdd(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	profile := map[string]any{"id": id, "display_name": *name, "sort_name": *sortName, "description": *description, "is_desk": *desk, "status": keys.StatusVisible}
-	if _, err := c.SendForm(ctx, "POST", "/v1/public-keys/journalists", prov, profile, form.DefaultTTL); err != nil {
+	profile := apiclient.NewJournalist{ID: id, DisplayName: *name, SortName: *sortName, Description: *description, IsDesk: *desk, Status: keys.StatusVisible}
+	if err := c.RegisterJournalist(ctx, prov, profile); err != nil {
 		return fmt.Errorf("registering %s: %w", id, err)
 	}
-	res, err := c.SendForm(ctx, "POST", "/v1/public-keys/journalists/identity-public-key", prov,
-		map[string]any{"journalist_id": id, "journalist_id_pk": idKey.Public, "from_queue": false}, form.DefaultTTL)
+	epoch, err := c.RegisterJournalistIdentity(ctx, prov, apiclient.JournalistIdentityKey{JournalistID: id, Key: idKey.Public})
 	if err != nil {
 		return fmt.Errorf("registering %s's identity key: %w", id, err)
-	}
-	epoch, err := apiclient.Epoch(res)
-	if err != nil {
-		return err
 	}
 	if err := writeSecretJSON(bundlePath, journalistBundle{JournalistID: id, API: a.api, TrustAnchor: *orgPub, IdentityKey: idKey}); err != nil {
 		return err
@@ -529,24 +518,24 @@ func adminJournalistUpdate(ctx context.Context, args []string, stdout, stderr io
 	if !exists {
 		return fmt.Errorf("there is no journalist %q", id)
 	}
-	body := map[string]any{"journalist_id": id, "display_name": nil, "sort_name": nil, "is_desk": nil, "description": nil}
+	body := apiclient.ProfileUpdate{JournalistID: id}
 	isDesk, desc := cur.IsDesk, cur.Description
 	if name.set {
-		body["display_name"] = name.v
+		body.DisplayName = &name.v
 	}
 	if sortName.set {
-		body["sort_name"] = sortName.v
+		body.SortName = &sortName.v
 	}
 	if desk.set {
-		body["is_desk"], isDesk = desk.v, desk.v
+		body.IsDesk, isDesk = &desk.v, desk.v
 	}
 	if description.set {
-		body["description"], desc = description.v, description.v
+		body.Description, desc = &description.v, description.v
 	}
 	if err := checkJournalist(id, desc, isDesk); err != nil {
 		return err
 	}
-	if _, err := c.SendForm(ctx, "PATCH", "/v1/public-keys/journalists/update-profile", prov, body, form.DefaultTTL); err != nil {
+	if err := c.UpdateJournalist(ctx, prov, body); err != nil {
 		return fmt.Errorf("updating %s: %w", id, err)
 	}
 	fmt.Fprintf(stdout, "Updated the profile of %s.\n", id)
@@ -564,8 +553,8 @@ func adminJournalistRemove(ctx context.Context, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if _, err := a.client().SendForm(ctx, "DELETE", "/v1/public-keys/journalists/delete", prov, id, form.DefaultTTL); err != nil {
-		if apiclient.StatusOf(err) == 404 && !strings.Contains(err.Error(), "Signing key") {
+	if err := a.client().RemoveJournalist(ctx, prov, id); err != nil {
+		if apiclient.StatusOf(err) == 404 && !errors.Is(err, apiclient.ErrSignerNotFound) {
 			return fmt.Errorf("there is no journalist %q", id)
 		}
 		return fmt.Errorf("removing %s: %w", id, err)
@@ -573,8 +562,6 @@ func adminJournalistRemove(ctx context.Context, args []string, stdout, stderr io
 	fmt.Fprintf(stdout, "Removed %s: the profile and keys are no longer published; readers can no longer write to them.\n", id)
 	return nil
 }
-
-var settableStatuses = []string{"AVAILABLE", "UNAVAILABLE", "DEGRADED_PERFORMANCE", "SCHEDULED_MAINTENANCE"}
 
 func adminStatusSet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a := newAdminFlags("status set", stderr, true)
@@ -585,11 +572,11 @@ func adminStatusSet(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	status := strings.ToUpper(pos[0])
 	ok := false
-	for _, s := range settableStatuses {
+	for _, s := range apiclient.SettableStatuses {
 		ok = ok || s == status
 	}
 	if !ok {
-		return fmt.Errorf("%q is not a status: use %s", pos[0], strings.Join(settableStatuses, ", "))
+		return fmt.Errorf("%q is not a status: use %s", pos[0], strings.Join(apiclient.SettableStatuses, ", "))
 	}
 	if *description == "" {
 		fmt.Fprintln(stderr, "chaff admin status set: --description is required")
@@ -599,8 +586,7 @@ func adminStatusSet(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"status": map[string]any{"status": status, "description": *description, "timestamp": protocol.FormatTime(time.Now())}}
-	if _, err := a.client().SendForm(ctx, "POST", "/v1/status", adminKey, body, form.DefaultTTL); err != nil {
+	if err := a.client().SetStatus(ctx, adminKey, apiclient.SystemStatus{Status: status, Description: *description, Timestamp: protocol.Time{Time: time.Now()}}); err != nil {
 		return fmt.Errorf("setting the status: %w", err)
 	}
 	fmt.Fprintf(stdout, "The system status is now %s: %q.\n", status, *description)

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/mix"
 	"github.com/prometheus/client_golang/prometheus"

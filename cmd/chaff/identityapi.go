@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/internal/identityapi"
 	"github.com/chaffhq/chaff/keys"
 )

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -16,8 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/internal/apiclient"
+	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
@@ -92,7 +92,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 		}
 	}
-	httpc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
+	ingest := apiclient.NewWith(*ingestURL, &http.Client{Timeout: apiclient.DefaultTimeout, Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}})
 	runCtx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
 
@@ -130,7 +130,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))
 			nextDL := time.Now().Add(time.Duration(r.Float64() * float64(*download)))
-			lastID := 0
+			lastID := int64(0)
 			for {
 				wait := time.Duration(r.ExpFloat64() * float64(perReader))
 				select {
@@ -150,29 +150,25 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					}
 					msg = c
 				}
-				body, _ := json.Marshal(protocol.EncodeBase64(msg))
 				t0 := time.Now()
-				res, err := httpc.Post(*ingestURL+"/user/messages", "application/json", bytes.NewReader(body))
+				err := ingest.SendUserMessage(runCtx, msg)
 				d := time.Since(t0)
 				sent.Add(1)
 				mu.Lock()
 				lat = append(lat, d)
-				switch {
-				case err != nil:
-					rep.Errors["network"]++
-				case res.StatusCode != 200:
-					rep.Errors[fmt.Sprintf("HTTP %d", res.StatusCode)]++
-				default:
+				switch status := apiclient.StatusOf(err); {
+				case err == nil:
 					acked.Add(1)
 					if realIdx >= 0 {
 						rep.Real[realIdx].Acknowledged = true
 					}
+				case status == 0:
+					rep.Errors["network"]++
+				default:
+					rep.Errors[fmt.Sprintf("HTTP %d", status)]++
 				}
 				mu.Unlock()
-				if err == nil {
-					io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-				} else if realIdx >= 0 {
+				if apiclient.StatusOf(err) == 0 && err != nil && realIdx >= 0 {
 					select {
 					case queues[i] <- pending{idx: realIdx, msg: msg}: // try again next time
 					default:
@@ -180,11 +176,11 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				}
 				if time.Now().After(nextDL) {
 					nextDL = time.Now().Add(*download)
-					if b, err := api.Do(runCtx, "GET", fmt.Sprintf("/v1/user/dead-drops?ids_greater_than=%d", lastID), nil); err == nil {
+					if b, err := api.DeadDropsAfter(runCtx, deaddrop.User, lastID); err == nil {
 						downloads.Add(1)
 						var l struct {
 							DeadDrops []struct {
-								ID int `json:"id"`
+								ID int64 `json:"id"`
 							} `json:"dead_drops"`
 						}
 						if json.Unmarshal(b, &l) == nil && len(l.DeadDrops) > 0 {

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/natsx"
 	"github.com/chaffhq/chaff/internal/store"
@@ -432,7 +432,7 @@ func cmdAliceReply(ts *testscript.TestScript, neg bool, args []string) {
 		v := d.verified(ts)
 		jo, err := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{ask}, v.AllCoverNodeMessagingKeys())
 		ts.Check(err)
-		b, err := apiclient.New(d.url).Do(context.Background(), "GET", "/v1/journalist/dead-drops?ids_greater_than=0", nil)
+		b, err := apiclient.New(d.url).DeadDropsAfter(context.Background(), deaddrop.Journalist, 0)
 		ts.Check(err)
 		l, err := deaddrop.ParseList(deaddrop.Journalist, b)
 		ts.Check(err)
@@ -467,7 +467,7 @@ func cmdAliceReply(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	// Wait for the user dead drop.
 	for time.Now().Before(deadline.Add(30 * time.Second)) {
-		b, err := apiclient.New(d.url).Do(context.Background(), "GET", "/v1/user/dead-drops?ids_greater_than=0", nil)
+		b, err := apiclient.New(d.url).DeadDropsAfter(context.Background(), deaddrop.User, 0)
 		ts.Check(err)
 		if !bytes.Contains(b, []byte(`"dead_drops":[]`)) {
 			return
@@ -513,9 +513,13 @@ func cmdGrabConversation(ts *testscript.TestScript, neg bool, args []string) {
 func cmdWaitDeadDrops(ts *testscript.TestScript, neg bool, args []string) {
 	d := deployed(ts)
 	want, _ := strconv.Atoi(args[1])
+	kind := deaddrop.User
+	if args[0] == "journalist" {
+		kind = deaddrop.Journalist
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		b, err := apiclient.New(d.url).Do(context.Background(), "GET", "/v1/"+args[0]+"/dead-drops?ids_greater_than=0", nil)
+		b, err := apiclient.New(d.url).DeadDropsAfter(context.Background(), kind, 0)
 		ts.Check(err)
 		if strings.Count(string(b), `"signature"`) >= want {
 			return

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/keys"
 )
 

@@ -16,11 +16,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/identityapi"
@@ -355,7 +354,7 @@ func journalistCover(ctx context.Context, api *apiclient.Client, pk *publishedKe
 		if err != nil {
 			continue
 		}
-		api.SendForm(ctx, "POST", "/v1/journalist-messages", id, protocol.EncodeBase64(c), form.DefaultTTL)
+		api.SendJournalistMessage(ctx, id, c)
 	}
 }
 
@@ -378,7 +377,7 @@ func (p *publishedKeys) coverNodeKeys(ctx context.Context) (cks []*crypto.Public
 	}
 	p.mu.Unlock()
 	if b == nil {
-		if b, err = p.api.Do(ctx, "GET", "/v1/public-keys", nil); err != nil {
+		if b, err = p.api.PublicKeysBody(ctx); err != nil {
 			return nil, err
 		}
 		p.mu.Lock()
@@ -414,7 +413,6 @@ func simulatedReader(ctx context.Context, api *apiclient.Client, pk *publishedKe
 		if err != nil {
 			continue
 		}
-		body, _ := json.Marshal(protocol.EncodeBase64(c))
-		api.Do(ctx, "POST", "/user/messages", body)
+		api.SendUserMessage(ctx, c)
 	}
 }

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
@@ -197,14 +197,14 @@ func TestJournalistCoverStandsAside(t *testing.T) {
 	cn := n.AddCoverNode("covernode_001")
 	c := apiclient.New(a.URL)
 	for _, f := range []struct {
-		path   string
+		route  apiclient.Route
 		signer *keys.KeyPair
 		body   any
 	}{
-		{"/v1/public-keys/covernode/identity-public-key", n.CNProv, map[string]any{"covernode_id": "covernode_001", "covernode_id_pk": cn.ID.Public}},
-		{"/v1/public-keys/covernode/messaging-public-key", cn.ID, cn.Msg[0].Public},
+		{apiclient.PostCoverNodeIdentityKey, n.CNProv, apiclient.CoverNodeIdentityKey{CoverNodeID: "covernode_001", Key: cn.ID.Public}},
+		{apiclient.PostCoverNodeMessagingKey, cn.ID, cn.Msg[0].Public},
 	} {
-		if _, err := c.SendForm(t.Context(), "POST", f.path, f.signer, f.body, form.DefaultTTL); err != nil {
+		if _, err := c.SendForm(t.Context(), f.route, f.signer, f.body, form.DefaultTTL); err != nil {
 			t.Fatal(err)
 		}
 	}

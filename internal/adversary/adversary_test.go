@@ -219,7 +219,7 @@ func TestProxyPowers(t *testing.T) {
 	d := adversary.Start(t, adversary.Options{NoCoverNode: true})
 	forged := adversary.Forge(t, deaddrop.Journalist, 7, time.Now(), 1<<30, 1, nil)
 	remove := d.Proxy.Serve("GET", adversary.DeadDropsPath(deaddrop.Journalist), 200, adversary.DeadDropPage(t, forged))
-	b, err := d.Client().Do(context.Background(), "GET", "/v1/journalist/dead-drops?ids_greater_than=0", nil)
+	b, err := d.Client().DeadDropsAfter(context.Background(), deaddrop.Journalist, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestProxyPowers(t *testing.T) {
 	d.Proxy.RewriteDeadDrops(t, deaddrop.Journalist, func(after int64, g []*deaddrop.DeadDrop) []*deaddrop.DeadDrop {
 		return append(g, forged)
 	})
-	b, err = d.Client().Do(context.Background(), "GET", "/v1/journalist/dead-drops?ids_greater_than=0", nil)
+	b, err = d.Client().DeadDropsAfter(context.Background(), deaddrop.Journalist, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package adversary
 import (
 	"crypto/rand"
 	"encoding/json"
+	"github.com/chaffhq/chaff/apiclient"
 	"net/url"
 	"strconv"
 	"testing"
@@ -14,10 +15,7 @@ import (
 
 // DeadDropsPath is the path of the GET (and POST) of a kind's dead drops.
 func DeadDropsPath(kind deaddrop.Kind) string {
-	if kind == deaddrop.User {
-		return "/v1/user/dead-drops"
-	}
-	return "/v1/journalist/dead-drops"
+	return apiclient.DeadDrops(kind).Get.Path
 }
 
 // Forge makes a dead drop of kind with id, date and (for journalist dead

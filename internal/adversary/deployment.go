@@ -1,19 +1,17 @@
 package adversary
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/journalist"
@@ -85,8 +83,8 @@ func Start(t testing.TB, opts Options) *Deployment {
 		t.Fatal(err)
 	}
 	d := &Deployment{T: t, Newsroom: n, NC: nc, API: a, Proxy: NewProxy(t, a.URL), Tap: tap, Cloud: &Cloud{JS: js}, Alice: alice}
-	d.post("/v1/status/public-key", n.Form(n.Org, n.Admin.Public))
-	d.post("/v1/status", n.Form(n.Admin, map[string]any{"status": map[string]any{"status": "AVAILABLE", "description": "up", "timestamp": protocol.FormatTime(time.Now())}}))
+	d.post(apiclient.PostAdminKey, n.Form(n.Org, n.Admin.Public))
+	d.post(apiclient.PostStatus, n.Form(n.Admin, apiclient.StatusUpdate{Status: apiclient.SystemStatus{Status: "AVAILABLE", Description: "up", Timestamp: protocol.Time{Time: time.Now()}}}))
 	var b struct {
 		Key *keys.KeyPair `json:"identity_key_pair"`
 	}
@@ -124,15 +122,10 @@ func Start(t testing.TB, opts Options) *Deployment {
 }
 
 // post sends a signed form to the genuine API.
-func (d *Deployment) post(path string, body []byte) {
+func (d *Deployment) post(route apiclient.Route, body []byte) {
 	d.T.Helper()
-	res, err := http.Post(d.API.URL+path, "application/json", bytes.NewReader(body))
-	if err != nil {
-		d.T.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		d.T.Fatalf("POST %s: %d", path, res.StatusCode)
+	if _, err := apiclient.New(d.API.URL).Do(context.Background(), route, body); err != nil {
+		d.T.Fatalf("%s: %v", route, err)
 	}
 }
 
@@ -181,8 +174,8 @@ func (d *Deployment) Journalist(id string) (*journalist.Vault, string) {
 	d.T.Helper()
 	n := d.Newsroom
 	m := n.AddJournalist(id)
-	d.post("/v1/public-keys/journalists", n.Form(n.JProv, testnet.Profile(id)))
-	d.post("/v1/public-keys/journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": id, "journalist_id_pk": m.ID.Public, "from_queue": false}))
+	d.post(apiclient.PostJournalistProfile, n.Form(n.JProv, testnet.Profile(id)))
+	d.post(apiclient.PostJournalistIdentityKey, n.Form(n.JProv, apiclient.JournalistIdentityKey{JournalistID: id, Key: m.ID.Public}))
 	path := filepath.Join(d.T.TempDir(), id+".vault")
 	v, err := journalist.Create(path, "correct horse battery staple", JournalistKDF, n.JournalistBundle(id, d.Proxy.URL, d.T.TempDir()), "")
 	if err != nil {

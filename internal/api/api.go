@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
@@ -160,33 +161,34 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Server, error) {
 // served on its own listener.
 func (s *Server) Handler(withIngest bool) http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.instrument(pattern, h)) }
-	handle("GET /v1/healthcheck", s.healthcheck("api"))
-	handle("GET /v1/status", s.getStatus)
-	handle("POST /v1/status", s.postStatus)
-	handle("POST /v1/status/public-key", s.postAdminKey)
-	handle("POST /v1/logging", s.postLogging)
-	handle("GET /v1/public-keys", s.getPublicKeys)
-	handle("POST /v1/public-keys/journalists", s.postJournalistProfile)
-	handle("PATCH /v1/public-keys/journalists/update-profile", s.patchJournalistProfile)
-	handle("PATCH /v1/public-keys/journalists/update-status", s.patchJournalistStatus)
-	handle("DELETE /v1/public-keys/journalists/delete", s.deleteJournalist)
-	handle("POST /v1/public-keys/covernode/provisioning-public-key", s.postProvisioningKey(keys.CoverNodeProvisioning))
-	handle("POST /v1/public-keys/journalists/provisioning-public-key", s.postProvisioningKey(keys.JournalistProvisioning))
-	handle("POST /v1/public-keys/covernode/identity-public-key", s.postCoverNodeIdentityKey)
-	handle("POST /v1/public-keys/covernode/messaging-public-key", s.postMessagingKey(keys.CoverNodeIdentity))
-	handle("POST /v1/public-keys/journalists/identity-public-key", s.postJournalistIdentityKey)
-	handle("GET /v1/public-keys/journalists/identity-public-key/{pk}", s.getJournalistIdentityKey)
-	handle("POST /v1/public-keys/journalists/identity-public-key-form", s.postIdentityKeyForm)
-	handle("GET /v1/public-keys/journalists/identity-public-key-form", s.getIdentityKeyForms)
-	handle("POST /v1/public-keys/journalists/messaging-public-key", s.postMessagingKey(keys.JournalistIdentity))
-	handle("POST /v1/journalist-messages", s.postJournalistMessage)
-	handle("POST /v1/backups/signing-public-key", s.postBackupKey(keys.Organization))
-	handle("POST /v1/backups/encryption-public-key", s.postBackupKey(keys.BackupIdentity))
-	for kind, path := range map[deaddrop.Kind]string{deaddrop.User: "/v1/user/dead-drops", deaddrop.Journalist: "/v1/journalist/dead-drops"} {
-		handle("GET "+path, s.getDeadDrops(kind))
-		handle("POST "+path, s.postDeadDrop(kind))
-		handle("GET "+path+"/recent-summary", s.getRecentSummary(kind))
+	handle := func(r apiclient.Route, h http.HandlerFunc) { mux.Handle(r.Pattern(), s.instrument(r.Pattern(), h)) }
+	handle(apiclient.Healthcheck, s.healthcheck("api"))
+	handle(apiclient.GetStatus, s.getStatus)
+	handle(apiclient.PostStatus, s.postStatus)
+	handle(apiclient.PostAdminKey, s.postAdminKey)
+	handle(apiclient.PostLogging, s.postLogging)
+	handle(apiclient.GetPublicKeys, s.getPublicKeys)
+	handle(apiclient.PostJournalistProfile, s.postJournalistProfile)
+	handle(apiclient.PatchJournalistProfile, s.patchJournalistProfile)
+	handle(apiclient.PatchJournalistStatus, s.patchJournalistStatus)
+	handle(apiclient.DeleteJournalist, s.deleteJournalist)
+	handle(apiclient.PostCoverNodeProvisioningKey, s.postProvisioningKey(keys.CoverNodeProvisioning))
+	handle(apiclient.PostJournalistProvisioningKey, s.postProvisioningKey(keys.JournalistProvisioning))
+	handle(apiclient.PostCoverNodeIdentityKey, s.postCoverNodeIdentityKey)
+	handle(apiclient.PostCoverNodeMessagingKey, s.postMessagingKey(keys.CoverNodeIdentity))
+	handle(apiclient.PostJournalistIdentityKey, s.postJournalistIdentityKey)
+	handle(apiclient.GetJournalistIdentityKey, s.getJournalistIdentityKey)
+	handle(apiclient.PostIdentityKeyForm, s.postIdentityKeyForm)
+	handle(apiclient.GetIdentityKeyForms, s.getIdentityKeyForms)
+	handle(apiclient.PostJournalistMessagingKey, s.postMessagingKey(keys.JournalistIdentity))
+	handle(apiclient.PostJournalistMessage, s.postJournalistMessage)
+	handle(apiclient.PostBackupSigningKey, s.postBackupKey(keys.Organization))
+	handle(apiclient.PostBackupEncryptionKey, s.postBackupKey(keys.BackupIdentity))
+	for _, kind := range []deaddrop.Kind{deaddrop.User, deaddrop.Journalist} {
+		r := apiclient.DeadDrops(kind)
+		handle(r.Get, s.getDeadDrops(kind))
+		handle(r.Post, s.postDeadDrop(kind))
+		handle(r.RecentSummary, s.getRecentSummary(kind))
 	}
 	if withIngest {
 		s.ingestRoutes(mux)
@@ -227,8 +229,9 @@ func (s *Server) IngestHandler() http.Handler {
 }
 
 func (s *Server) ingestRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /healthcheck", s.instrument("GET /healthcheck", s.healthcheck("u2j-appender")))
-	mux.Handle("POST /user/messages", s.instrument("POST /user/messages", s.postUserMessage))
+	for r, h := range map[apiclient.Route]http.HandlerFunc{apiclient.IngestHealthcheck: s.healthcheck("u2j-appender"), apiclient.PostUserMessage: s.postUserMessage} {
+		mux.Handle(r.Pattern(), s.instrument(r.Pattern(), h))
+	}
 }
 
 func (s *Server) healthcheck(name string) http.HandlerFunc {
@@ -241,22 +244,9 @@ func (s *Server) healthcheck(name string) http.HandlerFunc {
 			branch = &s.cfg.Branch
 		}
 		w.Header().Set("Cache-Control", "max-age=1")
-		writeJSON(w, http.StatusOK, map[string]any{"name": name, "status": "ok", "commit": commit, "branch": branch})
+		writeJSON(w, http.StatusOK, apiclient.Health{Name: name, Status: "ok", Commit: commit, Branch: branch})
 	}
 }
-
-// Errors with upstream's texts (SPEC §5.2).
-const (
-	errSignerNotFound  = "Signing key not found in API database, it is either expired or never existed"
-	errSignature       = "signature verification failed"
-	errUnauthorized    = "client unauthorized to update record"
-	errDescription     = "journalist description too long"
-	errRotatedTooSoon  = "key has been rotated too recently"
-	errStreamPut       = "Failed to put message onto stream"
-	errInternal        = "Internal server error"
-	errTooManyRequests = "Too many requests"
-	errAppend          = "Unexpected append failure"
-)
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)
@@ -270,7 +260,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, apiclient.ErrorBody{Error: msg})
 }
 
 // writeEmpty answers 200 with an empty body, as upstream does for

@@ -48,7 +48,7 @@ func TestBadInput(t *testing.T) {
 	json.Unmarshal(marshalJSON(signedDeadDrop(t, n, deaddrop.Journalist, 1, 3)), &noEpoch)
 	delete(noEpoch, "epoch")
 	longDesc := testnet.Profile("dave")
-	longDesc["description"] = strings.Repeat("x", 41)
+	longDesc.Description = strings.Repeat("x", 41)
 	otherCN := n.Gen(keys.CoverNodeIdentity, n.CNProv)
 	goodDrop := signedDeadDrop(t, n, deaddrop.User, 2, 0)
 	badSig := *goodDrop

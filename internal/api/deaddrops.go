@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chaffhq/chaff/apiclient"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -232,13 +233,9 @@ func (s *Server) getDeadDrops(kind deaddrop.Kind) http.HandlerFunc {
 // and times, newest first (camelCase createdAt, as upstream).
 func (s *Server) getRecentSummary(kind deaddrop.Kind) http.HandlerFunc {
 	x := s.deadDrops[kind]
-	type summary struct {
-		ID        uint64        `json:"id"`
-		CreatedAt protocol.Time `json:"createdAt"`
-	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		first, last := x.bounds(r.Context())
-		out := []summary{}
+		out := []apiclient.DeadDropSummary{}
 		for id := last; id >= max(first, 1) && id > 0 && len(out) < 10; id-- {
 			d, err := x.get(r.Context(), id)
 			if errors.Is(err, store.ErrNotFound) {
@@ -248,7 +245,7 @@ func (s *Server) getRecentSummary(kind deaddrop.Kind) http.HandlerFunc {
 				writeError(w, http.StatusInternalServerError, "database error")
 				return
 			}
-			out = append(out, summary{ID: id, CreatedAt: protocol.Time{Time: d.createdAt}})
+			out = append(out, apiclient.DeadDropSummary{ID: id, CreatedAt: protocol.Time{Time: d.createdAt}})
 		}
 		w.Header().Set("Cache-Control", "max-age=300")
 		writeJSON(w, http.StatusOK, out)
@@ -271,7 +268,7 @@ func (s *Server) postDeadDrop(kind deaddrop.Kind) http.HandlerFunc {
 			return
 		}
 		if err := d.Verify(s.hierarchy().verified.CoverNodeIdentityKeys()); err != nil {
-			writeError(w, http.StatusUnauthorized, errSignature)
+			writeError(w, http.StatusUnauthorized, apiclient.MsgSignature)
 			return
 		}
 		// Served with at most microseconds, as upstream's database keeps

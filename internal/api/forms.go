@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"github.com/chaffhq/chaff/apiclient"
 	"net/http"
 	"time"
 
@@ -65,27 +66,27 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request, role keys.Role
 	view := s.hierarchy()
 	signer, found := view.findSigner(role, f.SigningPK[:])
 	if !found {
-		writeError(w, http.StatusNotFound, errSignerNotFound)
+		writeError(w, http.StatusNotFound, apiclient.MsgSignerNotFound)
 		return nil, false
 	}
 	vk, err := signer.VerifyingKey()
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, errSignature)
+		writeError(w, http.StatusUnauthorized, apiclient.MsgSignature)
 		return nil, false
 	}
 	if err := f.Verify(vk, view.at); err != nil {
-		writeError(w, http.StatusUnauthorized, errSignature)
+		writeError(w, http.StatusUnauthorized, apiclient.MsgSignature)
 		return nil, false
 	}
 	// Upstream does not check the creation time; we refuse forms dated in
 	// the future or valid for longer than any form should be, which would
 	// otherwise hold a place in the replay guard for as long as they claim.
 	if f.CreatedAt.After(view.at.Add(clockSkew)) {
-		writeError(w, http.StatusUnauthorized, errSignature+": the form is dated in the future")
+		writeError(w, http.StatusUnauthorized, apiclient.MsgSignature+": the form is dated in the future")
 		return nil, false
 	}
 	if f.NotValidAfter.After(view.at.Add(form.BundleTTL + clockSkew)) {
-		writeError(w, http.StatusUnauthorized, errSignature+": the form claims a validity longer than four weeks")
+		writeError(w, http.StatusUnauthorized, apiclient.MsgSignature+": the form claims a validity longer than four weeks")
 		return nil, false
 	}
 	if err := f.Decode(body); err != nil {
@@ -95,7 +96,7 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request, role keys.Role
 	fresh, err := s.st.SeenForm(r.Context(), f.Signature[:], f.NotValidAfter, view.at)
 	if err != nil {
 		s.log.Error("replay guard", "err", err)
-		writeError(w, http.StatusInternalServerError, errInternal)
+		writeError(w, http.StatusInternalServerError, apiclient.MsgInternal)
 		return nil, false
 	}
 	if !fresh {

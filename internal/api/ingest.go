@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chaffhq/chaff/apiclient"
 	"net/http"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // message takes the same path, and the answer is an empty 200.
 func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.limiter.allow(s.clientKey(r), time.Now()) {
-		writeError(w, http.StatusTooManyRequests, errTooManyRequests)
+		writeError(w, http.StatusTooManyRequests, apiclient.MsgTooManyRequests)
 		return
 	}
 	body, ok := readBody(w, r, s.cfg.MaxIngestBody)
@@ -35,7 +36,7 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.st.AppendU2C(ctx, msg); err != nil {
 		s.log.Error("appending a user message", "err", err)
-		writeError(w, http.StatusInternalServerError, errAppend)
+		writeError(w, http.StatusInternalServerError, apiclient.MsgAppend)
 		return
 	}
 	s.metrics.appended.WithLabelValues("u2c").Inc()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/chaffhq/chaff/apiclient"
 	"net/http"
 	"sort"
 
@@ -29,7 +30,7 @@ func (s *Server) postProvisioningKey(role keys.Role) http.HandlerFunc {
 			return
 		}
 		if err := k.Verify(&req.signer.SignedPublicKey, req.now); err != nil {
-			s.fail(w, req, http.StatusUnauthorized, errSignature)
+			s.fail(w, req, http.StatusUnauthorized, apiclient.MsgSignature)
 			return
 		}
 		for _, rec := range req.view.records {
@@ -41,7 +42,7 @@ func (s *Server) postProvisioningKey(role keys.Role) http.HandlerFunc {
 				return
 			}
 			if d := req.now.Sub(rec.AddedAt); d < provisioningRotation && d > -provisioningRotation {
-				s.fail(w, req, http.StatusBadRequest, errRotatedTooSoon)
+				s.fail(w, req, http.StatusBadRequest, apiclient.MsgRotatedTooSoon)
 				return
 			}
 		}
@@ -52,10 +53,7 @@ func (s *Server) postProvisioningKey(role keys.Role) http.HandlerFunc {
 // postCoverNodeIdentityKey: POST …/covernode/identity-public-key, signed by
 // a CoverNode provisioning key. Answers the epoch.
 func (s *Server) postCoverNodeIdentityKey(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		CoverNodeID string               `json:"covernode_id"`
-		Key         keys.SignedPublicKey `json:"covernode_id_pk"`
-	}
+	var body apiclient.CoverNodeIdentityKey
 	req, ok := s.readForm(w, r, keys.CoverNodeProvisioning, &body)
 	if !ok {
 		return
@@ -78,7 +76,7 @@ func (s *Server) postCoverNodeIdentityKey(w http.ResponseWriter, r *http.Request
 func (s *Server) checkIdentityKey(w http.ResponseWriter, req *signedRequest, role keys.Role, k *keys.SignedPublicKey, owner string, provisioning []keys.VerifiedKey) (keys.VerifiedKey, bool) {
 	parent, err := certifiedBy(k, provisioning, req.now)
 	if err != nil {
-		s.fail(w, req, http.StatusUnauthorized, errSignature)
+		s.fail(w, req, http.StatusUnauthorized, apiclient.MsgSignature)
 		return keys.VerifiedKey{}, false
 	}
 	if current, taken := s.identityOwner(req.view, role, k.Key[:]); taken && current != owner {
@@ -126,7 +124,7 @@ func (s *Server) postMessagingKey(signerRole keys.Role) http.HandlerFunc {
 		}
 		parent, err := certifiedBy(&k, ids, req.now)
 		if err != nil {
-			s.fail(w, req, http.StatusUnauthorized, errSignature)
+			s.fail(w, req, http.StatusUnauthorized, apiclient.MsgSignature)
 			return
 		}
 		s.storeKey(w, r, req, store.KeyRecord{Role: msgRole, Owner: req.signer.Owner, Parent: parent.Hex(), Key: k}, true)
@@ -136,11 +134,7 @@ func (s *Server) postMessagingKey(signerRole keys.Role) http.HandlerFunc {
 // postJournalistIdentityKey: POST …/journalists/identity-public-key, signed
 // by a journalist provisioning key. Answers the epoch.
 func (s *Server) postJournalistIdentityKey(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		JournalistID string               `json:"journalist_id"`
-		Key          keys.SignedPublicKey `json:"journalist_id_pk"`
-		FromQueue    bool                 `json:"from_queue"`
-	}
+	var body apiclient.JournalistIdentityKey
 	req, ok := s.readForm(w, r, keys.JournalistProvisioning, &body)
 	if !ok {
 		return
@@ -155,11 +149,7 @@ func (s *Server) postJournalistIdentityKey(w http.ResponseWriter, r *http.Reques
 	}
 	if body.FromQueue {
 		q, ok := s.queuedForm(body.JournalistID)
-		var newPK struct {
-			NewPK struct {
-				Key string `json:"key"`
-			} `json:"new_pk"`
-		}
+		var newPK apiclient.NewKey
 		if !ok || q.Form.Decode(&newPK) != nil || !sameHexKey(newPK.NewPK.Key, body.Key.Key[:]) {
 			s.fail(w, req, http.StatusBadRequest, "the key is not the one queued for this journalist")
 			return
@@ -188,25 +178,19 @@ func (s *Server) getJournalistIdentityKey(w http.ResponseWriter, r *http.Request
 	var out any
 	for _, rec := range s.hierarchy().records {
 		if rec.Role == keys.JournalistIdentity && string(rec.Key.Key[:]) == string(pk) {
-			out = map[string]any{"epoch": rec.Epoch, "key": rec.Key}
+			out = apiclient.KeyEpoch{Epoch: rec.Epoch, Key: rec.Key}
 		}
 	}
 	w.Header().Set("Cache-Control", "max-age=60")
 	writeJSON(w, http.StatusOK, out)
 }
 
-// queuedIDForm is a journalist's queued identity-key rotation form.
-type queuedIDForm struct {
-	JournalistID string     `json:"journalist_id"`
-	Form         *form.Form `json:"form"`
-}
-
-func (s *Server) queuedForm(id string) (*queuedIDForm, bool) {
+func (s *Server) queuedForm(id string) (*apiclient.QueuedIdentityKeyForm, bool) {
 	e, ok := s.idForms.Get(profileKey(id))
 	if !ok {
 		return nil, false
 	}
-	var q queuedIDForm
+	var q apiclient.QueuedIdentityKeyForm
 	if err := json.Unmarshal(e.Value, &q); err != nil || q.Form == nil {
 		return nil, false
 	}
@@ -217,30 +201,24 @@ func (s *Server) queuedForm(id string) (*queuedIDForm, bool) {
 // signed by a journalist identity key around an inner form, signed by the
 // same key, asking for new_pk to be certified.
 func (s *Server) postIdentityKeyForm(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Form *form.Form `json:"form"`
-	}
+	var body apiclient.IdentityKeyForm
 	req, ok := s.readForm(w, r, keys.JournalistIdentity, &body)
 	if !ok {
 		return
 	}
 	vk, err := req.signer.VerifyingKey()
 	if err != nil || body.Form == nil || body.Form.Verify(vk, req.now) != nil {
-		s.fail(w, req, http.StatusUnauthorized, errSignature)
+		s.fail(w, req, http.StatusUnauthorized, apiclient.MsgSignature)
 		return
 	}
-	var inner struct {
-		NewPK struct {
-			Key string `json:"key"`
-		} `json:"new_pk"`
-	}
+	var inner apiclient.NewKey
 	if err := body.Form.Decode(&inner); err != nil {
 		s.fail(w, req, http.StatusBadRequest, err.Error())
 		return
 	}
-	newPK, err := hex.DecodeString(inner.NewPK.Key)
-	if err != nil || len(newPK) != 32 {
-		s.fail(w, req, http.StatusBadRequest, "new_pk.key must be 64 hex digits")
+	newPK, err := inner.Bytes()
+	if err != nil {
+		s.fail(w, req, http.StatusBadRequest, err.Error())
 		return
 	}
 	if _, err := crypto.NewVerifyingKey(newPK); err != nil {
@@ -250,14 +228,14 @@ func (s *Server) postIdentityKeyForm(w http.ResponseWriter, r *http.Request) {
 	// The inner form waits in the queue for as long as it is valid: hold it
 	// to the limits of the outer one.
 	if body.Form.CreatedAt.After(req.now.Add(clockSkew)) || body.Form.NotValidAfter.After(req.now.Add(form.BundleTTL+clockSkew)) {
-		s.fail(w, req, http.StatusUnauthorized, errSignature+": the inner form is dated in the future or claims a validity longer than four weeks")
+		s.fail(w, req, http.StatusUnauthorized, apiclient.MsgSignature+": the inner form is dated in the future or claims a validity longer than four weeks")
 		return
 	}
 	if _, taken := s.identityOwner(req.view, keys.JournalistIdentity, newPK); taken {
 		s.fail(w, req, http.StatusBadRequest, "new_pk is already a published identity key")
 		return
 	}
-	b, err := json.Marshal(queuedIDForm{JournalistID: req.signer.Owner, Form: body.Form})
+	b, err := json.Marshal(apiclient.QueuedIdentityKeyForm{JournalistID: req.signer.Owner, Form: body.Form})
 	if err == nil {
 		var rev uint64
 		rev, err = s.st.IDForms.Put(r.Context(), profileKey(req.signer.Owner), b)
@@ -278,9 +256,9 @@ func (s *Server) postIdentityKeyForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getIdentityKeyForms(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
 	entries, _ := s.idForms.Snapshot()
-	out := []queuedIDForm{}
+	out := []apiclient.QueuedIdentityKeyForm{}
 	for _, e := range entries {
-		var q queuedIDForm
+		var q apiclient.QueuedIdentityKeyForm
 		if json.Unmarshal(e.Value, &q) == nil && q.Form != nil && !now.After(q.Form.NotValidAfter) {
 			out = append(out, q)
 		}
@@ -299,7 +277,7 @@ func (s *Server) postAdminKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := k.Verify(&req.signer.SignedPublicKey, req.now); err != nil {
-		s.fail(w, req, http.StatusUnauthorized, errSignature)
+		s.fail(w, req, http.StatusUnauthorized, apiclient.MsgSignature)
 		return
 	}
 	s.storeKey(w, r, req, store.KeyRecord{Role: keys.Admin, Parent: req.signer.Hex(), Key: k}, false)
@@ -320,7 +298,7 @@ func (s *Server) postBackupKey(signerRole keys.Role) http.HandlerFunc {
 			return
 		}
 		if err := k.Verify(&req.signer.SignedPublicKey, req.now); err != nil {
-			s.fail(w, req, http.StatusUnauthorized, errSignature)
+			s.fail(w, req, http.StatusUnauthorized, apiclient.MsgSignature)
 			return
 		}
 		// Upstream answers these with an empty 200, not an epoch.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/chaffhq/chaff/apiclient"
 	"net"
 	"net/http"
 	"strconv"
@@ -72,7 +73,7 @@ func (s *Server) instrument(route string, h http.HandlerFunc) http.Handler {
 			if p := recover(); p != nil {
 				s.log.Error("handler panic", "route", route, "panic", p)
 				if rec.code == 0 {
-					writeError(rec, http.StatusInternalServerError, errInternal)
+					writeError(rec, http.StatusInternalServerError, apiclient.MsgInternal)
 				}
 			}
 			code := rec.code

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/chaffhq/chaff/apiclient"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -23,7 +24,7 @@ func checkProfile(p *keys.JournalistProfile) (int, string) {
 		return http.StatusBadRequest, fmt.Sprintf("status must be %s, %s or %s", keys.StatusVisible, keys.StatusHiddenFromUI, keys.StatusHiddenFromResponse)
 	}
 	if !p.IsDesk && len(p.Description) > keys.MaxDescription {
-		return http.StatusBadRequest, errDescription
+		return http.StatusBadRequest, apiclient.MsgDescription
 	}
 	return 0, ""
 }
@@ -51,14 +52,7 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request, req *signedR
 // postJournalistProfile: POST /v1/public-keys/journalists registers or
 // overwrites a profile; signed by a journalist provisioning key.
 func (s *Server) postJournalistProfile(w http.ResponseWriter, r *http.Request) {
-	var p struct {
-		ID          string `json:"id"`
-		DisplayName string `json:"display_name"`
-		SortName    string `json:"sort_name"`
-		Description string `json:"description"`
-		IsDesk      bool   `json:"is_desk"`
-		Status      string `json:"status"`
-	}
+	var p apiclient.NewJournalist
 	req, ok := s.readForm(w, r, keys.JournalistProvisioning, &p)
 	if !ok {
 		return
@@ -73,13 +67,7 @@ func (s *Server) postJournalistProfile(w http.ResponseWriter, r *http.Request) {
 
 // patchJournalistProfile: PATCH …/update-profile changes the given fields.
 func (s *Server) patchJournalistProfile(w http.ResponseWriter, r *http.Request) {
-	var p struct {
-		JournalistID string  `json:"journalist_id"`
-		DisplayName  *string `json:"display_name"`
-		SortName     *string `json:"sort_name"`
-		IsDesk       *bool   `json:"is_desk"`
-		Description  *string `json:"description"`
-	}
+	var p apiclient.ProfileUpdate
 	req, ok := s.readForm(w, r, keys.JournalistProvisioning, &p)
 	if !ok {
 		return
@@ -111,16 +99,13 @@ func (s *Server) patchJournalistProfile(w http.ResponseWriter, r *http.Request) 
 // patchJournalistStatus: PATCH …/update-status, signed by the journalist's
 // own identity key.
 func (s *Server) patchJournalistStatus(w http.ResponseWriter, r *http.Request) {
-	var p struct {
-		JournalistID string `json:"journalist_id"`
-		Status       string `json:"status"`
-	}
+	var p apiclient.JournalistStatusUpdate
 	req, ok := s.readForm(w, r, keys.JournalistIdentity, &p)
 	if !ok {
 		return
 	}
 	if req.signer.Owner != p.JournalistID {
-		s.fail(w, req, http.StatusUnauthorized, errUnauthorized)
+		s.fail(w, req, http.StatusUnauthorized, apiclient.MsgUnauthorized)
 		return
 	}
 	prof, exists := s.profile(p.JournalistID)
@@ -168,22 +153,10 @@ func (s *Server) deleteJournalist(w http.ResponseWriter, r *http.Request) {
 	writeEmpty(w)
 }
 
-// statusEvent is the published system status (SPEC §5.4.2).
-type statusEvent struct {
-	Status      string        `json:"status"`
-	IsAvailable bool          `json:"is_available"`
-	Description string        `json:"description"`
-	Timestamp   protocol.Time `json:"timestamp"`
-}
-
-var systemStatuses = map[string]bool{
-	"AVAILABLE": true, "UNAVAILABLE": false, "DEGRADED_PERFORMANCE": true, "SCHEDULED_MAINTENANCE": false, "NO_INFORMATION": false,
-}
-
 const statusKey = "current"
 
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
-	ev := statusEvent{Status: "NO_INFORMATION", Description: "No information available", Timestamp: protocol.Time{Time: s.cfg.Now()}}
+	ev := apiclient.StatusEvent{Status: "NO_INFORMATION", Description: "No information available", Timestamp: protocol.Time{Time: s.cfg.Now()}}
 	if e, ok := s.status.Get(statusKey); ok {
 		_ = json.Unmarshal(e.Value, &ev)
 	}
@@ -193,18 +166,12 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) {
 
 // postStatus: POST /v1/status, signed by an admin key.
 func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Status struct {
-			Status      string        `json:"status"`
-			Description string        `json:"description"`
-			Timestamp   protocol.Time `json:"timestamp"`
-		} `json:"status"`
-	}
+	var body apiclient.StatusUpdate
 	req, ok := s.readForm(w, r, keys.Admin, &body)
 	if !ok {
 		return
 	}
-	avail, known := systemStatuses[body.Status.Status]
+	avail, known := apiclient.SystemStatuses[body.Status.Status]
 	if !known {
 		s.fail(w, req, http.StatusBadRequest, "status must be AVAILABLE, UNAVAILABLE, DEGRADED_PERFORMANCE, SCHEDULED_MAINTENANCE or NO_INFORMATION")
 		return
@@ -220,13 +187,13 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e, ok := s.status.Get(statusKey); ok {
-		var cur statusEvent
+		var cur apiclient.StatusEvent
 		if json.Unmarshal(e.Value, &cur) == nil && cur.Timestamp.After(body.Status.Timestamp.Time) {
 			s.fail(w, req, http.StatusConflict, fmt.Sprintf("a newer status (%s, %s) is already set", cur.Status, protocol.FormatTime(cur.Timestamp.Time)))
 			return
 		}
 	}
-	b, _ := json.Marshal(statusEvent{Status: body.Status.Status, IsAvailable: avail, Description: body.Status.Description, Timestamp: body.Status.Timestamp})
+	b, _ := json.Marshal(apiclient.StatusEvent{Status: body.Status.Status, IsAvailable: avail, Description: body.Status.Description, Timestamp: body.Status.Timestamp})
 	rev, err := s.st.Status.Put(r.Context(), statusKey, b)
 	if err == nil {
 		err = s.status.WaitRevision(r.Context(), rev)
@@ -242,9 +209,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 // postLogging: POST /v1/logging sets the log level; signed by an admin key.
 // Upstream takes a Rust log directive; the level word in it is used.
 func (s *Server) postLogging(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Directive string `json:"rust_log_directive"`
-	}
+	var body apiclient.LoggingDirective
 	req, ok := s.readForm(w, r, keys.Admin, &body)
 	if !ok {
 		return
@@ -287,7 +252,7 @@ func (s *Server) postJournalistMessage(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.st.AppendJ2C(ctx, msg); err != nil {
 		s.log.Error("appending a journalist message", "err", err)
-		s.fail(w, req, http.StatusInternalServerError, errStreamPut)
+		s.fail(w, req, http.StatusInternalServerError, apiclient.MsgStreamPut)
 		return
 	}
 	s.metrics.appended.WithLabelValues("j2c").Inc()

@@ -22,7 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/natsx"
@@ -190,11 +192,11 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 
 	msg := make([]byte, protocol.U2CMessageSize)
 	body, _ := json.Marshal(protocol.EncodeBase64(msg))
-	floor, err := Hammer(floorAddr, "POST", "/user/messages", body, o.Conns, o.Duration, 0)
+	floor, err := Hammer(floorAddr, apiclient.PostUserMessage.Method, apiclient.PostUserMessage.Path, body, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}
-	ingest, err := Hammer(apiAddr, "POST", "/user/messages", body, o.Conns, o.Duration, 0)
+	ingest, err := Hammer(apiAddr, apiclient.PostUserMessage.Method, apiclient.PostUserMessage.Path, body, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +204,7 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	poll, err := Hammer(apiAddr, "GET", "/v1/user/dead-drops?ids_greater_than=0", nil, o.Conns, o.Duration, 0)
+	poll, err := Hammer(apiAddr, http.MethodGet, apiclient.DeadDrops(deaddrop.User).Get.Path+"?ids_greater_than=0", nil, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}

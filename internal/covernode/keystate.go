@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/form"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/keys"
 )
@@ -153,14 +153,9 @@ func (ks *keyState) setup(ctx context.Context, api *apiclient.Client, bundlePath
 		if _, err := bundle.IdentityKey.SigningKey(); err != nil {
 			return fmt.Errorf("%s: %w", bundlePath, err)
 		}
-		fb, _ := json.Marshal(bundle.Form)
-		var epoch uint64
-		res, err := api.Do(ctx, "POST", "/v1/public-keys/covernode/identity-public-key", fb)
+		epoch, err := api.RegisterCoverNodeIdentity(ctx, bundle.Form)
 		switch {
 		case err == nil:
-			if epoch, err = apiclient.Epoch(res); err != nil {
-				return err
-			}
 		case apiclient.StatusOf(err) == 409:
 			// chaff admin already registered it: its epoch is at most the
 			// hierarchy's newest, which is a safe bound (SPEC §6.4).
@@ -200,13 +195,9 @@ func (ks *keyState) rotateMessaging(ctx context.Context, api *apiclient.Client, 
 			return false, err
 		}
 	}
-	res, err := api.SendForm(ctx, "POST", "/v1/public-keys/covernode/messaging-public-key", id.Pair, candidate.Pair.Public, form.DefaultTTL)
+	epoch, err := api.UploadMessagingKey(ctx, apiclient.PostCoverNodeMessagingKey, id.Pair, candidate.Pair.Public)
 	if err != nil {
 		return false, fmt.Errorf("publishing a messaging key: %w", err)
-	}
-	epoch, err := apiclient.Epoch(res)
-	if err != nil {
-		return false, err
 	}
 	if err := candidate.Published(epoch, nil, now); err != nil {
 		return false, err
@@ -272,20 +263,12 @@ func (ks *keyState) rotateIdentity(ctx context.Context, identityAPI *apiclient.C
 			return false, err
 		}
 	}
-	body := map[string]any{"new_pk": map[string]string{"key": candidate.Pair.Public.Hex()}}
-	res, err := identityAPI.SendForm(ctx, "POST", "/v1/public-keys/covernode/me/rotate-id-key", current.Pair, body, form.DefaultTTL)
+	out, err := identityAPI.RotateCoverNodeIdentity(ctx, current.Pair, &candidate.Pair.Public)
 	if err != nil {
 		return false, fmt.Errorf("rotating the identity key: %w", err)
 	}
-	var out struct {
-		Epoch uint64               `json:"epoch"`
-		Key   keys.SignedPublicKey `json:"key"`
-	}
-	if err := json.Unmarshal(res, &out); err != nil {
-		return false, fmt.Errorf("the identity API answered %s", res)
-	}
 	if err := candidate.Published(out.Epoch, &out.Key, now); err != nil {
-		return false, fmt.Errorf("the identity API answered %s: %w", res, err)
+		return false, fmt.Errorf("the identity API answered epoch %d: %w", out.Epoch, err)
 	}
 	return true, ks.save()
 }

@@ -17,9 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
@@ -238,11 +238,10 @@ type direction struct {
 	params   mix.Params
 	open     func(keys []*crypto.PrivateKey, msg []byte) entry
 	build    func(ctx context.Context, reals []entry, padding int) ([][]byte, error)
-	postPath string
 }
 
 func (n *Node) u2j() *direction {
-	return &direction{n: n, name: "u2j", stream: store.StreamU2C, kind: deaddrop.Journalist, params: n.cfg.U2J, postPath: "/v1/journalist/dead-drops",
+	return &direction{n: n, name: "u2j", stream: store.StreamU2C, kind: deaddrop.Journalist, params: n.cfg.U2J,
 		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
 			if len(msg) != protocol.U2CMessageSize {
 				return entry{kind: kindUnopened}
@@ -269,7 +268,7 @@ func (n *Node) u2j() *direction {
 }
 
 func (n *Node) j2u() *direction {
-	return &direction{n: n, name: "j2u", stream: store.StreamJ2C, kind: deaddrop.User, params: n.cfg.J2U, postPath: "/v1/user/dead-drops",
+	return &direction{n: n, name: "j2u", stream: store.StreamJ2C, kind: deaddrop.User, params: n.cfg.J2U,
 		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
 			for _, k := range ks {
 				m, slot, err := protocol.OpenJ2C(k, msg, int(n.j2uSlot.Load()))
@@ -567,7 +566,7 @@ func (d *direction) publish(ctx context.Context, log *roundLog, mixer *mix.Mixer
 	n := d.n
 	wait := n.cfg.RetryMin
 	for {
-		_, err := n.cfg.API.Do(ctx, "POST", d.postPath, body)
+		err := n.cfg.API.PostDeadDrop(ctx, d.kind, body)
 		if err == nil {
 			break
 		}

@@ -6,7 +6,6 @@ package identityapi
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +14,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/form"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -50,11 +49,11 @@ func New(cfg Config) *Server {
 // Handler serves the identity API.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/healthcheck", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"name": "identity-api", "status": "ok", "commit": nil, "branch": nil})
+	mux.HandleFunc(apiclient.Healthcheck.Pattern(), func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, apiclient.Health{Name: "identity-api", Status: "ok"})
 	})
-	mux.HandleFunc("GET /v1/public-keys", s.publicKeys)
-	mux.HandleFunc("POST /v1/public-keys/covernode/me/rotate-id-key", s.rotateCoverNode)
+	mux.HandleFunc(apiclient.GetPublicKeys.Pattern(), s.publicKeys)
+	mux.HandleFunc(apiclient.RotateCoverNodeIdentityKey.Pattern(), s.rotateCoverNode)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, 404, "no such endpoint") })
 	return mux
 }
@@ -81,17 +80,11 @@ func (s *Server) publicKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, out)
 }
 
-// newPKBody is the body of a rotation form.
-type newPKBody struct {
-	NewPK struct {
-		Key string `json:"key"`
-	} `json:"new_pk"`
-}
-
-func (b *newPKBody) key() ([]byte, error) {
-	k, err := hex.DecodeString(b.NewPK.Key)
-	if err != nil || len(k) != crypto.KeySize {
-		return nil, errors.New("new_pk.key must be 64 hex digits")
+// newKey returns the key a rotation form asks for.
+func newKey(b *apiclient.NewKey) ([]byte, error) {
+	k, err := b.Bytes()
+	if err != nil {
+		return nil, err
 	}
 	if _, err := crypto.NewVerifyingKey(k); err != nil {
 		return nil, fmt.Errorf("new_pk: %v", err)
@@ -154,12 +147,12 @@ func (s *Server) rotateCoverNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 401, "certificate data verification failed")
 		return
 	}
-	var body newPKBody
+	var body apiclient.NewKey
 	if err := f.Decode(&body); err != nil {
 		writeError(w, 400, err.Error())
 		return
 	}
-	newKey, err := body.key()
+	newKey, err := newKey(&body)
 	if err != nil {
 		writeError(w, 400, err.Error())
 		return
@@ -178,8 +171,12 @@ func (s *Server) rotateCoverNode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 500, "no valid CoverNode provisioning key")
 		return
 	}
-	cert, epoch, err := s.certify(r.Context(), prov, keys.CoverNodeIdentity, newKey, func(k *keys.SignedPublicKey) (string, any) {
-		return "/v1/public-keys/covernode/identity-public-key", map[string]any{"covernode_id": owner, "covernode_id_pk": k}
+	cert, epoch, err := s.certify(r.Context(), prov, keys.CoverNodeIdentity, newKey, func(k *keys.SignedPublicKey) (uint64, error) {
+		f, err := apiclient.CoverNodeIdentityForm(prov, apiclient.CoverNodeIdentityKey{CoverNodeID: owner, Key: *k}, time.Now(), form.DefaultTTL)
+		if err != nil {
+			return 0, err
+		}
+		return s.cfg.API.RegisterCoverNodeIdentity(r.Context(), f)
 	})
 	if err != nil {
 		s.cfg.Logger.Error("publishing a CoverNode identity key", "covernode", owner, "err", err)
@@ -187,12 +184,12 @@ func (s *Server) rotateCoverNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cfg.Logger.Info("CoverNode identity key rotated", "covernode", owner, "key", cert.Prefix(), "epoch", epoch)
-	writeJSON(w, 201, map[string]any{"epoch": epoch, "key": cert})
+	writeJSON(w, 201, apiclient.KeyEpoch{Epoch: epoch, Key: *cert})
 }
 
 // certify signs key with the provisioning key pair (expiry clamped to it)
-// and posts it to the API in a form signed by the same key.
-func (s *Server) certify(ctx context.Context, prov *keys.KeyPair, role keys.Role, key []byte, upload func(*keys.SignedPublicKey) (string, any)) (*keys.SignedPublicKey, uint64, error) {
+// and publishes it with upload, which answers its epoch.
+func (s *Server) certify(ctx context.Context, prov *keys.KeyPair, role keys.Role, key []byte, upload func(*keys.SignedPublicKey) (uint64, error)) (*keys.SignedPublicKey, uint64, error) {
 	sk, err := prov.SigningKey()
 	if err != nil {
 		return nil, 0, err
@@ -201,30 +198,15 @@ func (s *Server) certify(ctx context.Context, prov *keys.KeyPair, role keys.Role
 	if err != nil {
 		return nil, 0, err
 	}
-	path, body := upload(cert)
-	res, err := s.cfg.API.SendForm(ctx, "POST", path, prov, body, form.DefaultTTL)
-	if err != nil {
-		return nil, 0, err
-	}
-	epoch, err := apiclient.Epoch(res)
+	epoch, err := upload(cert)
 	return cert, epoch, err
-}
-
-// queued is one journalist's queued rotation form, as the API lists them.
-type queued struct {
-	JournalistID string     `json:"journalist_id"`
-	Form         *form.Form `json:"form"`
 }
 
 // ProcessQueue certifies the journalists' queued identity keys once and
 // returns how many it published.
 func (s *Server) ProcessQueue(ctx context.Context) (int, error) {
-	b, err := s.cfg.API.Do(ctx, "GET", "/v1/public-keys/journalists/identity-public-key-form", nil)
+	q, err := s.cfg.API.QueuedIdentityKeys(ctx)
 	if err != nil {
-		return 0, err
-	}
-	var q []queued
-	if err := json.Unmarshal(b, &q); err != nil {
 		return 0, fmt.Errorf("the rotation queue: %w", err)
 	}
 	if len(q) == 0 {
@@ -254,19 +236,19 @@ func (s *Server) ProcessQueue(ctx context.Context) (int, error) {
 			continue
 		}
 		vk, err := signer.VerifyingKey()
-		var body newPKBody
+		var body apiclient.NewKey
 		if err != nil || item.Form.Verify(vk, s.cfg.Now()) != nil || item.Form.Decode(&body) != nil {
 			s.cfg.Logger.Warn("rotation form does not verify", "journalist", item.JournalistID)
 			continue
 		}
-		newKey, err := body.key()
+		newKey, err := newKey(&body)
 		if err != nil {
 			s.cfg.Logger.Warn("rotation form", "journalist", item.JournalistID, "err", err)
 			continue
 		}
 		id := item.JournalistID
-		cert, epoch, err := s.certify(ctx, prov, keys.JournalistIdentity, newKey, func(k *keys.SignedPublicKey) (string, any) {
-			return "/v1/public-keys/journalists/identity-public-key", map[string]any{"journalist_id": id, "journalist_id_pk": k, "from_queue": true}
+		cert, epoch, err := s.certify(ctx, prov, keys.JournalistIdentity, newKey, func(k *keys.SignedPublicKey) (uint64, error) {
+			return s.cfg.API.RegisterJournalistIdentity(ctx, prov, apiclient.JournalistIdentityKey{JournalistID: id, Key: *k, FromQueue: true})
 		})
 		if err != nil {
 			s.cfg.Logger.Error("publishing a journalist identity key", "journalist", id, "err", err)

@@ -3,11 +3,9 @@
 package testnet
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/api"
@@ -117,8 +116,8 @@ func (n *Newsroom) FormAt(signer *keys.KeyPair, body any, at time.Time, ttl time
 }
 
 // Profile is a journalist registration body.
-func Profile(id string) map[string]any {
-	return map[string]any{"id": id, "display_name": id, "sort_name": id, "description": "reporter", "is_desk": false, "status": keys.StatusVisible}
+func Profile(id string) apiclient.NewJournalist {
+	return apiclient.NewJournalist{ID: id, DisplayName: id, SortName: id, Description: "reporter", Status: keys.StatusVisible}
 }
 
 // StartNATS starts an embedded JetStream with its files in a test
@@ -261,24 +260,19 @@ func freePort(t testing.TB) int {
 // path.
 func Bootstrap(t TB, url string, n *Newsroom, dir string) (*Member, string) {
 	t.Helper()
-	post := func(path string, body []byte) {
+	c := apiclient.New(url)
+	post := func(route apiclient.Route, body []byte) {
 		t.Helper()
-		res, err := http.Post(url+path, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("POST %s: %d", path, res.StatusCode)
+		if _, err := c.Do(context.Background(), route, body); err != nil {
+			t.Fatalf("%s: %v", route, err)
 		}
 	}
-	u := "/v1/public-keys/"
-	post(u+"covernode/provisioning-public-key", n.Form(n.Org, n.CNProv.Public))
-	post(u+"journalists/provisioning-public-key", n.Form(n.Org, n.JProv.Public))
+	post(apiclient.PostCoverNodeProvisioningKey, n.Form(n.Org, n.CNProv.Public))
+	post(apiclient.PostJournalistProvisioningKey, n.Form(n.Org, n.JProv.Public))
 	alice := n.AddJournalist("alice")
-	post(u+"journalists", n.Form(n.JProv, Profile("alice")))
-	post(u+"journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": "alice", "journalist_id_pk": alice.ID.Public, "from_queue": false}))
-	post(u+"journalists/messaging-public-key", n.Form(alice.ID, alice.Msg[0].Public))
+	post(apiclient.PostJournalistProfile, n.Form(n.JProv, Profile("alice")))
+	post(apiclient.PostJournalistIdentityKey, n.Form(n.JProv, apiclient.JournalistIdentityKey{JournalistID: "alice", Key: alice.ID.Public}))
+	post(apiclient.PostJournalistMessagingKey, n.Form(alice.ID, alice.Msg[0].Public))
 	return alice, n.CoverNodeBundle("covernode_001", dir)
 }
 

@@ -15,9 +15,9 @@ import (
 	"bytes"
 	"context"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/stats"
 	"github.com/chaffhq/chaff/internal/testnet"
