@@ -113,11 +113,11 @@ func Start(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.store = &storage{path: a.path(storageFile), kdf: cfg.KDF, deviceKey: dk}
-	writeStorage := a.store.rewrite
+	storageBytes := a.store.resealed
 	if _, err := os.Stat(a.store.path); errors.Is(err, os.ErrNotExist) {
-		writeStorage = a.store.create
+		storageBytes = a.store.created
 	}
-	if err := a.writeAll(nil, writeStorage); err != nil {
+	if err := a.writeAll(nil, storageBytes); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -137,7 +137,8 @@ func (a *App) path(name string) string { return filepath.Join(a.cfg.StateDir, na
 // writeAll replaces the install's three files, each atomically: public.json
 // with the public state, queue.bin with q (nil: the queue as it is on disk,
 // or a new queue of cover messages once there are keys to build them), and
-// storage.bin through writeStorage (nil: re-sealed with fresh randomness).
+// storage.bin with what storageBytes returns (nil: the storage re-sealed
+// with fresh randomness).
 //
 // Every call that writes any of the files writes all of them, whoever the
 // reader is, so that someone who seizes the device learns from the files'
@@ -147,39 +148,84 @@ func (a *App) path(name string) string { return filepath.Join(a.cfg.StateDir, na
 // the same bytes when rewritten: the first holds public data only and the
 // second is random-looking without the queue secret.
 //
-// public.json is written first: it holds the device key storage.bin is
-// sealed under.
-func (a *App) writeAll(q *queue, writeStorage func() error) error {
-	if err := a.savePublic(); err != nil {
+// Every file's bytes are computed before the first write, so that the
+// writes follow each other in the same order and with the same gaps
+// whatever the call: the passphrase stretch of sealing a mailbox (seconds
+// on a phone) never sits between two writes, where a seized device would
+// show it as a storage.bin seconds newer than public.json, that is, a
+// mailbox just used. public.json is written first: it holds the device key
+// storage.bin is sealed under.
+func (a *App) writeAll(q *queue, storageBytes func() ([]byte, error)) error {
+	if storageBytes == nil {
+		storageBytes = a.store.resealed
+	}
+	pb, err := json.Marshal(a.pub)
+	if err != nil {
 		return err
 	}
-	var qb []byte
+	qb, err := a.queueBytes(q)
+	if err != nil {
+		return err
+	}
+	if testHookStretchBetweenWrites {
+		if err := a.writeFiles(pb, qb, nil); err != nil {
+			return err
+		}
+		pb, qb = nil, nil
+	}
+	sb, err := storageBytes()
+	if err != nil {
+		return err
+	}
+	return a.writeFiles(pb, qb, sb)
+}
+
+// writeFiles writes the install's files in their one order, back to back;
+// a nil one is not written (there is no queue before the first refresh).
+func (a *App) writeFiles(public, queue, storage []byte) error {
+	if public != nil {
+		if err := atomicfile.Write(a.path(publicFile), public, 0o600); err != nil {
+			return err
+		}
+	}
+	if queue != nil {
+		if err := atomicfile.Write(a.path(queueFile), queue, 0o600); err != nil {
+			return err
+		}
+	}
+	if storage != nil {
+		return atomicfile.Write(a.path(storageFile), storage, 0o600)
+	}
+	return nil
+}
+
+// testHookStretchBetweenWrites brings back, for the negative control of
+// the seized-device tests, the old writeAll that computed storage.bin's
+// bytes (stretching the passphrase when sealing) after writing the other
+// two files.
+var testHookStretchBetweenWrites bool
+
+// queueBytes returns queue.bin's next bytes: q's, or the file's as it is,
+// or a new queue of cover messages once there are keys to build them
+// (nil before: no queue yet).
+func (a *App) queueBytes(q *queue) ([]byte, error) {
 	if q != nil {
-		qb = q.marshal()
-	} else {
-		b, err := os.ReadFile(a.path(queueFile))
-		switch {
-		case err == nil:
-			qb = b // rewritten as it is: a damaged queue is reported where it is read
-		case !errors.Is(err, os.ErrNotExist):
-			return err
-		case a.hasKeys():
-			nq, err := newQueue(a.coverMessage)
-			if err != nil {
-				return err
-			}
-			qb = nq.marshal()
+		return q.marshal(), nil
+	}
+	b, err := os.ReadFile(a.path(queueFile))
+	switch {
+	case err == nil:
+		return b, nil // rewritten as it is: a damaged queue is reported where it is read
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	case a.hasKeys():
+		nq, err := newQueue(a.coverMessage)
+		if err != nil {
+			return nil, err
 		}
+		return nq.marshal(), nil
 	}
-	if qb != nil {
-		if err := atomicfile.Write(a.path(queueFile), qb, 0o600); err != nil {
-			return err
-		}
-	}
-	if writeStorage == nil {
-		writeStorage = a.store.rewrite
-	}
-	return writeStorage()
+	return nil, nil
 }
 
 // hasKeys reports whether the cached keys verify, so that cover messages
@@ -187,14 +233,6 @@ func (a *App) writeAll(q *queue, writeStorage func() error) error {
 func (a *App) hasKeys() bool {
 	_, err := a.Verified()
 	return err == nil
-}
-
-func (a *App) savePublic() error {
-	b, err := json.Marshal(a.pub)
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(a.path(publicFile), b, 0o600)
 }
 
 // Verified returns the cached keys, verified from the anchors now.
@@ -516,7 +554,7 @@ func (s *Session) save(q *queue) error {
 	if err != nil {
 		return err
 	}
-	return s.a.writeAll(q, func() error { return s.a.store.seal(s.passphrase, b) })
+	return s.a.writeAll(q, func() ([]byte, error) { return s.a.store.sealed(s.passphrase, b) })
 }
 
 // readReplies trial-decrypts the cached dead drops with the reader's key

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,25 +75,17 @@ func FuzzUnmarshalQueue(f *testing.F) {
 // panicking (and without the passphrase's KDF); a file that opens gives an
 // inner blob of the one size, and no longer opens once changed.
 func FuzzStorageFile(f *testing.F) {
-	dir := f.TempDir()
 	key := [crypto.SecretBoxKeySize]byte{0xde, 0xad, 0xbe, 0xef}
-	s := &storage{path: filepath.Join(dir, storageFile), deviceKey: key, kdf: testKDF}
-	add := func() {
-		b, err := os.ReadFile(s.path)
+	s := &storage{deviceKey: key, kdf: testKDF}
+	add := func(b []byte, err error) {
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(b)
 	}
-	if err := s.create(); err != nil {
-		f.Fatal(err)
-	}
-	add()
+	add(s.created())
 	// The KDF runs here once, with fixed small parameters.
-	if err := s.seal("orbit fancy tulip acorn", []byte(`{"threads":{}}`)); err != nil {
-		f.Fatal(err)
-	}
-	add()
+	add(s.sealed("orbit fancy tulip acorn", []byte(`{"threads":{}}`)))
 	f.Add([]byte("short"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		inner, err := openOuter(&key, b)

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/sethvargo/go-diceware/diceware"
 	"golang.org/x/crypto/argon2"
 )
@@ -101,60 +100,61 @@ func openOuter(deviceKey *[crypto.SecretBoxKeySize]byte, b []byte) ([]byte, erro
 	return inner, nil
 }
 
-// writeInner seals the inner blob in a fresh outer box and replaces the
-// file atomically.
-func (s *storage) writeInner(inner []byte) error {
+// boxInner seals the inner blob in a fresh outer box: the storage file's
+// new bytes.
+func (s *storage) boxInner(inner []byte) ([]byte, error) {
 	if len(inner) != innerSize {
-		return fmt.Errorf("client: inner storage is %d bytes, want %d", len(inner), innerSize)
+		return nil, fmt.Errorf("client: inner storage is %d bytes, want %d", len(inner), innerSize)
 	}
-	box, err := crypto.SealSecret(&s.deviceKey, inner)
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(s.path, box, 0o600)
+	return crypto.SealSecret(&s.deviceKey, inner)
 }
 
-// create writes a storage holding random bytes: what every install has
+// The storage file's next bytes come from one of three functions, and
+// nothing here writes the file: writeAll computes them first, then writes
+// every file of the install back to back, so that slow work (the
+// passphrase stretch of sealed) never sits between two writes.
+
+// created returns a storage holding random bytes: what every install has
 // from its first start.
-func (s *storage) create() error {
+func (s *storage) created() ([]byte, error) {
 	inner := make([]byte, innerSize)
 	if _, err := rand.Read(inner); err != nil {
-		return err
+		return nil, err
 	}
-	return s.writeInner(inner)
+	return s.boxInner(inner)
 }
 
-// rewrite re-seals the storage with fresh randomness, as every start does,
-// without needing the passphrase.
-func (s *storage) rewrite() error {
+// resealed returns the storage re-sealed with fresh randomness, as every
+// start does, without needing the passphrase.
+func (s *storage) resealed() ([]byte, error) {
 	inner, err := s.readInner()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.writeInner(inner)
+	return s.boxInner(inner)
 }
 
-// seal writes a mailbox under a passphrase.
-func (s *storage) seal(passphrase string, mailbox []byte) error {
+// sealed returns a storage holding a mailbox under a passphrase.
+func (s *storage) sealed(passphrase string, mailbox []byte) ([]byte, error) {
 	if len(mailbox) > MailboxCapacity {
-		return fmt.Errorf("client: mailbox of %d bytes does not fit the storage", len(mailbox))
+		return nil, fmt.Errorf("client: mailbox of %d bytes does not fit the storage", len(mailbox))
 	}
 	inner := make([]byte, saltSize, innerSize)
 	if _, err := rand.Read(inner); err != nil {
-		return err
+		return nil, err
 	}
 	key := stretch(passphrase, inner[:saltSize], s.kdf)
 	plain := make([]byte, innerSize-saltSize-crypto.SecretBoxOverhead)
 	plain[0], plain[1], plain[2], plain[3] = byte(len(mailbox)>>24), byte(len(mailbox)>>16), byte(len(mailbox)>>8), byte(len(mailbox))
 	copy(plain[4:], mailbox)
 	if _, err := rand.Read(plain[4+len(mailbox):]); err != nil {
-		return err
+		return nil, err
 	}
 	box, err := crypto.SealSecret(&key, plain)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.writeInner(append(inner, box...))
+	return s.boxInner(append(inner, box...))
 }
 
 // open returns the mailbox the passphrase opens, or ErrNoMailbox.

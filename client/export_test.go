@@ -1,0 +1,11 @@
+package client
+
+// SetStretchBetweenWrites brings back (on) the old write order, in which
+// storage.bin's bytes (the passphrase stretch of a seal) were computed
+// between the writes of the other files and its own: the negative control
+// of the seized-device tests. It returns a function restoring the setting.
+func SetStretchBetweenWrites(on bool) (restore func()) {
+	old := testHookStretchBetweenWrites
+	testHookStretchBetweenWrites = on
+	return func() { testHookStretchBetweenWrites = old }
+}
