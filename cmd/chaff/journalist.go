@@ -75,10 +75,6 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		fmt.Fprintf(stderr, "chaff journalist %s: --vault FILE is required\n", cmd)
 		return errUsage
 	}
-	kdf := journalist.DefaultKDF
-	if os.Getenv("CHAFF_INSECURE_TEST_KDF") == "1" {
-		kdf = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1} // tests only
-	}
 	readPassphrase := func() (string, error) {
 		if *passFD >= 0 {
 			f := os.NewFile(uintptr(*passFD), "passphrase")
@@ -108,7 +104,7 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		if err != nil {
 			return err
 		}
-		v, err := journalist.Create(*vaultPath, pass, kdf, *bundle, *apiURL)
+		v, err := journalist.Create(*vaultPath, pass, journalistKDF, *bundle, *apiURL)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/journalist"
 )
 
 const usage = `usage: chaff <command> [arguments]
@@ -27,6 +30,15 @@ commands:
   bench     every performance figure, each beside its bound, in one run
   inspect   verify and decrypt published keys and dead drops
 `
+
+// The key stretching of the reader's store and the journalist's vault.
+// Only this package's tests change them (in TestMain, to a cheap one):
+// the shipped binary has no flag or environment variable that weakens
+// them.
+var (
+	readerKDF     = client.DefaultKDF
+	journalistKDF = journalist.DefaultKDF
+)
 
 // errUsage marks an error already explained to the user; it exits 2.
 var errUsage = errors.New("usage")

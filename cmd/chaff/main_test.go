@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
@@ -25,13 +26,24 @@ import (
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/internal/vectors"
+	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
+// cheapReaderKDF and cheapJournalistKDF are the trivially cheap key
+// stretching every test of this package runs chaff with (TestMain sets
+// them, in the test process and in every chaff it starts). The shipped
+// binary cannot be made to use them (TestShippedKDF).
+var (
+	cheapReaderKDF     = client.KDFParams{Time: 1, Memory: 64, Threads: 1}
+	cheapJournalistKDF = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1}
+)
+
 func TestMain(m *testing.M) {
+	readerKDF, journalistKDF = cheapReaderKDF, cheapJournalistKDF
 	// Tests that need chaff as a separate process (to kill it) run this
 	// test binary with CHAFF_RUN_MAIN=1.
 	if os.Getenv("CHAFF_RUN_MAIN") == "1" {

@@ -80,11 +80,7 @@ func runSource(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors}
-	if os.Getenv("CHAFF_INSECURE_TEST_KDF") == "1" {
-		// For tests only: a trivially cheap key stretching.
-		cfg.KDF = client.KDFParams{Time: 1, Memory: 64, Threads: 1}
-	}
+	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors, KDF: readerKDF}
 	if cmd == "tick" {
 		cfg.MinRunInterval = f.minInterval
 		if f.minInterval == 0 {

@@ -310,11 +310,7 @@ func setUpNewsroom(ctx context.Context, dataDir, keysDir, apiURL string, stderr 
 			return st, err
 		}
 		vault := filepath.Join(jdir, dj.id+".vault")
-		kdf := journalist.DefaultKDF
-		if os.Getenv("CHAFF_INSECURE_TEST_KDF") == "1" {
-			kdf = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1} // tests only
-		}
-		v, err := journalist.Create(vault, pass, kdf, bundle, apiURL)
+		v, err := journalist.Create(vault, pass, journalistKDF, bundle, apiURL)
 		if err != nil {
 			return st, err
 		}

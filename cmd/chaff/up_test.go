@@ -28,7 +28,6 @@ import (
 // in her web UI and replies, the reader reads the reply; then alice's
 // messaging key is rotated and both directions work again.
 func TestUpEndToEnd(t *testing.T) {
-	t.Setenv("CHAFF_INSECURE_TEST_KDF", "1")
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
