@@ -1,7 +1,10 @@
 package pq
 
 import (
+	"crypto/ecdh"
 	"crypto/hpke"
+	"crypto/mlkem"
+	"crypto/rand"
 	"crypto/sha3"
 	"crypto/subtle"
 	"errors"
@@ -54,29 +57,75 @@ type PrivateKey struct {
 
 // GenerateKey returns a fresh X-Wing key pair from crypto/rand.
 func GenerateKey() (*PrivateKey, error) {
-	k, err := kem.GenerateKey()
-	if err != nil {
-		return nil, fmt.Errorf("pq: generating an X-Wing key: %w", err)
+	var seed [SeedSize]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("pq: reading randomness: %w", err)
 	}
-	seed, err := k.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("pq: generating an X-Wing key: %w", err)
-	}
-	return NewPrivateKey(seed)
+	defer clear(seed[:])
+	return NewPrivateKey(seed[:])
 }
 
-// NewPrivateKey returns the X-Wing key pair of a 32-byte seed.
+// NewPrivateKey returns the X-Wing key pair of a 32-byte seed. Its X25519
+// half goes through package crypto (CIRCL, refusing low-order points), as
+// every X25519 operation of the repository does.
 func NewPrivateKey(seed []byte) (*PrivateKey, error) {
-	if len(seed) != SeedSize {
-		return nil, &crypto.LengthError{What: "X-Wing seed", Got: len(seed), Want: SeedSize}
+	mlkemSeed, xSecret, err := ExpandSeed(seed)
+	if err != nil {
+		return nil, err
 	}
-	k, err := kem.NewPrivateKey(seed)
+	dk, err := mlkem.NewDecapsulationKey768(mlkemSeed)
+	clear(mlkemSeed)
+	if err != nil {
+		return nil, fmt.Errorf("pq: X-Wing seed: %w", err)
+	}
+	x, err := newX25519Exchanger(xSecret)
+	clear(xSecret)
+	if err != nil {
+		return nil, err
+	}
+	k, err := hpke.NewHybridPrivateKey(dk, x)
 	if err != nil {
 		return nil, fmt.Errorf("pq: X-Wing seed: %w", err)
 	}
 	sk := &PrivateKey{k: k}
 	copy(sk.seed[:], seed)
 	return sk, nil
+}
+
+// x25519Exchanger is the X25519 half of an X-Wing private key, computed by
+// package crypto rather than crypto/ecdh.
+type x25519Exchanger struct {
+	sk  *crypto.PrivateKey
+	pub *ecdh.PublicKey
+}
+
+func newX25519Exchanger(secret []byte) (*x25519Exchanger, error) {
+	sk, err := crypto.NewPrivateKey(secret)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := ecdh.X25519().NewPublicKey(sk.PublicKey().Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("pq: X25519 public key: %w", err)
+	}
+	return &x25519Exchanger{sk, pub}, nil
+}
+
+func (x *x25519Exchanger) PublicKey() *ecdh.PublicKey { return x.pub }
+func (x *x25519Exchanger) Curve() ecdh.Curve          { return ecdh.X25519() }
+
+// ECDH returns the X25519 shared secret, or an error for a low-order peer
+// key (an all-zero secret), as crypto/ecdh does.
+func (x *x25519Exchanger) ECDH(peer *ecdh.PublicKey) ([]byte, error) {
+	pk, err := crypto.NewPublicKey(peer.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	ss, err := crypto.X25519(x.sk, pk)
+	if err != nil {
+		return nil, err
+	}
+	return ss[:], nil
 }
 
 // Seed returns a copy of the 32-byte seed. Handle it as a secret.

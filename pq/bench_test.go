@@ -1,0 +1,218 @@
+package pq
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/protocol"
+)
+
+// Each benchmark here runs the pq operation, its coverdrop-mode
+// equivalent and one bare X25519 operation in turn in every iteration
+// (alternating the order), so that the three share whatever load the
+// machine is under, and reports each one's time per operation and the
+// ratios "pq/coverdrop" (how many times longer pq takes; its inverse is
+// the throughput ratio) and "pq-X25519/op" (the unit docs/PERFORMANCE.md
+// uses). ns/op is the sum of the three and means nothing on its own.
+
+func compare(b *testing.B, pqOp, cdOp func() error) {
+	b.Helper()
+	sk, peer := cdKey(b), cdKey(b).PublicKey()
+	bare := func() error { _, err := crypto.X25519(sk, peer); return err }
+	var total [3]time.Duration
+	ops := [3]func() error{pqOp, cdOp, bare}
+	i := 0
+	for b.Loop() {
+		for j := range ops {
+			k := (i + j) % len(ops)
+			start := time.Now()
+			if err := ops[k](); err != nil {
+				b.Fatal(err)
+			}
+			total[k] += time.Since(start)
+		}
+		i++
+	}
+	per := func(d time.Duration) float64 { return float64(d) / float64(b.N) }
+	b.ReportMetric(per(total[0])/1e3, "pq-µs/op")
+	b.ReportMetric(per(total[1])/1e3, "coverdrop-µs/op")
+	b.ReportMetric(per(total[0])/per(total[1]), "pq/coverdrop")
+	b.ReportMetric(per(total[0])/per(total[2]), "pq-X25519/op")
+}
+
+func cdKey(b *testing.B) *crypto.PrivateKey {
+	k, err := crypto.GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return k
+}
+
+// BenchmarkOpenU2C is the CoverNode's work per incoming message: open the
+// box in the slot it expects and read the tag. Target: pq/coverdrop at
+// most 2.5 (at least 0.4 of coverdrop mode's messages per second per core).
+func BenchmarkOpenU2C(b *testing.B) {
+	cn := mustKey(b)
+	msg, err := SealCoverU2C(pubs(cn, mustKey(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cdCN := cdKey(b)
+	cdMsg, err := protocol.SealCoverU2C([]*crypto.PublicKey{cdCN.PublicKey(), cdKey(b).PublicKey()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	compare(b,
+		func() error { _, _, err := OpenU2C(cn, msg, 0); return err },
+		func() error { _, _, err := protocol.OpenU2C(cdCN, cdMsg, 0); return err })
+}
+
+// BenchmarkOpenJ2C is the CoverNode's work per journalist message.
+func BenchmarkOpenJ2C(b *testing.B) {
+	cn := mustKey(b)
+	msg, err := SealCoverJ2C(pubs(cn, mustKey(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cdCN := cdKey(b)
+	cdMsg, err := protocol.SealCoverJ2C([]*crypto.PublicKey{cdCN.PublicKey(), cdKey(b).PublicKey()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	compare(b,
+		func() error { _, _, err := OpenJ2C(cn, msg, 0); return err },
+		func() error { _, _, err := protocol.OpenJ2C(cdCN, cdMsg, 0); return err })
+}
+
+// BenchmarkSealCoverU2C is a phone's work per cover message (a battery
+// proxy).
+func BenchmarkSealCoverU2C(b *testing.B) {
+	keys := pubs(mustKey(b), mustKey(b))
+	cdKeys := []*crypto.PublicKey{cdKey(b).PublicKey(), cdKey(b).PublicKey()}
+	compare(b,
+		func() error { _, err := SealCoverU2C(keys); return err },
+		func() error { _, err := protocol.SealCoverU2C(cdKeys); return err })
+}
+
+// BenchmarkSealU2C is a phone's work per real message.
+func BenchmarkSealU2C(b *testing.B) {
+	keys, j := pubs(mustKey(b), mustKey(b)), mustKey(b).PublicKey()
+	cdKeys := []*crypto.PublicKey{cdKey(b).PublicKey(), cdKey(b).PublicKey()}
+	cdJ, cdReply := cdKey(b).PublicKey(), cdKey(b).PublicKey()
+	const text = "meet me at the usual place"
+	compare(b,
+		func() error { _, _, err := SealU2C(keys, "alice", j, ReaderID{}, text); return err },
+		func() error { _, err := protocol.SealU2C(cdKeys, "alice", cdJ, cdReply, text); return err })
+}
+
+// BenchmarkCoverNodeC2J is the CoverNode's work per journalist dead-drop
+// chunk it releases (real or filler: the same work).
+func BenchmarkCoverNodeC2J(b *testing.B) {
+	throwaway := mustKey(b).PublicKey()
+	cdCN := cdKey(b)
+	compare(b,
+		func() error { _, err := FillerC2J(throwaway); return err },
+		func() error { _, err := protocol.RandomC2J(cdCN); return err })
+}
+
+// BenchmarkProcessUserDeadDrop is a phone's work per user dead drop, once
+// unlocked: verify it and trial-decrypt its 20 messages (production
+// size). Coverdrop mode: against 10 journalists with two messaging keys
+// each (client.BenchmarkProcessUserDeadDrop); pq: against 20 reply keys.
+func BenchmarkProcessUserDeadDrop(b *testing.B) {
+	cn, err := crypto.GenerateSigningKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	vks := []*crypto.VerifyingKey{cn.VerifyingKey()}
+	now := time.Now()
+	d := &DeadDrop{Kind: deaddrop.User, CreatedAt: now}
+	cd := &deaddrop.DeadDrop{Kind: deaddrop.User, CreatedAt: now}
+	for range 20 {
+		m, _ := RandomJ2U()
+		d.Data = append(d.Data, m...)
+		c, _ := protocol.RandomJ2U()
+		cd.Data = append(cd.Data, c...)
+	}
+	d.Sign(cn)
+	cd.Sign(cn)
+	stored := make([]StoredReplyKey, 20)
+	for i := range stored {
+		stored[i].JournalistID = fmt.Sprint("j", i)
+		stored[i].Key[0] = byte(i)
+	}
+	reader := cdKey(b)
+	journalists := map[string][]*crypto.PublicKey{}
+	for i := range 10 {
+		journalists[fmt.Sprint("j", i)] = []*crypto.PublicKey{cdKey(b).PublicKey(), cdKey(b).PublicKey()}
+	}
+	compare(b,
+		func() error {
+			if err := d.Verify(vks); err != nil {
+				return err
+			}
+			o, err := NewReaderOpener(stored)
+			if err != nil {
+				return err
+			}
+			_, err = o.Open(d)
+			return ignoreNotForMe(err)
+		},
+		func() error {
+			if err := cd.Verify(vks); err != nil {
+				return err
+			}
+			o, err := deaddrop.NewReaderOpener(reader, journalists)
+			if err != nil {
+				return err
+			}
+			_, err = o.Open(cd)
+			return ignoreNotForMe(err)
+		})
+}
+
+func ignoreNotForMe(err error) error {
+	if errors.Is(err, deaddrop.ErrNotForMe) {
+		return nil
+	}
+	return err
+}
+
+// BenchmarkJournalistChunk is a journalist's work per journalist dead-drop
+// chunk that is not its own (nearly all of them), with one and with two
+// own messaging keys tried. Coverdrop mode: one CoverNode key and the same
+// number of own keys, precomputed.
+func BenchmarkJournalistChunk(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprint(n, "keys"), func(b *testing.B) {
+			own := make([]*PrivateKey, n)
+			cdOwn := make([]*crypto.PrivateKey, n)
+			for i := range own {
+				own[i], cdOwn[i] = mustKey(b), cdKey(b)
+			}
+			chunk, err := FillerC2J(mustKey(b).PublicKey())
+			if err != nil {
+				b.Fatal(err)
+			}
+			cdCN := cdKey(b)
+			cdChunk, err := protocol.RandomC2J(cdCN)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d := &DeadDrop{Kind: deaddrop.Journalist, Data: chunk}
+			cdD := &deaddrop.DeadDrop{Kind: deaddrop.Journalist, Data: cdChunk}
+			o := NewJournalistOpener(own)
+			cdO, err := deaddrop.NewJournalistOpener(cdOwn, []*crypto.PublicKey{cdCN.PublicKey()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			compare(b,
+				func() error { _, err := o.Open(d); return ignoreNotForMe(err) },
+				func() error { _, err := cdO.Open(cdD); return ignoreNotForMe(err) })
+		})
+	}
+}
