@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/internal/buildinfo"
 	"github.com/chaffhq/chaff/journalist"
 )
 
@@ -29,6 +30,7 @@ commands:
   loadgen   simulated readers at scale, with known real messages among the cover
   bench     every performance figure, each beside its bound, in one run
   inspect   verify and decrypt published keys and dead drops
+  version   the version, commit and Go toolchain of this binary
 `
 
 // The key stretching of the reader's store and the journalist's vault.
@@ -79,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runLoadgen(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, buildinfo.String())
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
