@@ -3,3 +3,11 @@ package journalist
 // SetOnLoginToken sets a hook called with every login token issued
 // (nil removes it).
 func SetOnLoginToken(f func(string)) { onLoginToken = f }
+
+// SetBackupPadding changes the backup padding step; the returned func
+// restores it.
+func SetBackupPadding(n int) func() {
+	old := backupPadding
+	backupPadding = n
+	return func() { backupPadding = old }
+}

@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -284,7 +286,56 @@ func (w *Web) Handler() http.Handler {
 		}
 		http.Redirect(rw, r, "/vault", http.StatusSeeOther)
 	}))
+	mux.HandleFunc("POST /vault/backup", w.withSession(w.backup))
 	return w.secure(mux)
+}
+
+// backup runs the vault page's backup forms: create, open a colleague's
+// share, restore. Paths are on this machine: the UI answers on loopback
+// only, and every form carries the session's CSRF token.
+func (w *Web) backup(rw http.ResponseWriter, r *http.Request, v *Vault) {
+	f := r.PostFormValue
+	var msg string
+	var err error
+	switch f("action") {
+	case "create":
+		n, err1 := strconv.Atoi(f("shares"))
+		k, err2 := strconv.Atoi(f("threshold"))
+		if err = errors.Join(err1, err2); err != nil {
+			err = errors.New("give the number of shares and the threshold as numbers")
+			break
+		}
+		var res BackupResult
+		if res, err = CreateBackup(v, f("out"), n, k, ShareNames(f("contacts"))); err == nil {
+			msg = fmt.Sprintf("Wrote %s and %s (any %d restore it): %s.", res.Backup, count(n, "share", "shares"), k, strings.Join(res.Shares, ", "))
+		}
+	case "open-share":
+		var b, plain []byte
+		if b, err = os.ReadFile(f("share")); err == nil {
+			if plain, err = v.OpenShare(b); err == nil {
+				if err = WriteNewFile(f("out"), plain); err == nil {
+					msg = "Opened the share into " + f("out") + ": hand it only to the colleague restoring, and delete it after."
+				}
+			}
+		}
+	case "restore":
+		var b []byte
+		var sh [][]byte
+		if b, sh, err = ReadBackupFiles(f("backup"), strings.Fields(f("shares"))); err == nil {
+			if err = RestoreBackup(b, sh, f("vault")); err == nil {
+				msg = "Restored the vault to " + f("vault") + ": it opens with its old passphrase (serve it with chaff journalist serve --vault " + f("vault") + ")."
+			}
+		}
+	default:
+		err = errors.New("unknown backup action")
+	}
+	if err != nil {
+		v.Log("error", "backup "+f("action")+" failed: "+err.Error())
+		w.vaultPage(rw, v, http.StatusUnprocessableEntity, "The backup "+f("action")+" failed: "+err.Error())
+		return
+	}
+	w.setFlash(msg, false)
+	http.Redirect(rw, r, "/vault", http.StatusSeeOther)
 }
 
 // syncWords says what a sync found, and how that squares with what is

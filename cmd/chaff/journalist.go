@@ -34,6 +34,17 @@ const journalistUsage = `usage: chaff journalist <command> --vault FILE [flags]
   send                             send one message now: the oldest queued
                                    reply, or cover when none is queued
   rotate                           publish a new messaging key now
+  backup create --out DIR --shares N --threshold K [--contacts ID,...]
+                                   write DIR/backup.chaff and N recovery
+                                   shares DIR/share-1-of-N.json...; any K
+                                   of them restore it. With --contacts (one
+                                   colleague per share) each share is sealed
+                                   to that colleague's messaging key
+  backup open-share --share FILE --out FILE
+                                   open a share a colleague sealed to you
+  backup restore --backup FILE --share S1 --share S2 ... (--vault NEW)
+                                   rebuild the vault from its backup and K
+                                   shares; it opens with its old passphrase
 
 Replies hide among cover: every send looks the same, so only the moment
 of a send could tell that you replied. Keep serve unlocked, which sends
@@ -52,7 +63,7 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	}
 	cmd := args[0]
 	switch cmd {
-	case "init", "serve", "sync", "send", "inbox", "reply", "rotate":
+	case "init", "serve", "sync", "send", "inbox", "reply", "rotate", "backup":
 	default:
 		fmt.Fprintf(stderr, "chaff journalist: unknown command %q\n\n%s", cmd, journalistUsage)
 		return errUsage
@@ -67,6 +78,13 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	sendEvery := fs.Duration("send-every", 10*time.Minute, "how often the web UI sends one message, a reply or cover (serve)")
 	idle := fs.Duration("idle-lock", 10*time.Minute, "lock the web UI after this long without use (serve)")
 	to := fs.String("to", "", "conversation id (reply)")
+	out := fs.String("out", "", "folder for the backup (backup create), file for the opened share (backup open-share)")
+	shares := fs.Int("shares", 3, "number of recovery shares (backup create)")
+	threshold := fs.Int("threshold", 2, "shares needed to restore (backup create)")
+	contacts := fs.String("contacts", "", "colleagues' journalist ids, one per share, to seal the shares to (backup create)")
+	backupFile := fs.String("backup", "", "the backup file (backup restore)")
+	var shareFiles multiFlag
+	fs.Var(&shareFiles, "share", "a recovery share file, repeated (backup restore, backup open-share)")
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
@@ -148,6 +166,36 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 		}
 		return nil
 	}
+	sub := ""
+	if cmd == "backup" {
+		if len(pos) > 0 {
+			sub = pos[0]
+		}
+		switch sub {
+		case "create", "open-share":
+			if *out == "" || (sub == "open-share" && len(shareFiles) != 1) {
+				fmt.Fprintf(stderr, "chaff journalist backup %s: give --out (and, to open a share, one --share)\n", sub)
+				return errUsage
+			}
+		case "restore":
+			if *backupFile == "" {
+				fmt.Fprintln(stderr, "chaff journalist backup restore: give --backup FILE, the shares (--share FILE, repeated) and --vault for the new vault")
+				return errUsage
+			}
+			b, sh, err := journalist.ReadBackupFiles(*backupFile, shareFiles)
+			if err != nil {
+				return err
+			}
+			if err := journalist.RestoreBackup(b, sh, *vaultPath); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Restored the vault to %s: unlock it with its passphrase.\n", *vaultPath)
+			return nil
+		default:
+			fmt.Fprintf(stderr, "chaff journalist backup: say create, open-share or restore\n\n%s", journalistUsage)
+			return errUsage
+		}
+	}
 	pass, err := readPassphrase()
 	if err != nil {
 		return err
@@ -222,6 +270,33 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 			return err
 		}
 		fmt.Fprintln(stdout, "Published a new messaging key.")
+	case "backup":
+		if sub == "open-share" {
+			b, err := os.ReadFile(shareFiles[0])
+			if err != nil {
+				return err
+			}
+			plain, err := v.OpenShare(b)
+			if err != nil {
+				return err
+			}
+			if err := journalist.WriteNewFile(*out, plain); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Opened the share into %s: hand it back only to the colleague restoring, and delete it after.\n", *out)
+			return nil
+		}
+		res, err := journalist.CreateBackup(v, *out, *shares, *threshold, journalist.ShareNames(*contacts))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Wrote the backup %s and %d shares; any %d of them restore it:\n", res.Backup, *shares, *threshold)
+		for _, p := range res.Shares {
+			fmt.Fprintf(stdout, "  %s\n", p)
+		}
+		if *contacts == "" {
+			fmt.Fprintln(stdout, "The shares are not sealed to anyone (no --contacts): hand each to one colleague in person, and keep no copy.")
+		}
 	}
 	return nil
 }
