@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/atomicfile"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
-	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )

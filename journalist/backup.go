@@ -14,8 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/chaffhq/chaff/atomicfile"
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/journalist/shamir"
 )
 

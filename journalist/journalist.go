@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -84,14 +83,6 @@ type outItem struct {
 	J2C          []byte `json:"j2c"`
 }
 
-// Bundle is the setup bundle chaff admin journalist add writes.
-type Bundle struct {
-	JournalistID string               `json:"journalist_id"`
-	API          string               `json:"api"`
-	TrustAnchor  keys.SignedPublicKey `json:"trust_anchor"`
-	IdentityKey  *keys.KeyPair        `json:"identity_key_pair"`
-}
-
 // Vault is an unlocked vault. Its methods are safe for concurrent use.
 type Vault struct {
 	lock       *os.File // held while the vault is open
@@ -113,16 +104,9 @@ func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Va
 	if err := kdf.check(); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(bundlePath)
+	bundle, err := keys.ReadJournalistBundle(bundlePath)
 	if err != nil {
 		return nil, err
-	}
-	var bundle Bundle
-	if err := json.Unmarshal(b, &bundle); err != nil || bundle.IdentityKey == nil || bundle.JournalistID == "" {
-		return nil, fmt.Errorf("%s is not a journalist setup bundle", bundlePath)
-	}
-	if _, err := bundle.IdentityKey.SigningKey(); err != nil {
-		return nil, fmt.Errorf("%s: %w", bundlePath, err)
 	}
 	if api == "" {
 		api = bundle.API

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/chaffhq/chaff/atomicfile"
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/internal/atomicfile"
 	"golang.org/x/crypto/argon2"
 )
 

@@ -13,6 +13,7 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/internal/identityapi"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/newsroom"
 )
 
 func runIdentityAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,7 +42,7 @@ func runIdentityAPI(ctx context.Context, args []string, stdout, stderr io.Writer
 		anchorKeys, err = loadAnchors(anchors)
 	} else {
 		var k *keys.SignedPublicKey
-		if k, err = anchorInDir(*keysDir); err == nil {
+		if k, _, err = newsroom.Anchor(*keysDir); err == nil {
 			anchorKeys = []keys.SignedPublicKey{*k}
 		}
 	}
@@ -49,7 +50,7 @@ func runIdentityAPI(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	provisioning := func(role keys.Role) func() (*keys.KeyPair, error) {
-		return func() (*keys.KeyPair, error) { return loadKeyPair(*keysDir, role, time.Now()) }
+		return func() (*keys.KeyPair, error) { return newsroom.LoadKeyPair(*keysDir, role, time.Now()) }
 	}
 	for _, role := range []keys.Role{keys.CoverNodeProvisioning, keys.JournalistProvisioning} {
 		if _, err := provisioning(role)(); err != nil {

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/atomicfile"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/identityapi"
 	"github.com/chaffhq/chaff/internal/natsx"
@@ -28,6 +28,7 @@ import (
 	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
+	"github.com/chaffhq/chaff/newsroom"
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -108,17 +109,16 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	} else if errors.Is(err, os.ErrNotExist) {
 		first = true
-		if err := adminInit([]string{"--out", keysDir}, io.Discard, stderr); err != nil {
+		if _, err := newsroom.Init(keysDir, time.Now()); err != nil {
 			return err
 		}
 	} else {
 		return err
 	}
-	anchor, err := anchorInDir(keysDir)
+	anchor, anchorPath, err := newsroom.Anchor(keysDir)
 	if err != nil {
 		return err
 	}
-	anchorPath := filepath.Join(keysDir, keys.FileName(keys.Organization, anchor.Key[:], false))
 
 	// JetStream, the API and the ingest.
 	srv, err := natsx.Start(natsx.Options{StoreDir: filepath.Join(*dataDir, "jetstream"), Name: "chaff-up"})
@@ -172,8 +172,12 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The identity API.
 	ids := identityapi.New(identityapi.Config{
 		API: apiC, Anchors: []keys.SignedPublicKey{*anchor}, Logger: log,
-		CoverNodeProvisioning:  func() (*keys.KeyPair, error) { return loadKeyPair(keysDir, keys.CoverNodeProvisioning, time.Now()) },
-		JournalistProvisioning: func() (*keys.KeyPair, error) { return loadKeyPair(keysDir, keys.JournalistProvisioning, time.Now()) },
+		CoverNodeProvisioning: func() (*keys.KeyPair, error) {
+			return newsroom.LoadKeyPair(keysDir, keys.CoverNodeProvisioning, time.Now())
+		},
+		JournalistProvisioning: func() (*keys.KeyPair, error) {
+			return newsroom.LoadKeyPair(keysDir, keys.JournalistProvisioning, time.Now())
+		},
 	})
 	idURL, err := serve(*idAddr, ids.Handler())
 	if err != nil {
@@ -183,7 +187,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	if first {
 		fmt.Fprintln(stdout, "First run: creating a demo newsroom (this takes a few seconds)…")
-		st, err = setUpNewsroom(ctx, *dataDir, keysDir, apiURL, stderr)
+		st, err = setUpNewsroom(ctx, *dataDir, &newsroom.Newsroom{KeysDir: keysDir, API: apiC})
 		if err != nil {
 			return err
 		}
@@ -280,16 +284,15 @@ Ctrl-C stops everything cleanly.
 // setUpNewsroom runs the key ceremony against the running API, as an
 // organisation would with chaff admin, and creates the demo journalists'
 // vaults.
-func setUpNewsroom(ctx context.Context, dataDir, keysDir, apiURL string, stderr io.Writer) (upState, error) {
+func setUpNewsroom(ctx context.Context, dataDir string, nr *newsroom.Newsroom) (upState, error) {
 	var st upState
-	k := []string{"--keys", keysDir, "--api", apiURL}
-	if err := adminBootstrap(ctx, k, io.Discard, stderr); err != nil {
+	if err := nr.Bootstrap(ctx, nil); err != nil {
 		return st, err
 	}
-	if err := adminStatusSet(ctx, append([]string{"AVAILABLE", "--description", "Demo newsroom, up and running"}, k...), io.Discard, stderr); err != nil {
+	if _, err := nr.SetStatus(ctx, "AVAILABLE", "Demo newsroom, up and running"); err != nil {
 		return st, err
 	}
-	if err := adminCoverNodeAdd(ctx, append([]string{"covernode_001", "--out", dataDir}, k...), io.Discard, stderr); err != nil {
+	if _, err := nr.AddCoverNode(ctx, "covernode_001", dataDir, true); err != nil {
 		return st, err
 	}
 	jdir := filepath.Join(dataDir, "journalists")
@@ -297,20 +300,17 @@ func setUpNewsroom(ctx context.Context, dataDir, keysDir, apiURL string, stderr 
 		return st, err
 	}
 	for _, dj := range demoJournalists {
-		args := append([]string{dj.id, "--name", dj.name, "--description", dj.description, "--out", jdir}, k...)
-		if dj.desk {
-			args = append(args, "--desk")
-		}
-		if err := adminJournalistAdd(ctx, args, io.Discard, stderr); err != nil {
+		added, err := nr.AddJournalist(ctx, newsroom.Journalist{ID: dj.id, Name: dj.name, Description: dj.description, Desk: dj.desk}, jdir)
+		if err != nil {
 			return st, err
 		}
-		bundle := filepath.Join(jdir, "journalist-"+dj.id+".bundle.json")
+		bundle := added.Path
 		pass, err := client.NewPassphrase(client.PassphraseWords)
 		if err != nil {
 			return st, err
 		}
 		vault := filepath.Join(jdir, dj.id+".vault")
-		v, err := journalist.Create(vault, pass, journalistKDF, bundle, apiURL)
+		v, err := journalist.Create(vault, pass, journalistKDF, bundle, nr.API.Base)
 		if err != nil {
 			return st, err
 		}

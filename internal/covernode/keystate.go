@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/atomicfile"
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/form"
-	"github.com/chaffhq/chaff/internal/atomicfile"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -31,13 +30,6 @@ type keyState struct {
 	Identity    keys.Ring `json:"identity"`
 	Messaging   keys.Ring `json:"messaging"`
 	LogKey      []byte    `json:"log_key"`
-}
-
-// Bundle is the setup material chaff admin covernode add writes.
-type Bundle struct {
-	CoverNodeID string        `json:"covernode_id"`
-	IdentityKey *keys.KeyPair `json:"identity_key_pair"`
-	Form        *form.Form    `json:"form"`
 }
 
 // Files of the key state in the state directory: sealed (SealedKeysFile
@@ -142,16 +134,9 @@ func (ks *keyState) setup(ctx context.Context, api *apiclient.Client, bundlePath
 		if bundlePath == "" {
 			return errors.New("this CoverNode has no identity key yet: give it the setup bundle from chaff admin covernode add (--bundle FILE)")
 		}
-		b, err := os.ReadFile(bundlePath)
+		bundle, err := keys.ReadCoverNodeBundle(bundlePath)
 		if err != nil {
 			return err
-		}
-		var bundle Bundle
-		if err := json.Unmarshal(b, &bundle); err != nil || bundle.IdentityKey == nil || bundle.Form == nil {
-			return fmt.Errorf("%s is not a CoverNode setup bundle", bundlePath)
-		}
-		if _, err := bundle.IdentityKey.SigningKey(); err != nil {
-			return fmt.Errorf("%s: %w", bundlePath, err)
 		}
 		epoch, err := api.RegisterCoverNodeIdentity(ctx, bundle.Form)
 		switch {

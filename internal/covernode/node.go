@@ -231,13 +231,13 @@ func (n *Node) rotateOnce(ctx context.Context) {
 
 // direction is one of the two flows through the node.
 type direction struct {
-	n        *Node
-	name     string
-	stream   string
-	kind     deaddrop.Kind
-	params   mix.Params
-	open     func(keys []*crypto.PrivateKey, msg []byte) entry
-	build    func(ctx context.Context, reals []entry, padding int) ([][]byte, error)
+	n      *Node
+	name   string
+	stream string
+	kind   deaddrop.Kind
+	params mix.Params
+	open   func(keys []*crypto.PrivateKey, msg []byte) entry
+	build  func(ctx context.Context, reals []entry, padding int) ([][]byte, error)
 }
 
 func (n *Node) u2j() *direction {

@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/chaffhq/chaff/atomicfile"
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/internal/atomicfile"
 )
 
 // The round log is the CoverNode's memory across crashes, one file per

@@ -281,19 +281,11 @@ func Bootstrap(t TB, url string, n *Newsroom, dir string) (*Member, string) {
 func (n *Newsroom) CoverNodeBundle(coverNodeID, dir string) string {
 	n.t.Helper()
 	id := n.Gen(keys.CoverNodeIdentity, n.CNProv)
-	b, err := json.Marshal(map[string]any{
-		"covernode_id":      coverNodeID,
-		"identity_key_pair": id,
-		"form":              json.RawMessage(n.FormAt(n.CNProv, map[string]any{"covernode_id": coverNodeID, "covernode_id_pk": id.Public}, time.Now(), form.CoverNodeIdentityTTL)),
-	})
+	f, err := apiclient.CoverNodeIdentityForm(n.CNProv, apiclient.CoverNodeIdentityKey{CoverNodeID: coverNodeID, Key: id.Public}, time.Now(), form.CoverNodeIdentityTTL)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	bundle := filepath.Join(dir, coverNodeID+".setup-bundle.json")
-	if err := os.WriteFile(bundle, b, 0o600); err != nil {
-		n.t.Fatal(err)
-	}
-	return bundle
+	return n.writeBundle(filepath.Join(dir, keys.CoverNodeBundleName(coverNodeID)), keys.CoverNodeBundle{CoverNodeID: coverNodeID, IdentityKey: id, Form: f})
 }
 
 // JournalistBundle writes a setup bundle for a registered journalist, as
@@ -304,12 +296,13 @@ func (n *Newsroom) JournalistBundle(id, api, dir string) string {
 	if m == nil {
 		n.t.Fatalf("no journalist %q", id)
 	}
-	b, err := json.Marshal(map[string]any{"journalist_id": id, "api": api, "trust_anchor": n.Org.Public, "identity_key_pair": m.ID})
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	path := filepath.Join(dir, "journalist-"+id+".bundle.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	return n.writeBundle(filepath.Join(dir, keys.JournalistBundleName(id)), keys.JournalistBundle{JournalistID: id, API: api, TrustAnchor: n.Org.Public, IdentityKey: m.ID})
+}
+
+func (n *Newsroom) writeBundle(path string, bundle any) string {
+	n.t.Helper()
+	os.Remove(path) // a test may write one again
+	if err := keys.WriteBundle(path, bundle); err != nil {
 		n.t.Fatal(err)
 	}
 	return path
