@@ -219,8 +219,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("%s listener: %w", s.name, err)
 		}
-		hs := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
-			ErrorLog: api.ServerErrorLog(log)}
+		hs := newServer(s.h, log)
 		running = append(running, hs)
 		fmt.Fprintf(stdout, "%s listening on http://%s\n", s.name, ln.Addr())
 		go func() {

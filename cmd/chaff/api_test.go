@@ -110,6 +110,9 @@ func TestAPICommand(t *testing.T) {
 	if code, _ := get(addrs["admin"] + "/healthz"); code != 200 {
 		t.Fatalf("healthz %d", code)
 	}
+	for name, addr := range addrs {
+		slowClientCut(t, "chaff api's "+name+" listener", addr)
+	}
 
 	// Ingest traffic, stopped half-way.
 	var mu sync.Mutex

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
@@ -145,7 +144,7 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	adminMux := http.NewServeMux()
 	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: adminMux}
+	hs := newServer(adminMux, log)
 	go hs.Serve(ln)
 	defer hs.Close()
 	fmt.Fprintf(stdout, "covernode running; health and metrics on http://%s\n", ln.Addr())

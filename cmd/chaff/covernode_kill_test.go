@@ -21,7 +21,6 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/natsx"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
@@ -33,16 +32,7 @@ import (
 // a 200 from the ingest is in exactly one published dead drop.
 func TestCoverNodeSurvivesSIGKILL(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := natsx.Start(natsx.Options{StoreDir: filepath.Join(dir, "nats"), Name: "kill", Port: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, err := natsx.ConnectInProcess(srv, "api")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	srv, nc := startNATSListening(t, dir, "kill")
 	n := testnet.NewNewsroom(t, time.Now())
 	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
 	alice, bundle := testnet.Bootstrap(t, a.URL, n, dir)

@@ -65,7 +65,7 @@ func runIdentityAPI(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := newServer(s.Handler(), log)
 	go s.PollQueue(ctx, *poll)
 	go func() { <-ctx.Done(); hs.Close() }()
 	fmt.Fprintf(stdout, "identity-api listening on http://%s\n", ln.Addr())

@@ -157,7 +157,7 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 		if err != nil {
 			return err
 		}
-		hs := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		hs := newServer(w.Handler(), log)
 		go w.Run(ctx)
 		go func() { <-ctx.Done(); hs.Close() }()
 		fmt.Fprintf(stdout, "journalist UI on http://%s (unlock it with the vault passphrase)\n", ln.Addr())

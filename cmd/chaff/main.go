@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/buildinfo"
+	"github.com/chaffhq/chaff/internal/httpserver"
 	"github.com/chaffhq/chaff/journalist"
 )
 
@@ -41,6 +44,16 @@ var (
 	readerKDF     = client.DefaultKDF
 	journalistKDF = journalist.DefaultKDF
 )
+
+// listenerTimeouts are the timeouts of every listener chaff opens (see
+// newServer). Only this package's tests change them.
+var listenerTimeouts = httpserver.DefaultTimeouts
+
+// newServer makes the http.Server of one of chaff's listeners: every
+// timeout set, net/http's messages to log without client addresses.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return httpserver.New(h, httpserver.Options{Timeouts: listenerTimeouts, Logger: log})
+}
 
 // errUsage marks an error already explained to the user; it exits 2.
 var errUsage = errors.New("usage")

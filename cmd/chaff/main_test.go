@@ -44,6 +44,9 @@ var (
 
 func TestMain(m *testing.M) {
 	readerKDF, journalistKDF = cheapReaderKDF, cheapJournalistKDF
+	// A header timeout short enough for slowClientCut; real clients send
+	// their headers at once.
+	listenerTimeouts.ReadHeader = 2 * time.Second
 	// Tests that need chaff as a separate process (to kill it) run this
 	// test binary with CHAFF_RUN_MAIN=1.
 	if os.Getenv("CHAFF_RUN_MAIN") == "1" {

@@ -148,7 +148,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return "", err
 		}
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: api.ServerErrorLog(log)}
+		hs := newServer(h, log)
 		servers = append(servers, hs)
 		wg.Add(1)
 		go func() { defer wg.Done(); hs.Serve(ln) }()

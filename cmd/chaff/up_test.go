@@ -51,6 +51,12 @@ func TestUpEndToEnd(t *testing.T) {
 		t.Fatalf("chaff up printed:\n%s", upOut.String())
 	}
 	alice := st.Journalists[0]
+	// Every listener of chaff up cuts off a slow client.
+	slowClientCut(t, "chaff up's API", st.API)
+	slowClientCut(t, "chaff up's identity API", st.IdentityAPI)
+	for _, j := range st.Journalists {
+		slowClientCut(t, "chaff up's UI for "+j.ID, j.UI)
+	}
 	reader := filepath.Join(dir, "reader")
 	src := []string{"--state-dir", reader, "--api", st.API, "--anchor", st.Anchor}
 	chaff := func(env string, args ...string) string {

@@ -27,6 +27,7 @@ import (
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/httpserver"
 	"github.com/chaffhq/chaff/internal/natsx"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
@@ -166,7 +167,7 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		hs := &http.Server{Handler: h}
+		hs := httpserver.New(h, httpserver.Options{})
 		go hs.Serve(ln)
 		return ln.Addr().String(), func() { hs.Close() }, nil
 	}

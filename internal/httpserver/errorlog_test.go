@@ -1,4 +1,4 @@
-package api_test
+package httpserver_test
 
 import (
 	"bytes"
@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/httpserver"
 )
 
-// TestServerErrorLogRedactsAddresses: net/http's messages reach the log
+// TestErrorLogRedactsAddresses: net/http's messages reach the log
 // without the client addresses they name.
-func TestServerErrorLogRedactsAddresses(t *testing.T) {
+func TestErrorLogRedactsAddresses(t *testing.T) {
 	var buf bytes.Buffer
-	l := api.ServerErrorLog(slog.New(slog.NewJSONHandler(&buf, nil)))
+	l := httpserver.ErrorLog(slog.New(slog.NewJSONHandler(&buf, nil)))
 	l.Printf("http: TLS handshake error from 192.0.2.17:51234: EOF")
 	l.Printf("http: panic serving [2001:db8::1]:443: oops")
 	l.Printf("http: Accept error: too many open files; retrying in 5ms")

@@ -1,4 +1,4 @@
-package api
+package httpserver
 
 import (
 	"log"
@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// ServerErrorLog is an http.Server's ErrorLog for the API's listeners: it
-// hands net/http's own messages (a failed TLS handshake, an accept error,
-// a malformed request it answered itself) to the structured log, with the
-// client addresses that some of them carry replaced. Clients' addresses
-// are never logged.
-func ServerErrorLog(l *slog.Logger) *log.Logger {
+// ErrorLog is an http.Server's ErrorLog for Chaff's listeners (New sets
+// it): it hands net/http's own messages (a failed TLS handshake, an
+// accept error, a malformed request it answered itself) to the structured
+// log, with the client addresses that some of them carry replaced.
+// Clients' addresses are never logged.
+func ErrorLog(l *slog.Logger) *log.Logger {
 	return log.New(addressRedactor{l}, "", 0)
 }
 
