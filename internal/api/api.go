@@ -113,7 +113,7 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Server, error) {
 	cfg.defaults()
 	s := &Server{cfg: cfg, st: st, log: cfg.Logger, deadDrops: map[deaddrop.Kind]*deadDropIndex{}}
 	var err error
-	if s.metrics, err = newMetrics(cfg.Registry); err != nil {
+	if s.metrics, err = newMetrics(cfg.Registry, s); err != nil {
 		return nil, err
 	}
 	s.limiter = newClientLimiter(cfg.IngestRate, cfg.IngestBurst)

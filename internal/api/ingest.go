@@ -34,12 +34,11 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := contextWithTimeout(r, s.cfg.AppendTimeout)
 	defer cancel()
-	if err := s.st.AppendU2C(ctx, msg); err != nil {
+	if err := s.appendTimed(ctx, "u2c", s.st.AppendU2C, msg); err != nil {
 		s.log.Error("appending a user message", "err", err)
 		writeError(w, http.StatusInternalServerError, apiclient.MsgAppend)
 		return
 	}
-	s.metrics.appended.WithLabelValues("u2c").Inc()
 	writeEmpty(w)
 }
 

@@ -1,47 +1,118 @@
 package api
 
 import (
-	"github.com/chaffhq/chaff/apiclient"
+	"context"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/keyhealth"
+	"github.com/chaffhq/chaff/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
 
-// metrics are counts and latencies per route, never per client.
+// metrics are counts and latencies per route, never per client. The
+// names are defined in package telemetry.
 type metrics struct {
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	appended  *prometheus.CounterVec
-	published *prometheus.CounterVec
+	requests       *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+	appended       *prometheus.CounterVec
+	published      *prometheus.CounterVec
+	ingestLatency  *prometheus.HistogramVec
+	ingestFailures *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, s *Server) (*metrics, error) {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chaff_api_requests_total", Help: "HTTP requests by route and status code.",
-		}, []string{"route", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "chaff_api_request_duration_seconds", Help: "HTTP request latency by route.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}, []string{"route"}),
-		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chaff_api_messages_appended_total", Help: "Messages durably appended for the CoverNodes, by direction.",
-		}, []string{"direction"}),
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chaff_api_dead_drops_stored_total", Help: "Dead drops stored, by kind.",
-		}, []string{"kind"}),
+		requests:       telemetry.APIRequests.CounterVec(),
+		latency:        telemetry.APILatency.HistogramVec(telemetry.LatencyBuckets),
+		appended:       telemetry.Appended.CounterVec(),
+		published:      telemetry.Stored.CounterVec(),
+		ingestLatency:  telemetry.IngestLatency.HistogramVec(telemetry.LatencyBuckets),
+		ingestFailures: telemetry.IngestFailures.CounterVec(),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.appended, m.published} {
+	// Every series of a closed label set exists from the start, so that
+	// rates and alerts see zeros rather than nothing.
+	for _, dir := range []string{"u2c", "j2c"} {
+		m.appended.WithLabelValues(dir)
+		m.ingestFailures.WithLabelValues(dir)
+		m.ingestLatency.WithLabelValues(dir)
+	}
+	for _, kind := range []deaddrop.Kind{deaddrop.User, deaddrop.Journalist} {
+		m.published.WithLabelValues(kind.String())
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.appended, m.published, m.ingestLatency, m.ingestFailures, stateCollector{s}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// appendTimed appends one message through appendFn and records how long
+// it took, or that it failed, for the direction (u2c or j2c).
+func (s *Server) appendTimed(ctx context.Context, direction string, appendFn func(context.Context, []byte) error, msg []byte) error {
+	start := time.Now()
+	err := appendFn(ctx, msg)
+	if err != nil {
+		s.metrics.ingestFailures.WithLabelValues(direction).Inc()
+		return err
+	}
+	s.metrics.ingestLatency.WithLabelValues(direction).Observe(time.Since(start).Seconds())
+	s.metrics.appended.WithLabelValues(direction).Inc()
+	return nil
+}
+
+// stateCollector reports, at each scrape, the age of the newest dead drop
+// of each kind and the expiry and renewal dates of the newest published
+// key of each role and owner (journalist or CoverNode id). All of it is
+// public data, the same for every reader.
+type stateCollector struct{ s *Server }
+
+var (
+	deadDropAgeDesc = telemetry.DeadDropAge.Desc()
+	keyExpiryDesc   = telemetry.KeyExpiry.Desc()
+	keyRenewalDesc  = telemetry.KeyRenewal.Desc()
+)
+
+func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- deadDropAgeDesc
+	ch <- keyExpiryDesc
+	ch <- keyRenewalDesc
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	now := s.cfg.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for kind, x := range s.deadDrops {
+		_, last := x.bounds(ctx)
+		if last == 0 {
+			continue // none yet
+		}
+		r, err := x.get(ctx, last)
+		if err != nil {
+			s.log.Warn("metrics: reading the newest dead drop", "kind", kind.String(), "err", err)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(deadDropAgeDesc, prometheus.GaugeValue, now.Sub(r.createdAt).Seconds(), kind.String())
+	}
+	v := s.hierarchy().verified
+	if v == nil {
+		return
+	}
+	for _, k := range keyhealth.Newest(v) {
+		ch <- prometheus.MustNewConstMetric(keyExpiryDesc, prometheus.GaugeValue, k.NotValidAfter.Sub(now).Seconds(), k.Role.String(), k.Owner)
+		if due, ok := keyhealth.RenewalDue(k); ok {
+			ch <- prometheus.MustNewConstMetric(keyRenewalDesc, prometheus.GaugeValue, due.Sub(now).Seconds(), k.Role.String(), k.Owner)
+		}
+	}
 }
 
 type statusRecorder struct {

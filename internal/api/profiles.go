@@ -250,11 +250,10 @@ func (s *Server) postJournalistMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := contextWithTimeout(r, s.cfg.AppendTimeout)
 	defer cancel()
-	if err := s.st.AppendJ2C(ctx, msg); err != nil {
+	if err := s.appendTimed(ctx, "j2c", s.st.AppendJ2C, msg); err != nil {
 		s.log.Error("appending a journalist message", "err", err)
 		s.fail(w, req, http.StatusInternalServerError, apiclient.MsgStreamPut)
 		return
 	}
-	s.metrics.appended.WithLabelValues("j2c").Inc()
 	writeEmpty(w)
 }

@@ -58,9 +58,8 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	Logger             *slog.Logger
 	Now                func() time.Time
-	// Registry receives the node's metrics: inputs taken, dead drops
-	// published, post retries, per direction. Nothing says how many inputs
-	// were real: that is the secret the node keeps.
+	// Registry receives the node's metrics (see nodeMetrics). Nothing
+	// says how many inputs were real: that is the secret the node keeps.
 	Registry prometheus.Registerer
 }
 
@@ -78,7 +77,7 @@ type Node struct {
 	hier     *keys.Verified
 	hierTime time.Time
 
-	inputs, published, retries *prometheus.CounterVec
+	m *nodeMetrics
 
 	// The wrapping slot that last opened, tried first: senders put the
 	// CoverNodes' keys in a stable order, so this one usually opens at
@@ -130,17 +129,9 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js,
-		inputs:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chaff_covernode_inputs_total", Help: "Messages taken from the streams, by direction (real and cover alike)."}, []string{"direction"}),
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chaff_covernode_dead_drops_published_total", Help: "Dead drops published, by direction."}, []string{"direction"}),
-		retries:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chaff_covernode_post_retries_total", Help: "Failed dead-drop posts that were retried, by direction."}, []string{"direction"}),
-	}
-	if cfg.Registry != nil {
-		for _, c := range []prometheus.Collector{n.inputs, n.published, n.retries} {
-			if err := cfg.Registry.Register(c); err != nil {
-				return nil, err
-			}
-		}
+	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js}
+	if n.m, err = newNodeMetrics(cfg.Registry, js, map[string]mix.Params{dirU2J: cfg.U2J, dirJ2U: cfg.J2U}); err != nil {
+		return nil, err
 	}
 	if _, err := n.hierarchy(ctx, true); err != nil {
 		return nil, err
@@ -241,7 +232,7 @@ type direction struct {
 }
 
 func (n *Node) u2j() *direction {
-	return &direction{n: n, name: "u2j", stream: store.StreamU2C, kind: deaddrop.Journalist, params: n.cfg.U2J,
+	return &direction{n: n, name: dirU2J, stream: store.StreamU2C, kind: deaddrop.Journalist, params: n.cfg.U2J,
 		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
 			if len(msg) != protocol.U2CMessageSize {
 				return entry{kind: kindUnopened}
@@ -268,7 +259,7 @@ func (n *Node) u2j() *direction {
 }
 
 func (n *Node) j2u() *direction {
-	return &direction{n: n, name: "j2u", stream: store.StreamJ2C, kind: deaddrop.User, params: n.cfg.J2U,
+	return &direction{n: n, name: dirJ2U, stream: store.StreamJ2C, kind: deaddrop.User, params: n.cfg.J2U,
 		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
 			for _, k := range ks {
 				m, slot, err := protocol.OpenJ2C(k, msg, int(n.j2uSlot.Load()))
@@ -453,12 +444,13 @@ func (d *direction) run(ctx context.Context) error {
 		if err := log.appendAcked(); err != nil {
 			return err
 		}
-		n.inputs.WithLabelValues(d.name).Add(float64(len(msgs)))
+		n.m.inputs.WithLabelValues(d.name).Add(float64(len(msgs)))
 		for _, e := range entries {
 			if e.kind != kindUnopened {
 				mixer.Add(e, e.kind == kindReal, now)
 			}
 		}
+		n.m.waiting.WithLabelValues(d.name).Set(float64(mixer.Seen()))
 		if mixer.Due(now) {
 			if err := d.release(ctx, log, mixer); err != nil {
 				return err
@@ -530,7 +522,9 @@ func (d *direction) openAll(msgs []inMsg, ks []*crypto.PrivateKey, skip map[uint
 func (d *direction) release(ctx context.Context, log *roundLog, mixer *mix.Mixer[entry]) error {
 	n := d.n
 	now := n.cfg.Now()
+	start := time.Now()
 	reals, padding := mixer.Release(now)
+	n.m.waiting.WithLabelValues(d.name).Set(0)
 	msgs, err := d.build(ctx, reals, padding)
 	if err != nil {
 		return fmt.Errorf("%s: building a dead drop: %w", d.name, err)
@@ -557,7 +551,11 @@ func (d *direction) release(ctx context.Context, log *roundLog, mixer *mix.Mixer
 	if err := log.appendRelease(now, len(reals), body); err != nil {
 		return fmt.Errorf("%s round log: %w", d.name, err)
 	}
-	return d.publish(ctx, log, mixer, body)
+	if err := d.publish(ctx, log, mixer, body); err != nil {
+		return err
+	}
+	n.m.rounds.WithLabelValues(d.name).Observe(time.Since(start).Seconds())
+	return nil
 }
 
 // publish posts a logged dead drop until the API accepts it, then records
@@ -573,7 +571,7 @@ func (d *direction) publish(ctx context.Context, log *roundLog, mixer *mix.Mixer
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		n.retries.WithLabelValues(d.name).Inc()
+		n.m.retries.WithLabelValues(d.name).Inc()
 		n.log.Warn("posting a dead drop", "direction", d.name, "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
@@ -582,7 +580,7 @@ func (d *direction) publish(ctx context.Context, log *roundLog, mixer *mix.Mixer
 		}
 		wait = min(2*wait, n.cfg.RetryMax)
 	}
-	n.published.WithLabelValues(d.name).Inc()
+	n.m.published.WithLabelValues(d.name).Inc()
 	n.log.Info("dead drop published", "direction", d.name)
 	if err := log.appendPublished(); err != nil {
 		return err

@@ -1,0 +1,110 @@
+// Package keyhealth says which of a newsroom's published keys need a
+// person or a process to act: a key about to expire, a provisioning or
+// organisation key due for renewal. `chaff admin keys --check` and the
+// API's key metrics both read it, so that cron and the alerts agree.
+//
+// It looks only at published (public) keys, and at the newest key of each
+// role and owner: an old key expiring while a newer one is published is
+// rotation working, not a problem. Owners are journalist and CoverNode
+// ids; nothing here is per reader.
+package keyhealth
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/chaffhq/chaff/keys"
+)
+
+// ExpiryWarning is how long before its expiry the newest key of a role and
+// owner is a problem: the automatic rotation (messaging and identity keys)
+// has failed for that long, or a person must act (organisation,
+// provisioning and admin keys).
+const ExpiryWarning = 7 * 24 * time.Hour
+
+// Newest returns, for each role and owner, the published key with the
+// latest expiry, sorted by role then owner.
+func Newest(v *keys.Verified) []keys.VerifiedKey {
+	type slot struct {
+		role  keys.Role
+		owner string
+	}
+	best := map[slot]keys.VerifiedKey{}
+	for _, k := range v.All() {
+		s := slot{k.Role, k.Owner}
+		if b, ok := best[s]; !ok || k.NotValidAfter.After(b.NotValidAfter) {
+			best[s] = k
+		}
+	}
+	out := make([]keys.VerifiedKey, 0, len(best))
+	for _, k := range best {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b keys.VerifiedKey) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Owner, b.Owner))
+	})
+	return out
+}
+
+// Renewed reports whether keys of role are renewed by a person on a
+// schedule (the organisation and provisioning keys, 26 weeks into their
+// 52), rather than rotated by the software.
+func Renewed(role keys.Role) bool {
+	return role == keys.Organization || role == keys.CoverNodeProvisioning || role == keys.JournalistProvisioning
+}
+
+// RenewalDue is when the key k is due for renewal: RotateAfter into its
+// validity. ok is false for roles that are not renewed by a person.
+func RenewalDue(k keys.VerifiedKey) (due time.Time, ok bool) {
+	if !Renewed(k.Role) || k.Role.RotateAfter() == 0 {
+		return time.Time{}, false
+	}
+	return k.NotValidAfter.Add(-(k.Role.ValidFor() - k.Role.RotateAfter())), true
+}
+
+// Problem is one key that needs action.
+type Problem struct {
+	Key keys.VerifiedKey
+	// Renewal is true when the key is due for renewal; otherwise it
+	// expires within ExpiryWarning.
+	Renewal bool
+	Left    time.Duration // until expiry
+}
+
+func (p Problem) String() string {
+	owner := ""
+	if p.Key.Owner != "" {
+		owner = " of " + p.Key.Owner
+	}
+	if p.Renewal {
+		return fmt.Sprintf("the %s key %s%s is due for renewal (it expires in %s): create a new one with its parent key", p.Key.Role, p.Key.Prefix(), owner, Days(p.Left))
+	}
+	return fmt.Sprintf("the newest %s key %s%s expires in %s", p.Key.Role, p.Key.Prefix(), owner, Days(p.Left))
+}
+
+// Check returns the newest keys that need action at now: those expiring
+// within ExpiryWarning, and renewed keys past their renewal date.
+func Check(v *keys.Verified, now time.Time) []Problem {
+	var out []Problem
+	for _, k := range Newest(v) {
+		left := k.NotValidAfter.Sub(now)
+		if left < ExpiryWarning {
+			out = append(out, Problem{Key: k, Left: left})
+			continue
+		}
+		if due, ok := RenewalDue(k); ok && !now.Before(due) {
+			out = append(out, Problem{Key: k, Renewal: true, Left: left})
+		}
+	}
+	return out
+}
+
+// Days renders a duration for people: hours under two days, days above.
+func Days(d time.Duration) string {
+	if d < 48*time.Hour {
+		return fmt.Sprintf("%.0f hours", d.Hours())
+	}
+	return fmt.Sprintf("%.0f days", d.Hours()/24)
+}
