@@ -3,6 +3,7 @@ package pq
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,18 +14,20 @@ import (
 
 // Each benchmark here runs the pq operation, its coverdrop-mode
 // equivalent and one bare X25519 operation in turn in every iteration
-// (alternating the order), so that the three share whatever load the
-// machine is under, and reports each one's time per operation and the
-// ratios "pq/coverdrop" (how many times longer pq takes; its inverse is
-// the throughput ratio) and "pq-X25519/op" (the unit docs/PERFORMANCE.md
-// uses). ns/op is the sum of the three and means nothing on its own.
+// (rotating the order), so that the three share whatever load the machine
+// is under, and reports the median time of each ("pq-µs/op",
+// "coverdrop-µs/op": a median ignores the iterations a busy machine
+// preempts) and the ratios of the medians: "pq/coverdrop" (how many times
+// longer pq takes; its inverse is the throughput ratio) and "pq-X25519/op"
+// (the unit docs/PERFORMANCE.md uses). ns/op is the mean of the three
+// together and means nothing on its own.
 
 func compare(b *testing.B, pqOp, cdOp func() error) {
 	b.Helper()
 	sk, peer := cdKey(b), cdKey(b).PublicKey()
 	bare := func() error { _, err := crypto.X25519(sk, peer); return err }
-	var total [3]time.Duration
 	ops := [3]func() error{pqOp, cdOp, bare}
+	var times [3][]time.Duration
 	i := 0
 	for b.Loop() {
 		for j := range ops {
@@ -33,15 +36,19 @@ func compare(b *testing.B, pqOp, cdOp func() error) {
 			if err := ops[k](); err != nil {
 				b.Fatal(err)
 			}
-			total[k] += time.Since(start)
+			times[k] = append(times[k], time.Since(start))
 		}
 		i++
 	}
-	per := func(d time.Duration) float64 { return float64(d) / float64(b.N) }
-	b.ReportMetric(per(total[0])/1e3, "pq-µs/op")
-	b.ReportMetric(per(total[1])/1e3, "coverdrop-µs/op")
-	b.ReportMetric(per(total[0])/per(total[1]), "pq/coverdrop")
-	b.ReportMetric(per(total[0])/per(total[2]), "pq-X25519/op")
+	var med [3]float64
+	for k := range times {
+		slices.Sort(times[k])
+		med[k] = float64(times[k][len(times[k])/2])
+	}
+	b.ReportMetric(med[0]/1e3, "pq-µs/op")
+	b.ReportMetric(med[1]/1e3, "coverdrop-µs/op")
+	b.ReportMetric(med[0]/med[1], "pq/coverdrop")
+	b.ReportMetric(med[0]/med[2], "pq-X25519/op")
 }
 
 func cdKey(b *testing.B) *crypto.PrivateKey {
