@@ -39,16 +39,8 @@ func chromium(t *testing.T) string {
 // the reply reaches the reader's client.
 func TestBrowser(t *testing.T) {
 	d := deploy(t)
-	path := filepath.Join(t.TempDir(), "carol.vault")
-	v, err := journalist.Create(path, "orbit fancy tulip acorn", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := d.publishedVault(t, "carol", "orbit fancy tulip acorn")
 	ctx := context.Background()
-	if _, err := v.Sync(ctx); err != nil { // publishes carol's messaging key
-		t.Fatal(err)
-	}
-	v.Close()
 	web := journalist.NewWeb(journalist.WebConfig{VaultPath: path, SyncEvery: time.Hour, SendEvery: 100 * time.Millisecond})
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -72,13 +64,7 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.Flag("headless", "new"))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	bctx, cancel = context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
+	bctx := newBrowser(t).ctx
 
 	// A wrong passphrase is refused in plain words.
 	step(t, bctx, chromedp.Navigate(srv.URL))

@@ -33,6 +33,11 @@ type Message struct {
 	// in vaults written before expiry, which then takes Time plus
 	// DefaultExpiry.
 	Expires time.Time `json:"expires,omitzero"`
+	// J2U is the SHA-256 (hex) of a reply's J2U message, kept until the
+	// reply is seen in a user dead drop (see CheckPublished), when
+	// PublishedAt takes the dead drop's date.
+	J2U         string    `json:"j2u,omitempty"`
+	PublishedAt time.Time `json:"published_at,omitzero"`
 }
 
 // Conversation is everything with one source, known by their reply key.
@@ -75,6 +80,9 @@ type data struct {
 	// Log is the vault's own record of what happened to it (see
 	// LogEntry), kept inside the encrypted vault and nowhere else.
 	Log []LogEntry `json:"log,omitempty"`
+	// MaxUserDeadDropID is the id of the newest verified user dead drop
+	// CheckPublished has looked through.
+	MaxUserDeadDropID int64 `json:"max_user_dead_drop_id,omitempty"`
 }
 
 type outItem struct {
@@ -463,7 +471,8 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 		return err
 	}
 	now := v.now()
-	c.Messages = append(c.Messages, Message{From: "me", Text: m.Text, HandoverTo: m.HandoverTo, Time: now, Expires: now.Add(DefaultExpiry)})
+	sum := sha256.Sum256(j2u)
+	c.Messages = append(c.Messages, Message{From: "me", Text: m.Text, HandoverTo: m.HandoverTo, Time: now, Expires: now.Add(DefaultExpiry), J2U: hex.EncodeToString(sum[:])})
 	v.d.Outbox = append(v.d.Outbox, outItem{Conversation: id, Index: len(c.Messages) - 1, J2C: j2c})
 	return v.save()
 }
