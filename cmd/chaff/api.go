@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/chaffhq/chaff/internal/api"
@@ -35,19 +37,24 @@ flags:
 
 // natsFlags select the JetStream the command runs on.
 type natsFlags struct {
-	url, creds, ca, cert, key string
-	dataDir, listen           string
-	replicas                  int
+	url, creds, token, ca, cert, key   string
+	dataDir, listen                    string
+	listenToken, listenCert, listenKey string
+	replicas                           int
 }
 
 func (n *natsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&n.url, "nats", "", "URL of an external NATS cluster (default: an embedded server)")
 	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&n.token, "nats-token-file", "", "file holding the token to present to NATS (an embedded server's --nats-listen-token-file)")
 	fs.StringVar(&n.ca, "nats-tls-ca", "", "CA certificate to verify the NATS servers with")
 	fs.StringVar(&n.cert, "nats-tls-cert", "", "client certificate for NATS (with --nats-tls-key)")
 	fs.StringVar(&n.key, "nats-tls-key", "", "client key for NATS")
 	fs.StringVar(&n.dataDir, "data-dir", "chaff-data", "where the embedded NATS server keeps its files")
-	fs.StringVar(&n.listen, "nats-listen", "", "let other processes reach the embedded NATS server at this host:port (default: in-process only)")
+	fs.StringVar(&n.listen, "nats-listen", "", "let other processes reach the embedded NATS server at this host:port (default: in-process only); they present the token in --nats-listen-token-file, and beyond loopback need TLS")
+	fs.StringVar(&n.listenToken, "nats-listen-token-file", "", "the token --nats-listen requires of every client (default DATA-DIR/"+natsListenTokenFile+", created if missing)")
+	fs.StringVar(&n.listenCert, "nats-listen-tls-cert", "", "TLS certificate of --nats-listen (required beyond loopback, with --nats-listen-tls-key)")
+	fs.StringVar(&n.listenKey, "nats-listen-tls-key", "", "TLS key of --nats-listen")
 	fs.IntVar(&n.replicas, "replicas", 0, "replicas of each stream and bucket (default 1 embedded, 3 on a cluster)")
 }
 
@@ -58,6 +65,13 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 		opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
 		if n.creds != "" {
 			opts = append(opts, nats.UserCredentials(n.creds))
+		}
+		if n.token != "" {
+			tok, err := natsx.ReadToken(n.token)
+			if err != nil {
+				return nil, 0, nil, err
+			}
+			opts = append(opts, nats.Token(tok))
 		}
 		if n.ca != "" {
 			opts = append(opts, nats.RootCAs(n.ca))
@@ -76,16 +90,12 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 		return nc, replicas, func() { nc.Drain() }, nil
 	}
 	o := natsx.Options{StoreDir: filepath.Join(n.dataDir, "jetstream"), Name: "chaff"}
+	var inProcess []nats.Option
 	if n.listen != "" {
-		host, port, err := net.SplitHostPort(n.listen)
-		if err != nil {
-			return nil, 0, nil, fmt.Errorf("--nats-listen: %w", err)
+		if err := n.listenOptions(&o, log); err != nil {
+			return nil, 0, nil, err
 		}
-		var p int
-		if _, err := fmt.Sscan(port, &p); err != nil {
-			return nil, 0, nil, fmt.Errorf("--nats-listen: bad port %q", port)
-		}
-		o.Host, o.Port = host, p
+		inProcess = append(inProcess, nats.Token(o.Token))
 	}
 	if err := os.MkdirAll(n.dataDir, 0o700); err != nil {
 		return nil, 0, nil, err
@@ -94,17 +104,72 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	nc, err := natsx.ConnectInProcess(srv, name)
+	nc, err := natsx.ConnectInProcess(srv, name, inProcess...)
 	if err != nil {
 		srv.Shutdown()
 		return nil, 0, nil, err
 	}
-	log.Info("embedded NATS JetStream started", "dir", o.StoreDir, "listen", n.listen)
+	listening := ""
+	if n.listen != "" {
+		listening = srv.ClientURL()
+	}
+	log.Info("embedded NATS JetStream started", "dir", o.StoreDir, "listen", listening)
 	replicas := n.replicas
 	if replicas == 0 {
 		replicas = 1
 	}
 	return nc, replicas, func() { shutdownEmbedded(nc, srv) }, nil
+}
+
+// natsListenTokenFile is where --nats-listen's token is kept by default,
+// in --data-dir.
+const natsListenTokenFile = "nats-listen.token"
+
+// listenOptions sets the client listener of the embedded server from
+// --nats-listen: every client presents the token (created on first use),
+// and beyond loopback TLS is required as well.
+func (n *natsFlags) listenOptions(o *natsx.Options, log *slog.Logger) error {
+	host, port, err := net.SplitHostPort(n.listen)
+	if err != nil {
+		return fmt.Errorf("--nats-listen: %w", err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("--nats-listen: bad port %q", port)
+	}
+	o.Host, o.Port = host, int(p)
+	if p == 0 {
+		o.Port = -1 // any free port (0 would mean no listener)
+	}
+	if (n.listenCert == "") != (n.listenKey == "") {
+		return errors.New("--nats-listen-tls-cert and --nats-listen-tls-key go together")
+	}
+	if !natsx.IsLoopback(host) && n.listenCert == "" {
+		return fmt.Errorf("--nats-listen %s is reachable from other machines: whoever reaches it reads and writes every stream and bucket; give it --nats-listen-tls-cert and --nats-listen-tls-key (its clients then use --nats-tls-ca and --nats-token-file), or listen on 127.0.0.1", n.listen)
+	}
+	if n.listenCert != "" {
+		cert, err := tls.LoadX509KeyPair(n.listenCert, n.listenKey)
+		if err != nil {
+			return fmt.Errorf("--nats-listen-tls-cert: %w", err)
+		}
+		o.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	path := n.listenToken
+	if path == "" {
+		if err := os.MkdirAll(n.dataDir, 0o700); err != nil {
+			return err
+		}
+		path = filepath.Join(n.dataDir, natsListenTokenFile)
+	}
+	tok, created, err := natsx.LoadOrCreateToken(path)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created the token --nats-listen requires; give it to the other processes with --nats-token-file", "file", path)
+	}
+	o.Token = tok
+	return nil
 }
 
 func shutdownEmbedded(nc *nats.Conn, srv *server.Server) {

@@ -3,9 +3,15 @@
 package natsx
 
 import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -27,11 +33,38 @@ type Options struct {
 	ClusterName string
 	ClusterPort int
 	Routes      []string
+	// Token, when set, is the secret every client must present (in-process
+	// ones too: pass nats.Token to ConnectInProcess).
+	Token string
+	// TLS, when set, is required of every client connection.
+	TLS *tls.Config
 }
+
+// IsLoopback reports whether host (as Options.Host: empty means
+// 127.0.0.1) names this machine's loopback interface only.
+func IsLoopback(host string) bool {
+	if host == "" || host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ErrExposed is returned by Start for a client listener beyond loopback
+// without both TLS and a token, or a cluster listening beyond loopback
+// (its routes are not authenticated).
+var ErrExposed = errors.New("natsx: a NATS server reachable from other machines needs TLS and a token (and no cluster routes)")
 
 // Start starts an embedded NATS server with JetStream and waits until it
 // accepts connections.
+//
+// Whoever reaches a server's client listener can read and write every
+// stream and bucket (the replay guard included), so a listener beyond
+// loopback is refused without TLS and a token (ErrExposed).
 func Start(o Options) (*server.Server, error) {
+	if o.Port != 0 && !IsLoopback(o.Host) && (o.TLS == nil || o.Token == "" || o.ClusterName != "") {
+		return nil, ErrExposed
+	}
 	opts := &server.Options{
 		ServerName:         o.Name,
 		Host:               o.Host,
@@ -45,6 +78,12 @@ func Start(o Options) (*server.Server, error) {
 	}
 	if opts.Host == "" {
 		opts.Host = "127.0.0.1"
+	}
+	if o.Token != "" {
+		opts.Authorization = o.Token
+	}
+	if o.TLS != nil {
+		opts.TLSConfig, opts.TLS, opts.TLSTimeout = o.TLS, true, 5
 	}
 	if o.ClusterName != "" {
 		opts.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: opts.Host, Port: o.ClusterPort}
@@ -68,7 +107,57 @@ func Start(o Options) (*server.Server, error) {
 	return s, nil
 }
 
-// ConnectInProcess connects to an embedded server without a socket.
-func ConnectInProcess(s *server.Server, name string) (*nats.Conn, error) {
-	return nats.Connect("", nats.InProcessServer(s), nats.Name(name), nats.MaxReconnects(-1))
+// ConnectInProcess connects to an embedded server without a socket, with
+// opts added (nats.Token for a server with a token).
+func ConnectInProcess(s *server.Server, name string, opts ...nats.Option) (*nats.Conn, error) {
+	return nats.Connect("", append([]nats.Option{nats.InProcessServer(s), nats.Name(name), nats.MaxReconnects(-1)}, opts...)...)
+}
+
+// TokenSize is the number of random bytes in a token LoadOrCreateToken
+// makes (hex-encoded in the file).
+const TokenSize = 32
+
+// LoadOrCreateToken reads the token in path, creating the file (mode
+// 0600, a fresh random token of TokenSize bytes) when it does not exist.
+// A file others may read, or a token shorter than TokenSize hex digits,
+// is refused. created reports a new file.
+func LoadOrCreateToken(path string) (token string, created bool, err error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b := make([]byte, TokenSize)
+		if _, err := rand.Read(b); err != nil {
+			return "", false, err
+		}
+		token = hex.EncodeToString(b)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return "", false, fmt.Errorf("natsx: %w", err)
+		}
+		_, err = f.WriteString(token + "\n")
+		if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
+			return "", false, fmt.Errorf("natsx: %w", err)
+		}
+		return token, true, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("natsx: %w", err)
+	}
+	token, err = ReadToken(path)
+	if err == nil && fi.Mode().Perm()&0o077 != 0 {
+		err = fmt.Errorf("natsx: the NATS token %s can be read by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	return token, false, err
+}
+
+// ReadToken reads a token file made by LoadOrCreateToken (for a client).
+func ReadToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("natsx: %w", err)
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < 2*TokenSize {
+		return "", fmt.Errorf("natsx: the NATS token in %s is shorter than %d characters", path, 2*TokenSize)
+	}
+	return token, nil
 }
