@@ -20,6 +20,25 @@ type Params struct {
 	Timeout                    time.Duration
 	// OutputSize is the number of messages in every dead drop.
 	OutputSize int
+	// MaxWaiting is the most real messages held for later releases;
+	// beyond it the CoverNode takes further real inputs as cover. A
+	// message it holds therefore leaves within MaxWaiting/OutputSize
+	// releases, however many others flood it. 0 means
+	// DefaultWaitReleases × OutputSize.
+	MaxWaiting int
+}
+
+// DefaultWaitReleases is how many releases' worth of real messages a
+// mixer holds by default (Params.MaxWaiting): with production thresholds,
+// releases at least hourly, a message waits at most a day.
+const DefaultWaitReleases = 24
+
+// maxWaiting is MaxWaiting with its default.
+func (p Params) maxWaiting() int {
+	if p.MaxWaiting > 0 {
+		return p.MaxWaiting
+	}
+	return DefaultWaitReleases * p.OutputSize
 }
 
 // Upstream's parameter sets (SPEC §7.3).
@@ -41,6 +60,8 @@ func (p Params) Validate() error {
 		return errors.New("mix: output_size must be at least 1")
 	case p.Timeout < 0:
 		return errors.New("mix: timeout must not be negative")
+	case p.MaxWaiting < 0:
+		return errors.New("mix: max_waiting must not be negative")
 	}
 	return nil
 }
@@ -87,6 +108,11 @@ func (m *Mixer[T]) Release(now time.Time) (real []T, padding int) {
 	m.lastRelease = now
 	return real, m.p.OutputSize - n
 }
+
+// Room is how many more real messages the mixer may hold
+// (Params.MaxWaiting). Add still takes what it is given: the caller
+// decides, before it records an input, whether it is taken as real.
+func (m *Mixer[T]) Room() int { return max(0, m.p.maxWaiting()-len(m.buffer)) }
 
 // Seen is the number of inputs since the last release.
 func (m *Mixer[T]) Seen() int { return m.seen }

@@ -208,7 +208,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defaultJournalist := fs.String("default-journalist", "", "journalist id the apps select by default")
 	userLimit := fs.Int("user-dead-drops-limit", api.DefaultUserDeadDropLimit, "most user dead drops per GET")
 	journalistLimit := fs.Int("journalist-dead-drops-limit", api.DefaultJournalistDeadDropLimit, "most journalist dead drops per GET")
-	ingestRate := fs.Float64("ingest-rate", api.DefaultIngestRate, "ingest requests per second allowed per client")
+	ingestRateText := fs.String("ingest-rate", api.DefaultIngestRateText, "ingest requests allowed per client: a number a second, or N/s, N/m, N/h (the app sends 2 an hour)")
 	ingestBurst := fs.Int("ingest-burst", api.DefaultIngestBurst, "ingest requests a client may send at once")
 	clientIPHeader := fs.String("client-ip-header", "", "header a trusted CDN sets to the client address, for the rate limit")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -219,8 +219,13 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "chaff api: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
-	if *userLimit < 1 || *journalistLimit < 1 || *ingestRate <= 0 || *ingestBurst < 1 || *retention <= 0 {
-		fmt.Fprintln(stderr, "chaff api: the page limits, --ingest-rate, --ingest-burst and --retention must be positive")
+	ingestRate, err := api.ParseRate(*ingestRateText)
+	if err != nil {
+		fmt.Fprintf(stderr, "chaff api: --ingest-rate: %v\n", err)
+		return errUsage
+	}
+	if *userLimit < 1 || *journalistLimit < 1 || *ingestBurst < 1 || *retention <= 0 {
+		fmt.Fprintln(stderr, "chaff api: the page limits, --ingest-burst and --retention must be positive")
 		return errUsage
 	}
 	log, lv, err := newLogger(stderr, *logLevel)
@@ -248,7 +253,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	srv, err := api.New(bg, st, api.Config{
 		Anchors: anchorKeys, DefaultJournalistID: *defaultJournalist,
 		UserDeadDropLimit: *userLimit, JournalistDeadDropLimit: *journalistLimit,
-		IngestRate: *ingestRate, IngestBurst: *ingestBurst, ClientIPHeader: *clientIPHeader,
+		IngestRate: ingestRate, IngestBurst: *ingestBurst, ClientIPHeader: *clientIPHeader,
 		Logger: log, LogLevel: lv, Registry: reg,
 	})
 	if err != nil {

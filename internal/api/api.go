@@ -30,7 +30,9 @@ type Config struct {
 	DefaultJournalistID string
 	// Page limits of the dead-drop GETs (upstream 360 and 24).
 	UserDeadDropLimit, JournalistDeadDropLimit int
-	// Ingest limits per client, applied before the body is read.
+	// Ingest limits per client, applied before the body is read:
+	// requests a second, and at once (defaults: DefaultIngestRate,
+	// DefaultIngestBurst).
 	IngestRate  float64
 	IngestBurst int
 	// ClientIPHeader names a header set by a trusted CDN in front of the
@@ -54,8 +56,6 @@ type Config struct {
 const (
 	DefaultUserDeadDropLimit       = 360 // upstream's
 	DefaultJournalistDeadDropLimit = 24  // upstream's
-	DefaultIngestRate              = 2.0 // requests per second per client
-	DefaultIngestBurst             = 20
 )
 
 func (c *Config) defaults() {

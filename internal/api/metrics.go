@@ -183,8 +183,11 @@ func (l *clientLimiter) allow(client string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.swept) > time.Minute {
+		// A client is forgotten only once its bucket has filled up again:
+		// forgetting it sooner would hand it a fresh burst.
+		idle := max(5*time.Minute, time.Duration(float64(l.burst)/float64(l.rate)*float64(time.Second)))
 		for k, c := range l.clients {
-			if now.Sub(c.seen) > 5*time.Minute {
+			if now.Sub(c.seen) > idle {
 				delete(l.clients, k)
 			}
 		}

@@ -139,13 +139,19 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// hierarchy returns the verified published keys, fetched again when a
-// minute old (or when forced).
+// hierarchyMaxAge is how old the published keys a node acts on may be
+// (unless it forces a fetch): a journalist whose first key was just
+// published is named by readers' messages that the node drops as sealed to
+// no one until it has seen that key.
+const hierarchyMaxAge = 10 * time.Second
+
+// hierarchy returns the verified published keys, fetched again when
+// hierarchyMaxAge old (or when forced).
 func (n *Node) hierarchy(ctx context.Context, force bool) (*keys.Verified, error) {
 	n.hmu.Lock()
 	defer n.hmu.Unlock()
 	now := n.cfg.Now()
-	if !force && n.hier != nil && now.Sub(n.hierTime) < time.Minute {
+	if !force && n.hier != nil && now.Sub(n.hierTime) < hierarchyMaxAge {
 		return n.hier, nil
 	}
 	h, err := n.cfg.API.PublicKeys(ctx)
@@ -423,10 +429,14 @@ func (d *direction) run(ctx context.Context) error {
 		}
 		now := n.cfg.Now()
 		entries := d.openAll(toInMsgs(msgs), n.keys.decryptionKeys(now), skip, log.seen)
-		// A copy of a real input already taken is cover (seen.go).
+		known, err := d.recipients(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.name, err)
+		}
+		room := mixer.Room()
 		for i := range entries {
-			if entries[i].kind == kindReal && !log.seen.take(entries[i].id, now) {
-				entries[i].kind, entries[i].payload = kindCover, nil
+			if e := &entries[i]; e.kind == kindReal && !d.admit(e, known, log.seen, &room, now) {
+				e.kind, e.payload = kindCover, nil
 			}
 		}
 		// Durable first, then acknowledge every message of the batch in
@@ -461,6 +471,42 @@ func (d *direction) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// admit decides whether a real input is kept as real. It is not, and is
+// taken as cover (counted and acknowledged like every input, nothing of
+// it published), when it is a copy of a real input already taken (the
+// replay guard, seen.go); when its recipient tag names no journalist of
+// the current hierarchy (known, U2J only; nil for J2U), so that messages
+// sealed to no one cannot queue ahead of genuine ones; or when the mixer
+// holds as many real messages as it may (mix.Params.MaxWaiting), which
+// bounds how long a genuine message can wait behind a flood. room counts
+// down what the mixer can still take in this batch.
+func (d *direction) admit(e *entry, known map[protocol.RecipientTag]*crypto.PublicKey, seen *seenSet, room *int, now time.Time) bool {
+	if known != nil && !tagCheckDisabled {
+		var tag protocol.RecipientTag
+		copy(tag[:], e.payload)
+		if _, ok := known[tag]; !ok {
+			return false
+		}
+	}
+	if *room <= 0 {
+		return false
+	}
+	if !seen.take(e.id, now) {
+		return false
+	}
+	*room--
+	return true
+}
+
+// recipients gives the journalists a U2J input may name (nil for J2U),
+// from the published keys of at most hierarchyMaxAge ago.
+func (d *direction) recipients(ctx context.Context) (map[protocol.RecipientTag]*crypto.PublicKey, error) {
+	if d.kind != deaddrop.Journalist {
+		return nil, nil
+	}
+	return d.n.journalistKeys(ctx, false)
 }
 
 // inMsg is a message taken from a stream.

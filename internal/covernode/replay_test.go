@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/mix"
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -30,11 +32,15 @@ func (w *world) republish(t testing.TB, subject string, msg []byte, times int) {
 }
 
 // startNode runs a CoverNode on stateDir until the test ends (or stop is
-// called).
-func (w *world) startNode(t *testing.T, stateDir string) (stop func()) {
+// called); change, when given, adjusts its configuration.
+func (w *world) startNode(t *testing.T, stateDir string, change ...func(*covernode.Config)) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	node, err := covernode.New(ctx, w.nc, w.config(stateDir))
+	cfg := w.config(stateDir)
+	for _, f := range change {
+		f(&cfg)
+	}
+	node, err := covernode.New(ctx, w.nc, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,3 +221,63 @@ func TestReplayedReaderMessageAcrossRestarts(t *testing.T) {
 	})
 }
 
+
+// TestMessagesToNoOneDoNotQueue: eight readers' messages sealed to a tag
+// that names no journalist, then a genuine one to alice, then cover, in
+// one round of twelve inputs whose dead drop holds four messages. The
+// eight are taken as cover, so the genuine message is in the first dead
+// drop. The negative control lets them queue as real: the genuine message
+// then waits two releases behind them.
+func TestMessagesToNoOneDoNotQueue(t *testing.T) {
+	run := func(t *testing.T) (firstWith int) {
+		w := newWorld(t)
+		w.startNode(t, t.TempDir(), func(c *covernode.Config) {
+			c.U2J = mix.Params{ThresholdMin: 12, ThresholdMax: 12, Timeout: time.Hour, OutputSize: 4}
+		})
+		v := w.verified(t)
+		cnKeys, _ := v.CoverNodeKeys()
+		jk, _ := v.JournalistKey("alice")
+		reader, _ := crypto.GenerateKey()
+		for range 8 {
+			flood, err := protocol.SealU2C(cnKeys, "no-such-journalist", jk, reader.PublicKey(), "flood")
+			if err != nil {
+				t.Fatal(err)
+			}
+			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(flood))
+		}
+		genuine, _ := protocol.SealU2C(cnKeys, "alice", jk, reader.PublicKey(), "genuine")
+		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(genuine))
+		for range 3 {
+			c, _ := protocol.SealCoverU2C(cnKeys)
+			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+		}
+		url := w.a.URL + "/v1/journalist/dead-drops"
+		waitFor(t, "three journalist dead drops", func() bool {
+			for range 4 { // cover keeps the rounds going
+				c, _ := protocol.SealCoverU2C(cnKeys)
+				post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+			}
+			return len(deadDrops(t, url, deaddrop.Journalist)) >= 3
+		})
+		aliceSK, _ := w.alice.Msg[0].PrivateKey()
+		jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{aliceSK}, w.verified(t).AllCoverNodeMessagingKeys())
+		for i, d := range deadDrops(t, url, deaddrop.Journalist) {
+			if got, _ := jo.Open(d); len(got) == 1 && got[0].Message.Text == "genuine" {
+				return i
+			}
+		}
+		t.Fatal("the genuine message is in no dead drop")
+		return -1
+	}
+	t.Run("checked", func(t *testing.T) {
+		if i := run(t); i != 0 {
+			t.Fatalf("the genuine message waited for release %d behind messages to no one", i+1)
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		covernode.DisableTagCheck(t)
+		if i := run(t); i != 2 {
+			t.Fatalf("without the tag check the genuine message is in release %d, want 3: the test cannot catch the flood", i+1)
+		}
+	})
+}

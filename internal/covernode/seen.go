@@ -53,9 +53,10 @@ type seenID [16]byte
 // after its id is forgotten.
 var seenFor = keys.CoverNodeMessaging.ValidFor()
 
-// guardDisabled turns the replay guard off, for tests that show it is
-// what stops a replay (export_test.go).
-var guardDisabled bool
+// guardDisabled turns the replay guard off, and tagCheckDisabled the
+// check of recipient tags (node.go, admit), for tests that show each is
+// what stops a replay or a flood (export_test.go).
+var guardDisabled, tagCheckDisabled bool
 
 // seenSet is the set of real inputs a direction has taken, with when each
 // may be forgotten.
