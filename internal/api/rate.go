@@ -43,7 +43,7 @@ func ParseRate(s string) (perSecond float64, err error) {
 	}
 	n, err := strconv.ParseFloat(count, 64)
 	if err != nil || n <= 0 || math.IsInf(n, 0) || math.IsNaN(n) {
-		return 0, fmt.Errorf("rate %q: want a positive number, then optionally /s, /m or /h", s)
+		return 0, fmt.Errorf("rate %q must be positive: a number, then optionally /s, /m or /h", s)
 	}
 	return n / d.Seconds(), nil
 }

@@ -76,6 +76,9 @@ type Node struct {
 	hmu      sync.Mutex
 	hier     *keys.Verified
 	hierTime time.Time
+	// hierFetched is when the fetch of hier began, by the wall clock, to
+	// compare with the stream's timestamps.
+	hierFetched time.Time
 
 	m *nodeMetrics
 
@@ -140,20 +143,27 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 }
 
 // hierarchyMaxAge is how old the published keys a node acts on may be
-// (unless it forces a fetch): a journalist whose first key was just
-// published is named by readers' messages that the node drops as sealed to
-// no one until it has seen that key.
-const hierarchyMaxAge = 10 * time.Second
+// when nothing asks for newer ones.
+const hierarchyMaxAge = time.Minute
+
+// clockSkew is how far the node's clock and the NATS servers' may differ.
+const clockSkew = 5 * time.Second
 
 // hierarchy returns the verified published keys, fetched again when
-// hierarchyMaxAge old (or when forced).
-func (n *Node) hierarchy(ctx context.Context, force bool) (*keys.Verified, error) {
+// hierarchyMaxAge old, when forced, or when the last fetch began before
+// since, give or take clockSkew.
+func (n *Node) hierarchy(ctx context.Context, force bool, since ...time.Time) (*keys.Verified, error) {
 	n.hmu.Lock()
 	defer n.hmu.Unlock()
 	now := n.cfg.Now()
-	if !force && n.hier != nil && now.Sub(n.hierTime) < hierarchyMaxAge {
+	stale := n.hier == nil || now.Sub(n.hierTime) >= hierarchyMaxAge
+	for _, t := range since {
+		stale = stale || n.hierFetched.Before(t.Add(clockSkew))
+	}
+	if !force && !stale {
 		return n.hier, nil
 	}
+	fetched := time.Now()
 	h, err := n.cfg.API.PublicKeys(ctx)
 	if err != nil {
 		if n.hier != nil {
@@ -166,7 +176,7 @@ func (n *Node) hierarchy(ctx context.Context, force bool) (*keys.Verified, error
 	if err != nil {
 		return nil, err
 	}
-	n.hier, n.hierTime = v, now
+	n.hier, n.hierTime, n.hierFetched = v, now, fetched
 	return v, nil
 }
 
@@ -337,13 +347,17 @@ func (n *Node) journalistKeys(ctx context.Context, refresh bool) (map[protocol.R
 	if err != nil {
 		return nil, err
 	}
+	return tagsOf(v), nil
+}
+
+func tagsOf(v *keys.Verified) map[protocol.RecipientTag]*crypto.PublicKey {
 	byTag := map[protocol.RecipientTag]*crypto.PublicKey{}
 	for _, id := range v.JournalistIDs() {
 		if k, err := v.JournalistKey(id); err == nil {
 			byTag[protocol.TagFor(id)] = k
 		}
 	}
-	return byTag, nil
+	return byTag
 }
 
 // buildJ2U passes journalists' J2U messages through and pads with random
@@ -429,7 +443,7 @@ func (d *direction) run(ctx context.Context) error {
 		}
 		now := n.cfg.Now()
 		entries := d.openAll(toInMsgs(msgs), n.keys.decryptionKeys(now), skip, log.seen)
-		known, err := d.recipients(ctx)
+		known, err := d.recipients(ctx, newest(msgs))
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
@@ -500,13 +514,32 @@ func (d *direction) admit(e *entry, known map[protocol.RecipientTag]*crypto.Publ
 	return true
 }
 
-// recipients gives the journalists a U2J input may name (nil for J2U),
-// from the published keys of at most hierarchyMaxAge ago.
-func (d *direction) recipients(ctx context.Context) (map[protocol.RecipientTag]*crypto.PublicKey, error) {
+// recipients gives the journalists a U2J input may name (nil for J2U).
+// The published keys are fetched again unless the last fetch began after
+// the newest message of the batch was appended: a reader can only name a
+// journalist whose key was published before it sent, so a journalist
+// whose first key was just published is known. Every batch asks alike,
+// whatever it holds.
+func (d *direction) recipients(ctx context.Context, newest time.Time) (map[protocol.RecipientTag]*crypto.PublicKey, error) {
 	if d.kind != deaddrop.Journalist {
 		return nil, nil
 	}
-	return d.n.journalistKeys(ctx, false)
+	v, err := d.n.hierarchy(ctx, false, newest)
+	if err != nil {
+		return nil, err
+	}
+	return tagsOf(v), nil
+}
+
+// newest is when the newest message of a batch was appended to its stream.
+func newest(msgs []jetstream.Msg) time.Time {
+	var t time.Time
+	for _, m := range msgs {
+		if md, err := m.Metadata(); err == nil && md.Timestamp.After(t) {
+			t = md.Timestamp
+		}
+	}
+	return t
 }
 
 // inMsg is a message taken from a stream.
