@@ -103,7 +103,9 @@ type Vault struct {
 	now        func() time.Time
 }
 
-// Create makes a vault from a setup bundle; the API in the bundle may be
+// Create makes a vault from a setup bundle, then deletes the bundle
+// (keys.DeleteBundle; when it cannot, Create fails saying so, the vault
+// made); the API in the bundle may be
 // overridden.
 func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Vault, error) {
 	if _, err := os.Stat(path); err == nil {
@@ -131,7 +133,16 @@ func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Va
 		Identity:      keys.Ring{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: time.Now()}},
 		Conversations: map[string]*Conversation{}, Seen: map[string]bool{},
 	}}
-	return v, v.save()
+	if err := v.save(); err != nil {
+		return nil, err
+	}
+	// The vault holds the identity key now; the bundle holds it in
+	// plaintext.
+	if err := keys.DeleteBundle(bundlePath); err != nil {
+		v.Close()
+		return nil, fmt.Errorf("the vault %s is made, but %w", path, err)
+	}
+	return v, nil
 }
 
 // Open unlocks a vault. It holds a lock until Close, so that two programs

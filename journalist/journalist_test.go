@@ -31,7 +31,9 @@ var testKDF = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1}
 type deployment struct {
 	n        *testnet.Newsroom
 	url      string
-	cnBundle string // covernode_001's setup bundle, with its identity key
+	// cnBundle is covernode_001's setup bundle, with its identity key,
+	// read before the node deleted it.
+	cnBundle []byte
 }
 
 func deploy(t *testing.T) *deployment {
@@ -60,6 +62,10 @@ func deploy(t *testing.T) *deployment {
 			t.Fatalf("%s: %v %v", step.path, res.Status, err)
 		}
 	}
+	cnBundle, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	node, err := covernode.New(ctx, nc, covernode.Config{
@@ -71,7 +77,7 @@ func deploy(t *testing.T) *deployment {
 		t.Fatal(err)
 	}
 	go node.Run(ctx)
-	return &deployment{n: n, url: a.URL, cnBundle: bundle}
+	return &deployment{n: n, url: a.URL, cnBundle: cnBundle}
 }
 
 func (d *deployment) reader(t *testing.T) *client.App {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/chaffhq/chaff/form"
 )
@@ -80,3 +81,49 @@ func ReadJournalistBundle(path string) (*JournalistBundle, error) {
 	}
 	return &b, nil
 }
+
+// DeleteBundle deletes a setup bundle once its key is imported: it
+// overwrites the file with zeros, syncs, removes it and syncs its folder.
+// (A journaling or copy-on-write file system, or flash storage, may still
+// keep the old blocks: keep bundles on storage that is itself wiped or
+// encrypted.) When it cannot, the error says that the file holds a secret
+// key and must be deleted by hand.
+func DeleteBundle(path string) error {
+	err := overwriteAndRemove(path)
+	if err != nil {
+		return fmt.Errorf("the setup bundle %s holds a secret identity key in plaintext and could not be deleted (%v): delete it yourself", path, err)
+	}
+	return nil
+}
+
+func overwriteAndRemove(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		_, err = f.WriteAt(make([]byte, fi.Size()), 0)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := removeFile(path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// removeFile is os.Remove, replaced by tests that show what happens when
+// a bundle cannot be deleted.
+var removeFile = os.Remove

@@ -132,7 +132,8 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
     %s
 
 Learn it or keep it somewhere only you can reach: it is shown only this
-once, and nobody can open the vault without it. Delete the setup bundle now.
+once, and nobody can open the vault without it. The setup bundle, which
+held the identity key in plaintext, is deleted.
 
 Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 `, *vaultPath, v.ID(), pass, *vaultPath)

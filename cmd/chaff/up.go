@@ -310,11 +310,10 @@ func setUpNewsroom(ctx context.Context, dataDir string, nr *newsroom.Newsroom) (
 			return st, err
 		}
 		vault := filepath.Join(jdir, dj.id+".vault")
-		v, err := journalist.Create(vault, pass, journalistKDF, bundle, nr.API.Base)
+		v, err := journalist.Create(vault, pass, journalistKDF, bundle, nr.API.Base) // deletes the bundle
 		if err != nil {
 			return st, err
 		}
-		os.Remove(bundle)    // the vault holds the key now
 		_, err = v.Sync(ctx) // publishes the first messaging key
 		v.Close()
 		if err != nil {

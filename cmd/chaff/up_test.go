@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -50,6 +51,14 @@ func TestUpEndToEnd(t *testing.T) {
 	if !strings.Contains(upOut.String(), "Vault passphrases (shown once") {
 		t.Fatalf("chaff up printed:\n%s", upOut.String())
 	}
+	// The setup bundles (identity secret keys in plaintext) are gone once
+	// the CoverNode and the vaults hold their keys.
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, "bundle.json") {
+			t.Errorf("chaff up left the setup bundle %s", path)
+		}
+		return nil
+	})
 	alice := st.Journalists[0]
 	// Every listener of chaff up cuts off a slow client.
 	slowClientCut(t, "chaff up's API", st.API)

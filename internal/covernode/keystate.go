@@ -155,7 +155,35 @@ func (ks *keyState) setup(ctx context.Context, api *apiclient.Client, bundlePath
 		ks.CoverNodeID = bundle.CoverNodeID
 		ks.Identity = append(ks.Identity, &ownKey{Pair: bundle.IdentityKey, Epoch: epoch, CreatedAt: time.Now()})
 	}
-	return ks.save()
+	if err := ks.save(); err != nil {
+		return err
+	}
+	return ks.deleteBundle(bundlePath)
+}
+
+// deleteBundle deletes the setup bundle once its identity key is sealed in
+// the key state (on the first start, or on a later one given a bundle
+// left behind): it holds the identity secret key in plaintext. A node
+// whose bundle cannot be deleted refuses to run, saying so. A bundle whose
+// key the node does not hold is not this node's and is left alone. Callers
+// hold mu.
+func (ks *keyState) deleteBundle(path string) error {
+	if path == "" {
+		return nil
+	}
+	bundle, err := keys.ReadCoverNodeBundle(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, k := range ks.Identity {
+		if k.Pair.Public.Equal(&bundle.IdentityKey.Public) {
+			return keys.DeleteBundle(path)
+		}
+	}
+	return fmt.Errorf("%s is the setup bundle of another CoverNode identity than this node's (%s)", path, ks.CoverNodeID)
 }
 
 // rotateMessaging creates and publishes a messaging key when there is

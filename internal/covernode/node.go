@@ -174,6 +174,12 @@ func (n *Node) hierarchy(ctx context.Context, force bool, since ...time.Time) (*
 	}
 	v, err := keys.Verify(h, n.cfg.Anchors, now)
 	if err != nil {
+		if n.hier != nil {
+			// A bad answer (a hostile or half-updated API) leaves the node
+			// on the keys it verified last.
+			n.log.Warn("the published keys do not verify", "err", err)
+			return n.hier, nil
+		}
 		return nil, err
 	}
 	n.hier, n.hierTime, n.hierFetched = v, now, fetched

@@ -3,6 +3,8 @@ package covernode_test
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,7 +223,6 @@ func TestReplayedReaderMessageAcrossRestarts(t *testing.T) {
 	})
 }
 
-
 // TestMessagesToNoOneDoNotQueue: eight readers' messages sealed to a tag
 // that names no journalist, then a genuine one to alice, then cover, in
 // one round of twelve inputs whose dead drop holds four messages. The
@@ -280,4 +281,45 @@ func TestMessagesToNoOneDoNotQueue(t *testing.T) {
 			t.Fatalf("without the tag check the genuine message is in release %d, want 3: the test cannot catch the flood", i+1)
 		}
 	})
+}
+
+// TestSetupBundleDeletedAfterUse: once the node has sealed the identity
+// key from its setup bundle, the bundle (that key in plaintext) is gone;
+// a copy left behind is deleted at the next start, and another node's
+// bundle is refused rather than taken or deleted.
+func TestSetupBundleDeletedAfterUse(t *testing.T) {
+	w := newWorld(t)
+	b, err := os.ReadFile(w.bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	ctx := context.Background()
+	if _, err := covernode.New(ctx, w.nc, w.config(state)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(w.bundle); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the setup bundle is still there after the first start: %v", err)
+	}
+	// The same path, gone, on the next start: fine.
+	if _, err := covernode.New(ctx, w.nc, w.config(state)); err != nil {
+		t.Fatal(err)
+	}
+	// A copy left behind (restored from a backup) is deleted.
+	os.WriteFile(w.bundle, b, 0o600)
+	if _, err := covernode.New(ctx, w.nc, w.config(state)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(w.bundle); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a copy of the bundle survived a start: %v", err)
+	}
+	// Another node's bundle is neither taken nor deleted.
+	cfg := w.config(state)
+	cfg.BundlePath = w.n.CoverNodeBundle("covernode_002", t.TempDir())
+	if _, err := covernode.New(ctx, w.nc, cfg); err == nil || !strings.Contains(err.Error(), "another CoverNode") {
+		t.Fatalf("started with another node's bundle: %v", err)
+	}
+	if _, err := os.Stat(cfg.BundlePath); err != nil {
+		t.Fatalf("another node's bundle was deleted: %v", err)
+	}
 }
