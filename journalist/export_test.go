@@ -11,3 +11,10 @@ func SetBackupPadding(n int) func() {
 	backupPadding = n
 	return func() { backupPadding = old }
 }
+
+// SetCheckPublishedOnlyWhenWaiting turns on the leak TestPublishedCheck's
+// negative control catches; the returned func turns it off.
+func SetCheckPublishedOnlyWhenWaiting() func() {
+	testOnlyWhenWaiting = true
+	return func() { testOnlyWhenWaiting = false }
+}

@@ -212,15 +212,15 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Synced: %d new message(s) in %d dead drop(s).\n", res.Messages, res.DeadDrops)
+		fmt.Fprintf(stdout, "Synced: %s in %s.\n", journalist.Count(res.Messages, "new message", "new messages"), journalist.Count(res.DeadDrops, "dead drop", "dead drops"))
 		if res.Unverified > 0 {
-			fmt.Fprintf(stdout, "Skipped %d dead drop(s) whose signature did not verify.\n", res.Unverified)
+			fmt.Fprintf(stdout, "Skipped %s whose signature did not verify.\n", journalist.Count(res.Unverified, "dead drop", "dead drops"))
 		}
 		if res.Waiting != "" {
 			fmt.Fprintln(stdout, res.Waiting)
 		}
 		if n := v.Queued(); n > 0 {
-			fmt.Fprintf(stdout, "%d message(s) wait for the next send (serve, or chaff journalist send from a timer).\n", n)
+			fmt.Fprintf(stdout, "%s for the next send (serve, or chaff journalist send from a timer).\n", journalist.Count(n, "message waits", "messages wait"))
 		}
 	case "send":
 		real, err := v.SendOne(ctx)
@@ -254,7 +254,7 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 				if m.HandoverTo != "" {
 					text = "(handed over to " + m.HandoverTo + ")"
 				}
-				fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04"), who, text)
+				fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04 UTC"), who, text)
 			}
 		}
 	case "reply":

@@ -223,7 +223,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if port == 0 {
 			addr = net.JoinHostPort(host, "0")
 		}
-		w := journalist.NewWeb(journalist.WebConfig{VaultPath: j.Vault, SendEvery: *journalistEvery, Logger: log})
+		w := journalist.NewWeb(journalist.WebConfig{VaultPath: j.Vault, SendEvery: *journalistEvery, BurstSize: j2u.ThresholdMin, Logger: log})
 		if j.UI, err = serve(addr, w.Handler()); err != nil {
 			return fmt.Errorf("%s's web UI: %w", j.ID, err)
 		}
