@@ -561,14 +561,3 @@ func (v *Vault) Journalists(ctx context.Context) ([]keys.JournalistProfile, erro
 	}
 	return out, nil
 }
-
-// IdentityKey returns the journalist's latest published identity key pair
-// (for a process that sends cover on the journalist's behalf).
-func (v *Vault) IdentityKey() *keys.KeyPair {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if k := v.d.Identity.Latest(v.now()); k != nil {
-		return k.Pair
-	}
-	return nil
-}

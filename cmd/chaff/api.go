@@ -18,7 +18,6 @@ import (
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/natsx"
 	"github.com/chaffhq/chaff/internal/store"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -118,7 +117,7 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 	if replicas == 0 {
 		replicas = 1
 	}
-	return nc, replicas, func() { shutdownEmbedded(nc, srv) }, nil
+	return nc, replicas, func() { natsx.Shutdown(nc, srv) }, nil
 }
 
 // natsListenTokenFile is where --nats-listen's token is kept by default,
@@ -170,19 +169,6 @@ func (n *natsFlags) listenOptions(o *natsx.Options, log *slog.Logger) error {
 	}
 	o.Token = tok
 	return nil
-}
-
-func shutdownEmbedded(nc *nats.Conn, srv *server.Server) {
-	done := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(done) })
-	if err := nc.Drain(); err == nil {
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-		}
-	}
-	srv.Shutdown()
-	srv.WaitForShutdown()
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar, error) {

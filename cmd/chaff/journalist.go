@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/internal/up"
 	"github.com/chaffhq/chaff/journalist"
 )
 
@@ -143,7 +144,7 @@ Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
 			fmt.Fprintln(stderr, "chaff journalist serve: --send-every and --idle-lock must be positive")
 			return errUsage
 		}
-		if !isLoopback(*listen) {
+		if !up.IsLoopback(*listen) {
 			return errors.New("--listen must be a loopback address: the web UI is for this machine only")
 		}
 		if _, err := os.Stat(*vaultPath); err != nil {

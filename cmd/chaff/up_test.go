@@ -21,6 +21,8 @@ import (
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/internal/up"
+	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -38,7 +40,7 @@ func TestUpEndToEnd(t *testing.T) {
 		done <- run(ctx, []string{"up", "--data-dir", dir, "--api-addr", "127.0.0.1:0", "--journalist-addr", "127.0.0.1:0",
 			"--identity-addr", "127.0.0.1:0", "--readers", "20", "--reader-interval", "300ms", "--journalist-cover-interval", "200ms"}, &upOut, &upOut)
 	}()
-	var st upState
+	var st up.State
 	waitUntil(t, "chaff up", func() bool {
 		select {
 		case code := <-done:
@@ -207,7 +209,7 @@ func TestJournalistCoverStandsAside(t *testing.T) {
 	n := testnet.NewNewsroom(t, time.Now())
 	_, nc := testnet.StartNATS(t)
 	a := testnet.StartAPI(t, nc, n, api.Config{})
-	alice, _ := testnet.Bootstrap(t, a.URL, n, t.TempDir())
+	testnet.Bootstrap(t, a.URL, n, t.TempDir())
 	cn := n.AddCoverNode("covernode_001")
 	c := apiclient.New(a.URL)
 	for _, f := range []struct {
@@ -222,12 +224,22 @@ func TestJournalistCoverStandsAside(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pk := &publishedKeys{api: c, anchor: n.Org.Public}
+	dir := t.TempDir()
+	vault := filepath.Join(dir, "alice.vault")
+	v, err := journalist.Create(vault, "pass", journalistKDF, n.JournalistBundle("alice", a.URL, dir), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	standIn, err := journalist.NewStandIn(vault, "pass", &apiclient.KeyCache{API: c, Anchors: []keys.SignedPublicKey{n.Org.Public}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sent := func(unlocked bool) uint64 {
 		before := a.StreamMsgs(t, store.StreamJ2C)
 		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 		defer cancel()
-		journalistCover(ctx, c, pk, alice.ID, 20*time.Millisecond, func() bool { return unlocked })
+		standIn.Run(ctx, 20*time.Millisecond, func() bool { return unlocked })
 		return a.StreamMsgs(t, store.StreamJ2C) - before
 	}
 	if got := sent(false); got == 0 {

@@ -161,3 +161,18 @@ func ReadToken(path string) (string, error) {
 	}
 	return token, nil
 }
+
+// Shutdown drains nc (waiting up to 10 seconds for what it has in flight),
+// then shuts the embedded server down and waits for it.
+func Shutdown(nc *nats.Conn, srv *server.Server) {
+	done := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(done) })
+	if err := nc.Drain(); err == nil {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	srv.Shutdown()
+	srv.WaitForShutdown()
+}

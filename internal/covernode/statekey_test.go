@@ -1,4 +1,4 @@
-package main
+package covernode
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ func TestLoadStateKey(t *testing.T) {
 	path := filepath.Join(dir, "secrets", "state.key")
 	os.MkdirAll(filepath.Dir(path), 0o700)
 	var out bytes.Buffer
-	k1, err := loadStateKey(path, state, &out)
+	k1, err := LoadStateKey("", path, state, &out)
 	if err != nil || !strings.Contains(out.String(), "Created a new state key") {
 		t.Fatalf("first start: %v %q", err, out.String())
 	}
@@ -27,13 +27,13 @@ func TestLoadStateKey(t *testing.T) {
 		t.Fatalf("key file: %v %v", fi, err)
 	}
 	out.Reset()
-	k2, err := loadStateKey(path, state, &out)
+	k2, err := LoadStateKey("", path, state, &out)
 	if err != nil || *k1 != *k2 || out.Len() != 0 {
 		t.Fatalf("second start: %v, same key %v, said %q", err, k1 == k2, out.String())
 	}
 	refused := func(what, path, want string) {
 		t.Helper()
-		if _, err := loadStateKey(path, state, &out); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := LoadStateKey("", path, state, &out); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error about %q", what, err, want)
 		}
 	}
@@ -49,9 +49,11 @@ func TestLoadStateKey(t *testing.T) {
 	os.WriteFile(bad, []byte("not hex\n"), 0o600)
 	refused("malformed", bad, "64 hex digits")
 
-	t.Setenv("CHAFF_COVERNODE_STATE_KEY", hex.EncodeToString(k1[:]))
-	if k3, err := loadStateKey("", state, &out); err != nil || *k3 != *k1 {
+	env := hex.EncodeToString(k1[:])
+	if k3, err := LoadStateKey(env, "", state, &out); err != nil || *k3 != *k1 {
 		t.Errorf("from the environment: %v", err)
 	}
-	refused("both", path, "not both")
+	if _, err := LoadStateKey(env, path, state, &out); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("both: %v", err)
+	}
 }

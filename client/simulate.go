@@ -1,0 +1,35 @@
+package client
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/protocol"
+)
+
+// SimulateReader sends cover messages through api at exponentially
+// distributed intervals of the given mean until ctx ends, as one install's
+// background runs do, wrapped for the CoverNode keys in kc. It keeps no
+// state and never sends anything real: it is for demos and load, so that
+// mix rounds fire.
+func SimulateReader(ctx context.Context, api *apiclient.Client, kc *apiclient.KeyCache, mean time.Duration) {
+	for {
+		wait := time.Duration(rand.ExpFloat64() * float64(mean))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		cks, err := kc.CoverNodeKeys(ctx)
+		if err != nil {
+			continue
+		}
+		c, err := protocol.SealCoverU2C(cks)
+		if err != nil {
+			continue
+		}
+		api.SendUserMessage(ctx, c)
+	}
+}
