@@ -256,9 +256,8 @@ func (a *App) Available() bool {
 }
 
 // MaxClockSkew is how far past the app's clock a dead drop's created_at
-// may be and still be kept: the CoverNode's clock and the device's
-// disagree a little.
-const MaxClockSkew = time.Hour
+// may be and still be kept (deaddrop.MaxClockSkew).
+const MaxClockSkew = deaddrop.MaxClockSkew
 
 // Refresh downloads the status, the keys and new user dead drops, as every
 // app does whether or not its reader is a source, and on success rewrites

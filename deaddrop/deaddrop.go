@@ -17,6 +17,12 @@ import (
 	"github.com/chaffhq/chaff/protocol"
 )
 
+// MaxClockSkew is how far past a clock a dead drop's created_at may be
+// and still be taken: the CoverNode's clock, the API's and a device's
+// disagree a little. The API refuses a dead drop dated further ahead;
+// clients skip one (without moving past it).
+const MaxClockSkew = time.Hour
+
 // Kind is the direction of a dead drop.
 type Kind uint8
 

@@ -18,3 +18,13 @@ func SetCheckPublishedOnlyWhenWaiting() func() {
 	testOnlyWhenWaiting = true
 	return func() { testOnlyWhenWaiting = false }
 }
+
+// SetEpochFirst brings back (on) the old Sync that stopped at a dead
+// drop's epoch before checking its signature: the negative control of
+// the hostile dead-drop tests. It returns a function restoring the
+// setting.
+func SetEpochFirst(on bool) (restore func()) {
+	old := testHookEpochFirst
+	testHookEpochFirst = on
+	return func() { testHookEpochFirst = old }
+}

@@ -67,6 +67,10 @@ type data struct {
 	// MaxDeadDropID is the id of the newest verified journalist dead drop
 	// seen; syncs ask for the ones after it.
 	MaxDeadDropID int64 `json:"max_dead_drop_id"`
+	// EpochWaitSince is when syncs started stopping at a verified dead
+	// drop whose epoch is above the published keys' (zero: they do not);
+	// see waitForEpoch.
+	EpochWaitSince time.Time `json:"epoch_wait_since,omitzero"`
 	// Seen holds the SHA-256 (hex) of the U2J ciphertext of every message
 	// received, so that none is kept twice (see receive).
 	Seen map[string]bool `json:"seen,omitempty"`
@@ -259,9 +263,17 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 		return SyncResult{}, err
 	}
 	res := SyncResult{}
+	// sawNewerEpoch: a verified dead drop of this sync had an epoch above
+	// the keys', and was opened because the wait for keys was over.
+	sawNewerEpoch := false
 	// stop saves what the verified pages before brought (and the keys just
-	// fetched) whether or not the sync went to its end.
+	// fetched) whether or not the sync went to its end. A sync that went
+	// to its end without meeting a dead drop newer than the keys ends any
+	// wait for keys.
 	stop := func(err error) (SyncResult, error) {
+		if err == nil && res.Waiting == "" && !sawNewerEpoch {
+			v.d.EpochWaitSince = time.Time{}
+		}
 		return res, errors.Join(err, v.save())
 	}
 	var unverifiedTo int64 // the newest unverified dead drop counted
@@ -286,7 +298,9 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 			return stop(nil)
 		}
 		for _, d := range l.DeadDrops {
-			if int64(d.Epoch) > ver.MaxEpoch {
+			// The signature first: nothing of a dead drop (its epoch, its
+			// date) is acted on before it verifies.
+			if testHookEpochFirst && int64(d.Epoch) > ver.MaxEpoch {
 				res.Waiting = "A dead drop needs newer keys than the API has published: sync again shortly."
 				return stop(nil)
 			}
@@ -298,6 +312,13 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 					unverifiedTo = d.ID
 				}
 				continue
+			}
+			if int64(d.Epoch) > ver.MaxEpoch {
+				if !v.waitForEpoch(now) {
+					res.Waiting = "A dead drop needs newer keys than the API has published: sync again shortly."
+					return stop(nil)
+				}
+				sawNewerEpoch = true // waited long enough: open it with the keys there are
 			}
 			got, _ := op.Open(d) // ErrNotForMe: nothing for this journalist
 			for _, m := range got {
@@ -315,6 +336,32 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 				l.DeadDrops[0].ID, l.DeadDrops[len(l.DeadDrops)-1].ID))
 		}
 	}
+}
+
+// MaxEpochWait bounds how long syncs stop at a dead drop whose epoch is
+// above the published keys' (SPEC §6.4: wait for the keys it was made
+// with). A genuine one waits for the API's keys to catch up, a minute or
+// two (the keys are cached for 60 s; the API refuses dead drops with an
+// epoch above its keys'); one that still waits after MaxEpochWait was
+// signed with an epoch no keys will reach (by a CoverNode gone wrong, or
+// its stolen key, served by a hostile API), and is opened with the keys
+// there are, so that it cannot hold back every dead drop after it.
+const MaxEpochWait = 15 * time.Minute
+
+// testHookEpochFirst brings back, for the negative control of the
+// hostile dead-drop tests, the old Sync that stopped at a dead drop's
+// epoch before checking its signature.
+var testHookEpochFirst bool
+
+// waitForEpoch says whether a sync that meets a verified dead drop of an
+// unknown epoch should stop (false) or go on (true): it stops for
+// MaxEpochWait from the first time one stopped a sync, however many such
+// dead drops follow, until a sync meets none. Callers hold mu.
+func (v *Vault) waitForEpoch(now time.Time) bool {
+	if v.d.EpochWaitSince.IsZero() || v.d.EpochWaitSince.After(now) {
+		v.d.EpochWaitSince = now
+	}
+	return now.Sub(v.d.EpochWaitSince) >= MaxEpochWait
 }
 
 // receive keeps a message unless it was kept before, and reports whether

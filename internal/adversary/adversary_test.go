@@ -10,98 +10,18 @@ import (
 	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/store"
-	"github.com/chaffhq/chaff/journalist"
 )
-
-// liveBound is how long a genuine message may take through the test
-// deployment's mix (rounds fire on thresholds the test fills at once).
-const liveBound = 30 * time.Second
-
-// received returns every source message a vault holds, by text.
-func received(v *journalist.Vault) map[string]int {
-	out := map[string]int{}
-	for _, c := range v.Conversations() {
-		for _, m := range c.Messages {
-			if m.From == "source" {
-				out[m.Text]++
-			}
-		}
-	}
-	return out
-}
-
-// replies returns every journalist message a reader's mailbox holds, by
-// text.
-func replies(s *client.Session) map[string]int {
-	out := map[string]int{}
-	for _, msgs := range s.Threads() {
-		for _, m := range msgs {
-			if m.From != "me" {
-				out[m.Text]++
-			}
-		}
-	}
-	return out
-}
-
-// syncUntil syncs the vault until cond holds.
-func syncUntil(t *testing.T, v *journalist.Vault, what string, cond func() bool) {
-	t.Helper()
-	adversary.WaitFor(t, liveBound, what, func() bool {
-		if _, err := v.Sync(context.Background()); err != nil {
-			t.Logf("sync: %v", err)
-		}
-		return cond()
-	})
-}
-
-// conversation sets up a reader who has written msg to journalist carol,
-// sent with one background run; it returns the deployment, the reader's
-// install, passphrase and carol's vault once carol has the message.
-type conversation struct {
-	d     *adversary.Deployment
-	app   *client.App
-	dir   string
-	pass  string
-	carol *journalist.Vault
-}
-
-func startConversation(t *testing.T, opts adversary.Options, msg string) *conversation {
-	t.Helper()
-	ctx := context.Background()
-	d := adversary.Start(t, opts)
-	carol, _ := d.Journalist("carol")
-	if _, err := carol.Sync(ctx); err != nil { // publishes carol's messaging key
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	app := d.StartReader(dir)
-	if err := app.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pass, s, err := app.CreateMailbox()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Send("carol", msg); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := app.BackgroundRun(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return &conversation{d: d, app: app, dir: dir, pass: pass, carol: carol}
-}
 
 // TestHarnessRoundTrip checks the harness itself: a reader's message and
 // a journalist's reply go through the recording proxy, the tap sees the
 // readers' messages and the CoverNode's acknowledgements, and a snapshot
 // shows the install's files.
 func TestHarnessRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	c := startConversation(t, adversary.Options{}, "hello carol")
-	syncUntil(t, c.carol, "carol to receive the message", func() bool { return received(c.carol)["hello carol"] == 1 })
+	d := adversary.Start(t, adversary.Options{})
+	c := d.StartConversation("hello carol")
+	adversary.SyncUntil(t, c.Carol, "carol to receive the message", func() bool { return adversary.Received(c.Carol)["hello carol"] == 1 })
 
-	posts := c.d.Proxy.Matching("POST", "/user/messages")
+	posts := d.Proxy.Matching("POST", "/user/messages")
 	if len(posts) != 2 {
 		t.Fatalf("the proxy saw %d reader messages, want 2 (one background run)", len(posts))
 	}
@@ -110,32 +30,17 @@ func TestHarnessRoundTrip(t *testing.T) {
 			t.Fatalf("recorded exchange %+v", ex)
 		}
 	}
-	if p, dl := len(c.d.Tap.Publishes(store.SubjectU2C)), len(c.d.Tap.Deliveries(store.SubjectU2C)); p != 2 || dl != 2 {
+	if p, dl := len(d.Tap.Publishes(store.SubjectU2C)), len(d.Tap.Deliveries(store.SubjectU2C)); p != 2 || dl != 2 {
 		t.Fatalf("the tap saw %d U2C publishes and %d deliveries, want 2 and 2", p, dl)
 	}
-	adversary.WaitFor(t, liveBound, "the CoverNode's acks", func() bool {
-		return len(c.d.Tap.Acks(store.StreamU2C, covernode.ConsumerName)) == 2
+	adversary.WaitFor(t, adversary.LiveBound, "the CoverNode's acks", func() bool {
+		return len(d.Tap.Acks(store.StreamU2C, covernode.ConsumerName)) == 2
 	})
 
-	conv := c.carol.Conversations()[0]
-	if err := c.carol.Reply(ctx, conv.ID, "hello reader"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.carol.SendOne(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adversary.WaitFor(t, liveBound, "the reply to reach the reader", func() bool {
-		if err := c.app.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
-		s, err := c.app.Unlock(c.pass)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return replies(s)["hello reader"] == 1
-	})
+	c.Reply("hello reader")
+	c.RefreshUntil("the reply to reach the reader", func(s *client.Session) bool { return adversary.Replies(s)["hello reader"] == 1 })
 
-	snap := adversary.SnapshotDir(t, c.dir)
+	snap := adversary.SnapshotDir(t, c.Dir)
 	sh := snap.Shape()
 	if len(sh.Names) != 3 || sh.Sizes[2] != client.StorageSize {
 		t.Fatalf("install snapshot %+v", sh)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/store"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -177,6 +179,15 @@ func (c *Cloud) Replay(ctx context.Context, subject string, data []byte, n int) 
 		seqs = append(seqs, seq)
 	}
 	return seqs, nil
+}
+
+// InjectDeadDrop writes a dead drop into its stream as the API stores
+// one, without the API's checks, and returns its id: the API then serves
+// it to every client like any other.
+func (c *Cloud) InjectDeadDrop(ctx context.Context, d *deaddrop.DeadDrop) (int64, error) {
+	m := store.DeadDropMsg(d)
+	seq, err := c.Inject(ctx, m.Subject, m.Data, m.Header)
+	return int64(seq), err
 }
 
 // Drop deletes a message from a stream before anyone takes it.

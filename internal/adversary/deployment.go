@@ -59,7 +59,9 @@ type Deployment struct {
 	Alice *testnet.Member
 	// CoverNodeKey is the CoverNode's identity key, taken from its setup
 	// bundle: the adversary does not have it; a test that uses it plays a
-	// CoverNode (or a stolen key) on purpose.
+	// CoverNode (or a stolen key) on purpose. The CoverNode registers it
+	// when it starts: without one (Options.NoCoverNode) nothing verifies
+	// under it.
 	CoverNodeKey *keys.KeyPair
 }
 

@@ -267,8 +267,24 @@ func (s *Server) postDeadDrop(kind deaddrop.Kind) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		if err := d.Verify(s.hierarchy().verified.CoverNodeIdentityKeys()); err != nil {
+		ver := s.hierarchy().verified
+		if err := d.Verify(ver.CoverNodeIdentityKeys()); err != nil {
 			writeError(w, http.StatusUnauthorized, apiclient.MsgSignature)
+			return
+		}
+		// Even signed by a CoverNode, a dead drop no client could act on
+		// is refused: an epoch above the keys published (a journalist's
+		// client would wait for keys that never come) or a date in the
+		// future beyond clock skew (clients would skip it until then).
+		// A CoverNode takes its epoch from the keys this API published, so
+		// a genuine dead drop passes (a replica behind by a key is caught
+		// up by the CoverNode's retry).
+		if kind == deaddrop.Journalist && int64(d.Epoch) > ver.MaxEpoch {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("epoch %d is above the published keys' max_epoch %d", d.Epoch, ver.MaxEpoch))
+			return
+		}
+		if ahead := d.CreatedAt.Sub(s.cfg.Now()); ahead > deaddrop.MaxClockSkew {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("created_at is %s in the future, more than the %s of clock skew allowed", ahead.Round(time.Second), deaddrop.MaxClockSkew))
 			return
 		}
 		// Served with at most microseconds, as upstream's database keeps

@@ -262,6 +262,11 @@ func (s *Store) PublishDeadDrop(ctx context.Context, d *deaddrop.DeadDrop) (id u
 	return ack.Sequence, ack.Duplicate, nil
 }
 
+// DeadDropMsg is the stream message a dead drop is stored as, as
+// PublishDeadDrop publishes it: what the adversary harness writes into a
+// dead-drop stream directly, as whoever runs NATS can.
+func DeadDropMsg(d *deaddrop.DeadDrop) *nats.Msg { return deadDropMsg(d) }
+
 // deadDropMsg is the stream message of a dead drop: its data, and its
 // date, signature and (journalist dead drops) epoch in headers, which
 // decodeDeadDrop reads back.

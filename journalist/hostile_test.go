@@ -1,0 +1,92 @@
+package journalist_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/adversary"
+	"github.com/chaffhq/chaff/journalist"
+)
+
+// hugeEpoch is an epoch no key hierarchy reaches.
+const hugeEpoch = 1 << 30
+
+// TestSyncPastHostileDeadDrops: the cloud writes hostile dead drops into
+// the journalist dead-drop stream, and the API serves them to every
+// journalist like the genuine ones (ids come from the stream). Every
+// reader's message published after them still reaches the journalist,
+// once: an unsigned dead drop with an enormous epoch is skipped at once;
+// one signed by a CoverNode key (stolen) holds syncs back at most
+// MaxEpochWait. The negative control brings back the old order (epoch
+// before signature) and sees the first one hold every sync back.
+func TestSyncPastHostileDeadDrops(t *testing.T) {
+	ctx := context.Background()
+	d := adversary.Start(t, adversary.Options{})
+	c := d.StartConversation("before")
+	adversary.SyncUntil(t, c.Carol, "the first message", func() bool { return adversary.Received(c.Carol)["before"] == 1 })
+
+	// An unsigned (all-zero signature) dead drop of an enormous epoch.
+	if _, err := d.Cloud.InjectDeadDrop(ctx, adversary.Forge(t, deaddrop.Journalist, 0, time.Now(), hugeEpoch, 1, nil)); err != nil {
+		t.Fatal(err)
+	}
+	c.Send("after an unsigned one")
+	t.Run("negative control", func(t *testing.T) {
+		defer journalist.SetEpochFirst(true)()
+		for range 3 {
+			res, err := c.Carol.Sync(ctx)
+			if err != nil || !strings.Contains(res.Waiting, "newer keys") {
+				t.Fatalf("the old sync did not stop at the epoch: %+v %v", res, err)
+			}
+		}
+		if adversary.Received(c.Carol)["after an unsigned one"] != 0 {
+			t.Fatal("the old sync went past the epoch")
+		}
+	})
+	adversary.SyncUntil(t, c.Carol, "the message after an unsigned huge epoch", func() bool {
+		return adversary.Received(c.Carol)["after an unsigned one"] == 1
+	})
+
+	// A dead drop of an enormous epoch signed with the CoverNode's key
+	// (the API refuses to store it; the cloud writes it itself), and one
+	// dated ten years ahead.
+	for _, forged := range []*deaddrop.DeadDrop{
+		adversary.Forge(t, deaddrop.Journalist, 0, time.Now(), hugeEpoch, 1, d.CoverNodeSigner()),
+		adversary.Forge(t, deaddrop.Journalist, 0, time.Now().AddDate(10, 0, 0), 1, 1, d.CoverNodeSigner()),
+	} {
+		if _, err := d.Cloud.InjectDeadDrop(ctx, forged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Send("after a signed one")
+	var res journalist.SyncResult
+	adversary.WaitFor(t, adversary.LiveBound, "the sync to stop at the signed epoch", func() bool {
+		var err error
+		res, err = c.Carol.Sync(ctx)
+		return err == nil && strings.Contains(res.Waiting, "newer keys")
+	})
+	if adversary.Received(c.Carol)["after a signed one"] != 0 {
+		t.Fatal("went past a signed dead drop of an unknown epoch at once")
+	}
+	// Still waiting just before the bound; past it, the sync goes on.
+	start := time.Now()
+	c.Carol.SetClock(func() time.Time { return time.Now().Add(journalist.MaxEpochWait - time.Minute) })
+	if res, err := c.Carol.Sync(ctx); err != nil || res.Waiting == "" {
+		t.Fatalf("stopped waiting before MaxEpochWait: %+v %v", res, err)
+	}
+	c.Carol.SetClock(func() time.Time { return time.Now().Add(journalist.MaxEpochWait + time.Since(start)) })
+	adversary.SyncUntil(t, c.Carol, "the message after a signed huge epoch", func() bool {
+		return adversary.Received(c.Carol)["after a signed one"] == 1
+	})
+	// Exactly once, every one.
+	for text, n := range adversary.Received(c.Carol) {
+		if n != 1 {
+			t.Fatalf("%q received %d times", text, n)
+		}
+	}
+	if n := len(adversary.Received(c.Carol)); n != 3 {
+		t.Fatalf("%d messages received, want 3", n)
+	}
+}
