@@ -49,6 +49,10 @@ const (
 	MsgInternal        = "Internal server error"
 	MsgTooManyRequests = "Too many requests"
 	MsgAppend          = "Unexpected append failure"
+	// MsgParseJSON is the whole answer to a reader's message the ingest
+	// cannot take (not JSON, not base64, not one U2C message), as
+	// upstream's u2j-appender answers.
+	MsgParseJSON = "Failed to parse json"
 )
 
 // Answers a caller may need to tell apart, for errors.Is.

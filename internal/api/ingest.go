@@ -29,7 +29,11 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, err := parseUserMessage(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		// Upstream's u2j-appender answers every body it cannot take with
+		// these bytes; the detail goes to the log (nothing in it names the
+		// reader: no address, no content).
+		s.log.Info("refused a user message", "reason", err.Error())
+		writeError(w, http.StatusBadRequest, apiclient.MsgParseJSON)
 		return
 	}
 	ctx, cancel := contextWithTimeout(r, s.cfg.AppendTimeout)
@@ -53,13 +57,13 @@ func parseUserMessage(body []byte) ([]byte, error) {
 	} else {
 		var s string
 		if err := json.Unmarshal(body, &s); err != nil {
-			return nil, errors.New("Failed to parse json: the body must be a JSON string holding the base64 of one U2C message")
+			return nil, errors.New("the body must be a JSON string holding the base64 of one U2C message")
 		}
 		b64 = []byte(s)
 	}
 	msg, err := protocol.DecodeBase64Bytes(b64)
 	if err != nil {
-		return nil, fmt.Errorf("Failed to parse json: %v", err)
+		return nil, fmt.Errorf("the body's base64: %v", err)
 	}
 	if len(msg) != protocol.U2CMessageSize {
 		return nil, fmt.Errorf("a U2C message is %d bytes, this one is %d", protocol.U2CMessageSize, len(msg))
