@@ -665,8 +665,18 @@ func (s *Session) Send(journalistID, text string) error {
 		return err
 	}
 	s.mb.Threads[journalistID] = append(s.mb.Threads[journalistID], Message{From: "me", Text: text, Time: s.a.cfg.Now()})
+	if testHookSendAtOnce {
+		if err := s.a.ingest.SendUserMessage(context.Background(), msg); err != nil {
+			return err
+		}
+	}
 	return s.save(q)
 }
+
+// testHookSendAtOnce makes Send post the message at once as well as queue
+// it: the leak the queue exists to prevent (a request tied to what the
+// reader does), for the negative control of the wire tests.
+var testHookSendAtOnce bool
 
 // Queued is the number of real messages waiting to be sent. It writes
 // nothing.

@@ -9,3 +9,11 @@ func SetStretchBetweenWrites(on bool) (restore func()) {
 	testHookStretchBetweenWrites = on
 	return func() { testHookStretchBetweenWrites = old }
 }
+
+// SetSendAtOnce makes Send post at once (on), the negative control of the
+// wire tests; it returns a function restoring the setting.
+func SetSendAtOnce(on bool) (restore func()) {
+	old := testHookSendAtOnce
+	testHookSendAtOnce = on
+	return func() { testHookSendAtOnce = old }
+}

@@ -28,3 +28,12 @@ func SetEpochFirst(on bool) (restore func()) {
 	testHookEpochFirst = on
 	return func() { testHookEpochFirst = old }
 }
+
+// SetKeepCopies turns off (on) the record of messages seen, so that every
+// copy of a message is kept: the negative control of the replay tests. It
+// returns a function restoring the setting.
+func SetKeepCopies(on bool) (restore func()) {
+	old := testHookKeepCopies
+	testHookKeepCopies = on
+	return func() { testHookKeepCopies = old }
+}

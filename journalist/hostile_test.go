@@ -8,6 +8,7 @@ import (
 
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/adversary"
+	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/journalist"
 )
 
@@ -89,4 +90,42 @@ func TestSyncPastHostileDeadDrops(t *testing.T) {
 	if n := len(adversary.Received(c.Carol)); n != 3 {
 		t.Fatalf("%d messages received, want 3", n)
 	}
+}
+
+// TestSyncReplayedDeadDrops: the cloud writes copies of a genuine
+// journalist dead drop into its stream again (replay, duplication: the API
+// serves each under a new id, and they verify, ids not being signed); the
+// journalist keeps the message once. The negative control turns off the
+// record of messages seen (SetKeepCopies) and sees the copies kept.
+func TestSyncReplayedDeadDrops(t *testing.T) {
+	ctx := context.Background()
+	d := adversary.Start(t, adversary.Options{})
+	c := d.StartConversation("once")
+	adversary.SyncUntil(t, c.Carol, "the message", func() bool { return adversary.Received(c.Carol)["once"] == 1 })
+	held, err := d.Cloud.Messages(ctx, store.StreamJournalistDeadDrops)
+	if err != nil || len(held) == 0 {
+		t.Fatalf("journalist dead drops: %d %v", len(held), err)
+	}
+	genuine := held[len(held)-1] // the round that carried the message
+	replay := func(n int) {
+		t.Helper()
+		if _, err := d.Cloud.ReplayStored(ctx, genuine, n); err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.Carol.Sync(ctx)
+		if err != nil || res.DeadDrops != n {
+			t.Fatalf("sync after %d copies: %+v %v", n, res, err)
+		}
+	}
+	replay(3)
+	if n := adversary.Received(c.Carol)["once"]; n != 1 {
+		t.Fatalf("a message served 4 times was kept %d times", n)
+	}
+	t.Run("negative control", func(t *testing.T) {
+		defer journalist.SetKeepCopies(true)()
+		replay(2)
+		if n := adversary.Received(c.Carol)["once"]; n != 3 {
+			t.Fatalf("without the record of what was seen, two more copies gave %d messages, want 3", n)
+		}
+	})
 }

@@ -190,6 +190,31 @@ func (c *Cloud) InjectDeadDrop(ctx context.Context, d *deaddrop.DeadDrop) (int64
 	return int64(seq), err
 }
 
+// ReplayStored publishes copies of a message a stream held (taken with
+// Messages), n times, with its own headers (a dead drop's date, signature
+// and epoch; not JetStream's) and each with its own de-duplication id.
+func (c *Cloud) ReplayStored(ctx context.Context, m StoredMsg, n int) ([]uint64, error) {
+	var seqs []uint64
+	for i := range n {
+		h := nats.Header{}
+		for k, vs := range m.Header {
+			// JetStream's own (Nats-Sequence, Nats-Stream, … that a direct
+			// get adds) would be stored with the copy and read back as its
+			// own by the next direct get.
+			if !strings.HasPrefix(k, "Nats-") {
+				h[k] = append([]string(nil), vs...)
+			}
+		}
+		h.Set(jetstream.MsgIDHeader, fmt.Sprintf("adversary-replay-%d-%d", time.Now().UnixNano(), i))
+		seq, err := c.Inject(ctx, m.Subject, m.Data, h)
+		if err != nil {
+			return seqs, err
+		}
+		seqs = append(seqs, seq)
+	}
+	return seqs, nil
+}
+
 // Drop deletes a message from a stream before anyone takes it.
 func (c *Cloud) Drop(ctx context.Context, stream string, seq uint64) error {
 	s, err := c.JS.Stream(ctx, stream)
@@ -200,7 +225,7 @@ func (c *Cloud) Drop(ctx context.Context, stream string, seq uint64) error {
 }
 
 // Reorder takes every message a stream holds out of it and publishes them
-// again in the order perm gives (perm[i] is the index, in sequence order,
+// again (with their headers) in the order perm gives (perm[i] is the index, in sequence order,
 // of the message to publish i-th). It returns the new sequences.
 func (c *Cloud) Reorder(ctx context.Context, stream string, perm []int) ([]uint64, error) {
 	msgs, err := c.Messages(ctx, stream)
@@ -217,8 +242,7 @@ func (c *Cloud) Reorder(ctx context.Context, stream string, perm []int) ([]uint6
 	}
 	var seqs []uint64
 	for _, i := range perm {
-		m := msgs[i]
-		r, err := c.Replay(ctx, m.Subject, m.Data, 1)
+		r, err := c.ReplayStored(ctx, msgs[i], 1)
 		if err != nil {
 			return seqs, err
 		}
@@ -228,7 +252,7 @@ func (c *Cloud) Reorder(ctx context.Context, stream string, perm []int) ([]uint6
 }
 
 // Delay takes a message out of its stream now and puts it back (as a new
-// message) after d, unless ctx ends first. The error of the put is sent
+// message, with its headers) after d, unless ctx ends first. The error of the put is sent
 // on the returned channel.
 func (c *Cloud) Delay(ctx context.Context, m StoredMsg, d time.Duration) (<-chan error, error) {
 	if err := c.Drop(ctx, m.Stream, m.Seq); err != nil {
@@ -240,7 +264,7 @@ func (c *Cloud) Delay(ctx context.Context, m StoredMsg, d time.Duration) (<-chan
 		case <-ctx.Done():
 			done <- ctx.Err()
 		case <-time.After(d):
-			_, err := c.Replay(ctx, m.Subject, m.Data, 1)
+			_, err := c.ReplayStored(ctx, m, 1)
 			done <- err
 		}
 	}()

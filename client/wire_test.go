@@ -1,0 +1,137 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/internal/adversary"
+	"github.com/chaffhq/chaff/internal/stats"
+)
+
+// wireRun is what the adversary on the wire records of one install:
+// every exchange's method, path, request and answer sizes and status, in
+// order, and the time each post took.
+type wireRun struct {
+	shape []string
+	times []float64
+}
+
+// recordRuns runs readers installs, the first sources of them with a
+// mailbox and a message queued to carol, through runs background runs
+// each, and returns what the wire shows of each run, by source and
+// non-source. Carol must receive every message, once, within the mix's
+// bound.
+func recordRuns(t *testing.T, readers, sources, runs int) (src, other []wireRun) {
+	t.Helper()
+	ctx := context.Background()
+	d := adversary.Start(t, adversary.Options{})
+	carol, _ := d.Journalist("carol")
+	if _, err := carol.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Each install has its own path to the API, as each phone has its own
+	// address: the adversary records each install's exchanges apart.
+	apps := make([]*client.App, readers)
+	proxies := make([]*adversary.Proxy, readers)
+	for i := range apps {
+		proxies[i] = adversary.NewProxy(t, d.API.URL)
+		cfg := d.ReaderConfig(t.TempDir())
+		cfg.API = apiclient.New(proxies[i].URL)
+		app, err := client.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps[i] = app
+		if err := app.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i < sources {
+			_, s, err := app.CreateMailbox()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send("carol", fmt.Sprintf("from source %d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range runs {
+		for _, app := range apps {
+			if _, err := app.BackgroundRun(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, p := range proxies {
+		var r wireRun
+		for _, ex := range p.Exchanges() {
+			// What a GET answers is public and the same for everyone at
+			// one moment; its size says when, not who.
+			e := fmt.Sprintf("%s %s %d→%d", ex.Method, ex.Path, len(ex.ReqBody), ex.Status)
+			if ex.Method == "POST" {
+				e += fmt.Sprintf(" %d", len(ex.RespBody))
+				r.times = append(r.times, ex.Duration.Seconds())
+			}
+			r.shape = append(r.shape, e)
+		}
+		if i < sources {
+			src = append(src, r)
+		} else {
+			other = append(other, r)
+		}
+	}
+	adversary.SyncUntil(t, carol, "every source's message", func() bool { return len(adversary.Received(carol)) == sources })
+	for text, n := range adversary.Received(carol) {
+		if n != 1 {
+			t.Fatalf("%q received %d times", text, n)
+		}
+	}
+	return src, other
+}
+
+// distinguishable says how the wire tells a source's runs from others':
+// "" when it does not (the same exchanges, of the same sizes and status,
+// in the same order; the same distribution of times by a KS test).
+func distinguishable(src, other []wireRun) string {
+	for _, s := range src {
+		for _, o := range other {
+			if !slices.Equal(s.shape, o.shape) {
+				return fmt.Sprintf("a source's run shows %q, another's %q", s.shape, o.shape)
+			}
+		}
+	}
+	var a, b []float64
+	for _, r := range src {
+		a = append(a, r.times...)
+	}
+	for _, r := range other {
+		b = append(b, r.times...)
+	}
+	if d, p := stats.KS(a, b); p < 1e-4 {
+		return fmt.Sprintf("the times of the posts differ: KS D=%.2f p=%.3g", d, p)
+	}
+	return ""
+}
+
+// TestWireShowsNoSource: the adversary records every exchange between the
+// apps and the API (the recording proxy). A source's background runs show
+// the same exchanges, sizes, status and timing as anyone else's (a), the
+// sources' messages reach the journalist within the mix's bound (b), once
+// each (c). The negative control makes Send post at once instead of in
+// the next run's place of a cover message, and the test sees the sources.
+func TestWireShowsNoSource(t *testing.T) {
+	src, other := recordRuns(t, 8, 3, 2)
+	if why := distinguishable(src, other); why != "" {
+		t.Fatal(why)
+	}
+	t.Run("negative control", func(t *testing.T) {
+		defer client.SetSendAtOnce(true)()
+		if why := distinguishable(recordRuns(t, 8, 3, 2)); why == "" {
+			t.Fatal("the test did not see sources posting at once")
+		}
+	})
+}
