@@ -5,19 +5,21 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/chaffhq/chaff/internal/keyhealth"
 	"github.com/chaffhq/chaff/keys"
 )
-
-// ExpiryWarning is how long before a key's expiry CheckKeys warns.
-const ExpiryWarning = 7 * 24 * time.Hour
 
 // KeyCheck is the published key hierarchy, verified, with what needs the
 // newsroom's attention.
 type KeyCheck struct {
 	Verified *keys.Verified
-	// Warnings name keys that expire within ExpiryWarning and provisioning
-	// keys due for renewal.
+	// Warnings name keys that expire within keyhealth.ExpiryWarning and
+	// provisioning keys due for renewal.
 	Warnings []string
+	// Problems are the newest keys of a role and owner that need action
+	// (keyhealth.Check): what `chaff admin keys --check` fails on, and
+	// what the API's key metrics alert on.
+	Problems []keyhealth.Problem
 }
 
 // CheckKeys fetches the published keys and verifies them from anchors
@@ -48,13 +50,19 @@ func (n *Newsroom) CheckKeys(ctx context.Context, anchors []keys.SignedPublicKey
 	for _, k := range v.All() {
 		left := k.NotValidAfter.Sub(now)
 		switch {
-		case left < ExpiryWarning:
+		case left < keyhealth.ExpiryWarning:
 			kc.Warnings = append(kc.Warnings, fmt.Sprintf("WARNING: the %s key %s%s expires in %s", RoleWords(k.Role), k.Prefix(), ownerWords(k.Owner), Days(left)))
-		case (k.Role == keys.CoverNodeProvisioning || k.Role == keys.JournalistProvisioning) && left < k.Role.ValidFor()-k.Role.RotateAfter():
-			kc.Warnings = append(kc.Warnings, fmt.Sprintf("WARNING: the %s key %s is due for renewal (it expires in %s): create a new one with the organisation key", RoleWords(k.Role), k.Prefix(), Days(left)))
+		case renewalDue(k, now):
+			kc.Warnings = append(kc.Warnings, fmt.Sprintf("WARNING: the %s key %s is due for renewal (it expires in %s): %s", RoleWords(k.Role), k.Prefix(), Days(left), keyhealth.RenewalHint(k.Role)))
 		}
 	}
+	kc.Problems = keyhealth.Check(v, now)
 	return kc, nil
+}
+
+func renewalDue(k keys.VerifiedKey, now time.Time) bool {
+	due, ok := keyhealth.RenewalDue(k)
+	return ok && !now.Before(due)
 }
 
 func ownerWords(owner string) string {
@@ -65,9 +73,4 @@ func ownerWords(owner string) string {
 }
 
 // Days says a duration in hours below two days, else in days.
-func Days(d time.Duration) string {
-	if d < 48*time.Hour {
-		return fmt.Sprintf("%.0f hours", d.Hours())
-	}
-	return fmt.Sprintf("%.0f days", d.Hours()/24)
-}
+func Days(d time.Duration) string { return keyhealth.Days(d) }

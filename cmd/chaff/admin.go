@@ -31,7 +31,8 @@ The key ceremony and the newsroom's operations.
   journalist update ID [--name NAME] [--sort-name S] [--description TEXT] [--desk=true|false]
   journalist remove ID
   status set AVAILABLE|UNAVAILABLE|DEGRADED_PERFORMANCE|SCHEDULED_MAINTENANCE --description TEXT
-  keys --api URL                  list every published key, warn about expiries
+  keys --api URL [--check]        list every published key, warn about expiries;
+                                  with --check, exit 3 when a key needs action
 
 Commands that use keys read them from --keys DIR (default $CHAFF_KEYS, or
 chaff-keys). Secret key files are written readable by their owner only and
@@ -328,6 +329,7 @@ func adminKeys(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	a := newAdminFlags("keys", stderr, true)
 	var anchors multiFlag
 	a.fs.Var(&anchors, "anchor", "organisation trust anchor (default: the one in --keys)")
+	check := a.fs.Bool("check", false, "exit 3 when the newest key of a role and owner expires within 7 days or is due for renewal (for cron and monitoring)")
 	if _, err := a.parse(args, 0, stderr); err != nil {
 		return err
 	}
@@ -360,5 +362,20 @@ func adminKeys(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, w := range kc.Warnings {
 		fmt.Fprintln(stdout, w)
 	}
-	return reportDropped(kc.Verified, nil, stderr)
+	if err := reportDropped(kc.Verified, nil, stderr); err != nil || !*check {
+		return err
+	}
+	if len(kc.Problems) == 0 {
+		fmt.Fprintln(stdout, "CHECK OK: no key needs action")
+		return nil
+	}
+	for _, p := range kc.Problems {
+		fmt.Fprintln(stdout, "CHECK FAILED: "+p.String())
+	}
+	return exitError{code: exitKeysNeedAction, msg: fmt.Sprintf("%d key(s) need action", len(kc.Problems))}
 }
+
+// exitKeysNeedAction is the exit code of `chaff admin keys --check` when a
+// key needs action, apart from 1 (the check itself failed), so that a
+// script can tell the two apart (see docs/DEPLOY.md).
+const exitKeysNeedAction = 3

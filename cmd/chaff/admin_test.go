@@ -59,4 +59,25 @@ func TestAdminKeysWarns(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, out.String())
 		}
 	}
+
+	// --check fails (exit 3, for cron) and names the newest keys that need
+	// action: alice's only messaging key, and the keys past renewal.
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), []string{"admin", "keys", "--check", "--keys", dir, "--api", a.URL}, &out, &errb); code != exitKeysNeedAction {
+		t.Fatalf("--check exit %d, want %d: %s", code, exitKeysNeedAction, errb.String())
+	}
+	for _, want := range []string{
+		"CHECK FAILED: the newest journalist_msg key " + soon.Prefix() + " of alice expires in 3 days",
+		"CHECK FAILED: the covernode_provisioning key " + n.CNProv.Public.Prefix() + " is due for renewal",
+		"CHECK FAILED: the journalist_provisioning key " + n.JProv.Public.Prefix() + " is due for renewal",
+		"CHECK FAILED: the organization key " + n.Org.Public.Prefix() + " is due for renewal",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+	if !strings.Contains(errb.String(), "4 key(s) need action") {
+		t.Errorf("stderr: %s", errb.String())
+	}
 }

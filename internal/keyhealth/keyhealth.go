@@ -64,6 +64,14 @@ func RenewalDue(k keys.VerifiedKey) (due time.Time, ok bool) {
 	return k.NotValidAfter.Add(-(k.Role.ValidFor() - k.Role.RotateAfter())), true
 }
 
+// RenewalHint says how a renewed key is renewed.
+func RenewalHint(role keys.Role) string {
+	if role == keys.Organization {
+		return "make a new organisation key and ship it to the apps as a trust anchor beside the old one"
+	}
+	return "create a new one with the organisation key"
+}
+
 // Problem is one key that needs action.
 type Problem struct {
 	Key keys.VerifiedKey
@@ -79,7 +87,7 @@ func (p Problem) String() string {
 		owner = " of " + p.Key.Owner
 	}
 	if p.Renewal {
-		return fmt.Sprintf("the %s key %s%s is due for renewal (it expires in %s): create a new one with its parent key", p.Key.Role, p.Key.Prefix(), owner, Days(p.Left))
+		return fmt.Sprintf("the %s key %s%s is due for renewal (it expires in %s): %s", p.Key.Role, p.Key.Prefix(), owner, Days(p.Left), RenewalHint(p.Key.Role))
 	}
 	return fmt.Sprintf("the newest %s key %s%s expires in %s", p.Key.Role, p.Key.Prefix(), owner, Days(p.Left))
 }
