@@ -63,6 +63,9 @@ type Deployment struct {
 	// when it starts: without one (Options.NoCoverNode) nothing verifies
 	// under it.
 	CoverNodeKey *keys.KeyPair
+
+	cn     covernode.Config
+	cnStop func() // nil when the CoverNode is not running
 }
 
 // Start brings up a deployment: an embedded JetStream with a tap on it, an
@@ -98,29 +101,52 @@ func Start(t testing.TB, opts Options) *Deployment {
 		t.Fatal(err)
 	}
 	d.CoverNodeKey = b.Key
-	if opts.NoCoverNode {
-		return d
-	}
 	if opts.U2J == (mix.Params{}) {
 		opts.U2J = mix.Params{ThresholdMin: 2, ThresholdMax: 2, Timeout: time.Hour, OutputSize: 2}
 	}
 	if opts.J2U == (mix.Params{}) {
 		opts.J2U = mix.Params{ThresholdMin: 1, ThresholdMax: 1, Timeout: time.Hour, OutputSize: 1}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	node, err := covernode.New(ctx, nc, covernode.Config{
+	d.cn = covernode.Config{
 		StateDir: t.TempDir(), StateKey: testnet.StateKey(t), BundlePath: bundle, API: apiclient.New(a.URL),
 		Anchors: d.Anchors(), U2J: opts.U2J, J2U: opts.J2U,
 		RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond,
-	})
+	}
+	t.Cleanup(d.StopCoverNode)
+	if !opts.NoCoverNode {
+		d.StartCoverNode()
+	}
+	return d
+}
+
+// StartCoverNode starts the deployment's CoverNode (its state kept from
+// any run before) until StopCoverNode or the end of the test. It is
+// started by Start unless Options.NoCoverNode.
+func (d *Deployment) StartCoverNode() {
+	d.T.Helper()
+	if d.cnStop != nil {
+		d.T.Fatal("adversary: the CoverNode is already running")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	node, err := covernode.New(ctx, d.NC, d.cn)
 	if err != nil {
 		cancel()
-		t.Fatal(err)
+		d.T.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { node.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return d
+	d.cnStop = func() { cancel(); <-done }
+}
+
+// StopCoverNode stops the CoverNode cleanly and waits for it, so that
+// the streams hold what arrives until StartCoverNode: what the cloud does
+// with them meanwhile (reorder, delay, drop, inject) is what the CoverNode
+// takes.
+func (d *Deployment) StopCoverNode() {
+	if d.cnStop != nil {
+		d.cnStop()
+		d.cnStop = nil
+	}
 }
 
 // post sends a signed form to the genuine API.
