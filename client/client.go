@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -635,11 +636,14 @@ func (s *Session) Send(journalistID, text string) error {
 		return err
 	}
 	known := false
+	var ids []string
 	for _, p := range v.Profiles {
 		known = known || p.ID == journalistID
+		ids = append(ids, p.ID)
 	}
 	if !known {
-		return fmt.Errorf("there is no journalist %q", journalistID)
+		slices.Sort(ids)
+		return fmt.Errorf("there is no journalist %q; the journalists and desks are: %s", journalistID, strings.Join(ids, ", "))
 	}
 	jk, err := v.JournalistKey(journalistID)
 	if err != nil {

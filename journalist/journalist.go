@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/chaffhq/chaff/internal/filelock"
 	"os"
 	"sort"
 	"strings"
@@ -611,4 +612,13 @@ func (v *Vault) Journalists(ctx context.Context) ([]keys.JournalistProfile, erro
 		}
 	}
 	return out, nil
+}
+
+// lockFile takes the vault's lock, path+".lock", held while it is open.
+func lockFile(path string) (*os.File, error) {
+	f, err := filelock.Lock(path + ".lock")
+	if errors.Is(err, filelock.ErrLocked) {
+		return nil, fmt.Errorf("%s: %w", path, ErrInUse)
+	}
+	return f, err
 }

@@ -45,6 +45,10 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
+	if isHelp(sub) || (len(rest) > 0 && isHelp(rest[0]) && (sub == "covernode" || sub == "journalist" || sub == "status")) {
+		fmt.Fprint(stdout, adminUsage)
+		return nil
+	}
 	if (sub == "covernode" || sub == "journalist" || sub == "status") && len(rest) > 0 {
 		sub, rest = sub+" "+rest[0], rest[1:]
 	}
@@ -65,9 +69,6 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return adminStatusSet(ctx, rest, stdout, stderr)
 	case "keys":
 		return adminKeys(ctx, rest, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, adminUsage)
-		return nil
 	}
 	fmt.Fprintf(stderr, "chaff admin: unknown command %q\n\n%s", strings.Join(args[:min(2, len(args))], " "), adminUsage)
 	return errUsage

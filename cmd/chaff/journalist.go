@@ -63,6 +63,10 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return errUsage
 	}
 	cmd := args[0]
+	if isHelp(cmd) {
+		fmt.Fprint(stdout, journalistUsage)
+		return nil
+	}
 	switch cmd {
 	case "init", "serve", "sync", "send", "inbox", "reply", "rotate", "backup":
 	default:

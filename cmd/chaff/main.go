@@ -22,18 +22,21 @@ import (
 const usage = `usage: chaff <command> [arguments]
 
 commands:
-  up        the whole newsroom on this machine: API, CoverNode, identity API,
-            journalists' web UIs and simulated readers
-  api       serve the public API and the message ingest
-  admin     the key ceremony and the newsroom's operations
-  covernode run a CoverNode: mix messages into dead drops
+  up            the whole newsroom on this machine: API, CoverNode, identity
+                API, journalists' web UIs and simulated readers
+  api           serve the public API and the message ingest
+  admin         the key ceremony and the newsroom's operations
+  covernode     run a CoverNode: mix messages into dead drops
   identity-api  certify rotated identity keys (newsroom side)
-  source    a reference source client: write to journalists, read replies
-  journalist  the journalist app: vault, web UI, sync, replies
-  loadgen   simulated readers at scale, with known real messages among the cover
-  bench     every performance figure, each beside its bound, in one run
-  inspect   verify and decrypt published keys and dead drops
-  version   the version, commit and Go toolchain of this binary
+  source        a reference source client: write to journalists, read replies
+  journalist    the journalist app: vault, web UI, sync, replies
+  loadgen       simulated readers at scale, with known real messages among
+                the cover
+  bench         every performance figure, each beside its bound, in one run
+  inspect       verify and decrypt published keys and dead drops
+  version       the version, commit and Go toolchain of this binary
+
+chaff <command> --help shows a command's usage.
 `
 
 // The key stretching of the reader's store and the journalist's vault.
@@ -72,6 +75,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	// A help flag asks for the command's usage: it goes to stdout and the
+	// command exits 0 (errUsage and flag.ErrHelp then mean it was printed).
+	help := asksHelp(args[1:])
+	if help {
+		stderr = stdout
+	}
 	var err error
 	switch args[0] {
 	case "up":
@@ -108,6 +117,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		if help {
+			return 0
+		}
 		return 2
 	default:
 		var ex exitError
@@ -120,6 +132,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "chaff %s: %v\n", args[0], err)
 		return 1
 	}
+}
+
+// isHelp reports whether an argument asks for help.
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help" }
+
+// asksHelp reports whether a command's arguments ask for help: a help flag
+// before any "--", or "help" as the subcommand.
+func asksHelp(args []string) bool {
+	for i, a := range args {
+		if a == "--" {
+			return false
+		}
+		if isHelp(a) && (a != "help" || i == 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // exitError ends a command with a given code after it printed its output.

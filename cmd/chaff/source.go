@@ -50,6 +50,10 @@ func runSource(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return errUsage
 	}
 	cmd := args[0]
+	if isHelp(cmd) {
+		fmt.Fprint(stdout, sourceUsage)
+		return nil
+	}
 	switch cmd {
 	case "init", "unlock", "journalists", "send", "inbox", "tick":
 	default:

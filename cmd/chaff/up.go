@@ -17,11 +17,17 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	o.Progress = func(step string) { fmt.Fprintf(stdout, "%s…\n", step) }
 	d, err := up.Start(ctx, o)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			d.Close()
+		}
+	}()
 	printUp(stdout, d, o)
 	// up.json last: scripts take it as the sign that everything is up.
 	if err := d.WriteState(); err != nil {
@@ -29,6 +35,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "Stopping…")
+	d.Close()
+	closed = true
+	fmt.Fprintf(stdout, "Stopped. Everything is kept in %s: chaff up --data-dir %s starts it again.\n", o.DataDir, o.DataDir)
 	return nil
 }
 

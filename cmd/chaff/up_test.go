@@ -123,9 +123,26 @@ func TestUpEndToEnd(t *testing.T) {
 	ui.unlock(alice.Passphrase)
 	roundTrip("a developer, every month", "can we meet?")
 
+	// A second chaff up on the same data directory says who holds it.
+	var second bytes.Buffer
+	if code := run(ctx, []string{"up", "--data-dir", dir, "--api-addr", "127.0.0.1:0", "--journalist-addr", "127.0.0.1:0", "--identity-addr", "127.0.0.1:0"}, &second, &second); code != 1 ||
+		!strings.Contains(second.String(), "another chaff up holds "+dir) {
+		t.Fatalf("a second chaff up on the same directory: exit %d, %q", code, second.String())
+	}
+
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("chaff up exited %d", code)
+	}
+	// It said what it was doing while it made the newsroom, and that it
+	// stopped.
+	for _, line := range []string{"  adding CoverNode covernode_001…", "  adding journalist alice and creating their vault", "Stopped. Everything is kept in " + dir} {
+		if !strings.Contains(upOut.String(), line) {
+			t.Errorf("chaff up did not print %q:\n%s", line, upOut.String())
+		}
+	}
+	if out := upOut.String(); !strings.HasSuffix(strings.TrimSpace(out), "starts it again.") {
+		t.Errorf("chaff up's last line is not the stop line:\n%s", out)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chaffhq/chaff/internal/filelock"
 	"io"
 	"log/slog"
 	"net"
@@ -88,7 +89,14 @@ type Options struct {
 	// Timeouts of every listener (httpserver.DefaultTimeouts by default).
 	Timeouts httpserver.Timeouts
 	Logger   *slog.Logger
+	// Progress, when set, is told each step of a first start, which makes
+	// the newsroom (about 20 s, most of it stretching vault passphrases).
+	Progress func(step string)
 }
+
+// LockFile, in the data directory, is locked while a deployment runs on
+// it (internal/filelock): a second one on the same directory is refused.
+const LockFile = "up.lock"
 
 // MixingParams returns the CoverNode thresholds of a mixing name.
 func MixingParams(name string) (u2j, j2u mix.Params, err error) {
@@ -123,6 +131,7 @@ type Deployment struct {
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	servers []*http.Server
+	lock    *os.File // LockFile, held until Close
 }
 
 // Start starts a deployment over o.DataDir. Close stops it.
@@ -142,6 +151,21 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	if d.lock, err = filelock.Lock(filepath.Join(o.DataDir, LockFile)); err != nil {
+		if errors.Is(err, filelock.ErrLocked) {
+			return nil, fmt.Errorf("another chaff up holds %s: stop it first (Ctrl-C where it runs), or give this one another --data-dir", o.DataDir)
+		}
+		return nil, err
+	}
+	defer func() {
+		if err != nil && d.stop == nil { // from here on Close releases it
+			d.lock.Close()
+		}
+	}()
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
 	keysDir := filepath.Join(o.DataDir, "keys")
 	if b, err := os.ReadFile(d.StatePath); err == nil {
 		if err := json.Unmarshal(b, &d.State); err != nil {
@@ -149,6 +173,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 		}
 	} else if errors.Is(err, os.ErrNotExist) {
 		d.First = true
+		progress("First start: creating a demo newsroom (about 20 seconds); the organisation's keys")
 		if _, err := newsroom.Init(keysDir, time.Now()); err != nil {
 			return nil, err
 		}
@@ -177,7 +202,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 		return nil, err
 	}
 	if d.First {
-		if d.State, err = setUpNewsroom(ctx, o.DataDir, &newsroom.Newsroom{KeysDir: keysDir, API: apiC}, o.JournalistKDF); err != nil {
+		if d.State, err = setUpNewsroom(ctx, o.DataDir, &newsroom.Newsroom{KeysDir: keysDir, API: apiC}, o.JournalistKDF, progress); err != nil {
 			return nil, err
 		}
 	}
@@ -309,19 +334,22 @@ func (d *Deployment) Close() {
 	}
 	d.wg.Wait()
 	natsx.Shutdown(d.nc, d.srv)
+	d.lock.Close()
 }
 
 // setUpNewsroom runs the key ceremony against the running API, as an
 // organisation would with chaff admin, and creates the demo journalists'
 // vaults.
-func setUpNewsroom(ctx context.Context, dataDir string, nr *newsroom.Newsroom, kdf journalist.KDFParams) (State, error) {
+func setUpNewsroom(ctx context.Context, dataDir string, nr *newsroom.Newsroom, kdf journalist.KDFParams, progress func(string)) (State, error) {
 	var st State
+	progress("  publishing the key hierarchy and the system status")
 	if err := nr.Bootstrap(ctx, nil); err != nil {
 		return st, err
 	}
 	if _, err := nr.SetStatus(ctx, "AVAILABLE", "Demo newsroom, up and running"); err != nil {
 		return st, err
 	}
+	progress("  adding CoverNode covernode_001")
 	if _, err := nr.AddCoverNode(ctx, "covernode_001", dataDir, true); err != nil {
 		return st, err
 	}
@@ -330,6 +358,7 @@ func setUpNewsroom(ctx context.Context, dataDir string, nr *newsroom.Newsroom, k
 		return st, err
 	}
 	for _, dj := range DemoJournalists {
+		progress(fmt.Sprintf("  adding journalist %s and creating their vault (stretching its passphrase)", dj.ID))
 		added, err := nr.AddJournalist(ctx, dj, jdir)
 		if err != nil {
 			return st, err
