@@ -77,3 +77,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSniffKind: any body gives a kind or an error without panicking; a
+// list whose first item carries an epoch is a journalist one, an empty
+// list a user one.
+func FuzzSniffKind(f *testing.F) {
+	for _, s := range []string{`{"dead_drops":[]}`, `{"dead_drops":[{"id":1,"epoch":2}]}`, `{"dead_drops":[{"id":1}]}`, `[]`, `{"dead_drops":[7]}`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := deaddrop.SniffKind(b)
+		if err != nil {
+			return
+		}
+		if k != deaddrop.User && k != deaddrop.Journalist {
+			t.Fatalf("kind %v", k)
+		}
+	})
+}
+
+func TestSniffKind(t *testing.T) {
+	for body, want := range map[string]deaddrop.Kind{`{"dead_drops":[]}`: deaddrop.User, `{"dead_drops":[{"id":1,"epoch":2}]}`: deaddrop.Journalist, `{"dead_drops":[{"id":1}]}`: deaddrop.User} {
+		if k, err := deaddrop.SniffKind([]byte(body)); err != nil || k != want {
+			t.Errorf("%s: %v %v", body, k, err)
+		}
+	}
+	if _, err := deaddrop.SniffKind([]byte(`{"dead_drops":`)); err == nil {
+		t.Error("a broken body sniffed")
+	}
+}

@@ -229,16 +229,6 @@ func inspectKeys(args []string, stdout, stderr io.Writer) error {
 	return reportDropped(v, err, stderr)
 }
 
-// foundMessage is one decrypted message, as printed by inspect dead-drops.
-type foundMessage struct {
-	DeadDropID int64   `json:"dead_drop_id"`
-	Direction  string  `json:"direction"`
-	Type       string  `json:"type"`
-	Text       *string `json:"text,omitempty"` // absent for handovers
-	ReplyKey   string  `json:"reply_key,omitempty"`
-	HandoverTo string  `json:"handover_to,omitempty"`
-}
-
 func inspectDeadDrops(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("dead-drops", stderr)
 	var h hierarchyFlags
@@ -266,120 +256,38 @@ func inspectDeadDrops(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kind, err := deadDropKind(body)
+	var tk deaddrop.TrialKeys
+	if *userPair != "" {
+		if tk.Reader, err = readPrivateKey(*userPair); err != nil {
+			return err
+		}
+	}
+	for _, p := range journalistPairs {
+		sk, err := readPrivateKey(p)
+		if err != nil {
+			return err
+		}
+		tk.Journalists = append(tk.Journalists, sk)
+	}
+	in, err := deaddrop.Inspect(body, v, tk)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	list, err := deaddrop.ParseList(kind, body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	for _, p := range in.Problems {
+		fmt.Fprintln(stderr, p)
 	}
-	open, err := openerFor(kind, v, *userPair, journalistPairs)
-	if err != nil {
-		return err
-	}
-	cnKeys := v.CoverNodeIdentityKeys()
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	failed := 0
-	for _, d := range list.DeadDrops {
-		if err := d.Verify(cnKeys); err != nil {
-			failed++
-			fmt.Fprintf(stderr, "dead drop %d: %v\n", d.ID, err)
-			continue
-		}
-		if kind == deaddrop.Journalist && int64(d.Epoch) > v.MaxEpoch {
-			fmt.Fprintf(stderr, "dead drop %d: epoch %d is newer than the keys' max_epoch %d: a journalist client would fetch keys again first\n", d.ID, d.Epoch, v.MaxEpoch)
-		}
-		if open == nil {
-			continue
-		}
-		msgs, err := open(d)
-		if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
-			fmt.Fprintf(stderr, "dead drop %d: %v\n", d.ID, err)
-		}
-		for _, m := range msgs {
-			if err := enc.Encode(m); err != nil {
-				return err
-			}
+	for _, m := range in.Found {
+		if err := enc.Encode(m); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(stderr, "%d of %d %s dead drops verified at %s\n", len(list.DeadDrops)-failed, len(list.DeadDrops), kind, protocol.FormatTime(v.At))
-	if failed > 0 {
+	fmt.Fprintf(stderr, "%d of %d %s dead drops verified at %s\n", in.Verified, in.Total, in.Kind, protocol.FormatTime(v.At))
+	if failed := in.Total - in.Verified; failed > 0 {
 		return exitError{1, fmt.Sprintf("%d dead drop(s) did not verify", failed)}
 	}
 	return nil
-}
-
-// deadDropKind tells a journalist dead-drop list (whose items carry an
-// epoch) from a user one. An empty list is read as user dead drops.
-func deadDropKind(body []byte) (deaddrop.Kind, error) {
-	var probe struct {
-		DeadDrops []map[string]json.RawMessage `json:"dead_drops"`
-	}
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return 0, fmt.Errorf("not a dead-drops response: %w", err)
-	}
-	if len(probe.DeadDrops) > 0 {
-		if _, ok := probe.DeadDrops[0]["epoch"]; ok {
-			return deaddrop.Journalist, nil
-		}
-	}
-	return deaddrop.User, nil
-}
-
-// openerFor returns a function that decrypts the messages of one dead
-// drop with the given key pairs, or nil when no key pair applies.
-func openerFor(kind deaddrop.Kind, v *keys.Verified, userPair string, journalistPairs []string) (func(*deaddrop.DeadDrop) ([]foundMessage, error), error) {
-	switch {
-	case kind == deaddrop.User && userPair != "":
-		sk, err := readPrivateKey(userPair)
-		if err != nil {
-			return nil, err
-		}
-		journalists := map[string][]*crypto.PublicKey{}
-		for _, id := range v.JournalistIDs() {
-			journalists[id] = v.JournalistMessagingKeys(id)
-		}
-		o, err := deaddrop.NewReaderOpener(sk, journalists)
-		if err != nil {
-			return nil, err
-		}
-		return func(d *deaddrop.DeadDrop) ([]foundMessage, error) {
-			replies, err := o.Open(d)
-			var out []foundMessage
-			for _, r := range replies {
-				m := foundMessage{DeadDropID: d.ID, Direction: "j2u", Type: "text", Text: &r.Message.Text}
-				if r.Message.Type == protocol.J2UTypeHandover {
-					m.Type, m.Text, m.HandoverTo = "handover", nil, r.Message.HandoverTo
-				}
-				out = append(out, m)
-			}
-			return out, err
-		}, nil
-	case kind == deaddrop.Journalist && len(journalistPairs) > 0:
-		var own []*crypto.PrivateKey
-		for _, p := range journalistPairs {
-			sk, err := readPrivateKey(p)
-			if err != nil {
-				return nil, err
-			}
-			own = append(own, sk)
-		}
-		o, err := deaddrop.NewJournalistOpener(own, v.AllCoverNodeMessagingKeys())
-		if err != nil {
-			return nil, err
-		}
-		return func(d *deaddrop.DeadDrop) ([]foundMessage, error) {
-			received, err := o.Open(d)
-			var out []foundMessage
-			for _, r := range received {
-				out = append(out, foundMessage{DeadDropID: d.ID, Direction: "u2j", Type: "text", Text: &r.Message.Text, ReplyKey: r.Message.ReplyKey.Hex()})
-			}
-			return out, err
-		}, nil
-	}
-	return nil, nil
 }
 
 func readPrivateKey(path string) (*crypto.PrivateKey, error) {
