@@ -21,6 +21,7 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/loadgen"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
@@ -159,7 +160,7 @@ func TestScaleOutUnderFailures(t *testing.T) {
 	var acked []string
 	sent := 0
 	for _, r := range reports {
-		var rep loadReport
+		var rep loadgen.Report
 		b, err := os.ReadFile(r)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,195 @@
+// Package loadgen simulates many app installs against an API: each sends
+// fixed-size cover messages at exponentially distributed intervals (a few
+// real ones with known content among them) and downloads the user dead
+// drops now and then, as chaff loadgen runs it. It measures what the
+// ingest acknowledged and how fast.
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/protocol"
+)
+
+// Report is what a run measured.
+type Report struct {
+	Readers      int                `json:"readers"`
+	Seconds      float64            `json:"seconds"`
+	Sent         int64              `json:"sent"`
+	Acknowledged int64              `json:"acknowledged"`
+	Errors       map[string]int     `json:"errors"`
+	LatencyMS    map[string]float64 `json:"latency_ms"`
+	Downloads    int64              `json:"dead_drop_downloads"`
+	Real         []Injected         `json:"real"`
+}
+
+// Injected is a real message put among the cover.
+type Injected struct {
+	To           string `json:"to"`
+	Text         string `json:"text"`
+	Acknowledged bool   `json:"acknowledged"`
+}
+
+// Options configure a run.
+type Options struct {
+	API, Ingest   string // URLs; Ingest defaults to API
+	Anchors       []keys.SignedPublicKey
+	Readers       int
+	Rate          float64       // messages per second, all readers together
+	Duration      time.Duration // of the run
+	Real          int           // real messages to put among the cover
+	To            []string      // journalists the real messages go to, in turn
+	DownloadEvery time.Duration // each reader's user dead-drop downloads
+}
+
+// Run runs a load until o.Duration has passed or ctx ends.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Ingest == "" {
+		o.Ingest = o.API
+	}
+	api := apiclient.New(o.API)
+	h, err := api.PublicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := keys.Verify(h, o.Anchors, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cks, err := v.CoverNodeKeys()
+	if err != nil {
+		return nil, err
+	}
+	var recipients []string
+	jks := map[string]*crypto.PublicKey{}
+	if o.Real > 0 {
+		recipients = o.To
+		for _, id := range recipients {
+			if jks[id], err = v.JournalistKey(id); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ingest := apiclient.NewWith(o.Ingest, &http.Client{Timeout: apiclient.DefaultTimeout, Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}})
+	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+
+	// Real messages: each goes to a random reader, in place of one of its
+	// cover messages.
+	type pending struct {
+		idx int
+		msg []byte
+	}
+	queues := make([]chan pending, o.Readers)
+	for i := range queues {
+		queues[i] = make(chan pending, 4)
+	}
+	rep := &Report{Readers: o.Readers, Errors: map[string]int{}}
+	for k := range o.Real {
+		reply, _ := crypto.GenerateKey()
+		text := fmt.Sprintf("loadgen real message %d of %d, %x", k+1, o.Real, rand.Uint64())
+		id := recipients[k%len(recipients)]
+		msg, err := protocol.SealU2C(cks, id, jks[id], reply.PublicKey(), text)
+		if err != nil {
+			return nil, err
+		}
+		rep.Real = append(rep.Real, Injected{To: id, Text: text})
+		queues[rand.IntN(o.Readers)] <- pending{idx: k, msg: msg}
+	}
+	var sent, acked, downloads atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	perReader := time.Duration(float64(o.Readers) / o.Rate * float64(time.Second))
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range o.Readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(rand.Uint64(), uint64(i)))
+			nextDL := time.Now().Add(time.Duration(r.Float64() * float64(o.DownloadEvery)))
+			lastID := int64(0)
+			for {
+				wait := time.Duration(r.ExpFloat64() * float64(perReader))
+				select {
+				case <-runCtx.Done():
+					return
+				case <-time.After(wait):
+				}
+				var msg []byte
+				realIdx := -1
+				select {
+				case p := <-queues[i]:
+					msg, realIdx = p.msg, p.idx
+				default:
+					c, err := protocol.SealCoverU2C(cks)
+					if err != nil {
+						continue
+					}
+					msg = c
+				}
+				t0 := time.Now()
+				err := ingest.SendUserMessage(runCtx, msg)
+				d := time.Since(t0)
+				sent.Add(1)
+				mu.Lock()
+				lat = append(lat, d)
+				switch status := apiclient.StatusOf(err); {
+				case err == nil:
+					acked.Add(1)
+					if realIdx >= 0 {
+						rep.Real[realIdx].Acknowledged = true
+					}
+				case status == 0:
+					rep.Errors["network"]++
+				default:
+					rep.Errors[fmt.Sprintf("HTTP %d", status)]++
+				}
+				mu.Unlock()
+				if apiclient.StatusOf(err) == 0 && err != nil && realIdx >= 0 {
+					select {
+					case queues[i] <- pending{idx: realIdx, msg: msg}: // try again next time
+					default:
+					}
+				}
+				if time.Now().After(nextDL) {
+					nextDL = time.Now().Add(o.DownloadEvery)
+					if b, err := api.DeadDropsAfter(runCtx, deaddrop.User, lastID); err == nil {
+						downloads.Add(1)
+						var l struct {
+							DeadDrops []struct {
+								ID int64 `json:"id"`
+							} `json:"dead_drops"`
+						}
+						if json.Unmarshal(b, &l) == nil && len(l.DeadDrops) > 0 {
+							lastID = l.DeadDrops[len(l.DeadDrops)-1].ID
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rep.Seconds = time.Since(start).Seconds()
+	rep.Sent, rep.Acknowledged, rep.Downloads = sent.Load(), acked.Load(), downloads.Load()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	rep.LatencyMS = map[string]float64{}
+	if len(lat) > 0 {
+		for name, q := range map[string]float64{"p50": 0.5, "p90": 0.9, "p99": 0.99, "max": 1} {
+			rep.LatencyMS[name] = float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
+		}
+	}
+	return rep, nil
+}
