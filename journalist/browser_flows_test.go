@@ -14,8 +14,15 @@ import (
 )
 
 // screenshotDir is where the browser test writes a screenshot of every
-// page it visits (committed, and linked from the README).
-const screenshotDir = "../docs/ui"
+// page it visits: docs/ui (committed, and linked from the README) with
+// CHAFF_UI_SCREENSHOTS=1, a temporary folder otherwise, so that an
+// ordinary test run leaves the work tree clean.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("CHAFF_UI_SCREENSHOTS") == "1" {
+		return "../docs/ui"
+	}
+	return t.TempDir()
+}
 
 // publishedVault makes a vault for the journalist id whose messaging
 // key is published (by a first sync), closed, and returns its path.
@@ -35,8 +42,9 @@ func (d *deployment) publishedVault(t *testing.T, id, pass string) string {
 
 // browser is a headless Chromium on one page of the UI.
 type browser struct {
-	t   *testing.T
-	ctx context.Context
+	t     *testing.T
+	ctx   context.Context
+	shots string // where shot writes
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -47,7 +55,7 @@ func newBrowser(t *testing.T) *browser {
 	t.Cleanup(cancel)
 	bctx, cancel = context.WithTimeout(bctx, 3*time.Minute)
 	t.Cleanup(cancel)
-	return &browser{t: t, ctx: bctx}
+	return &browser{t: t, ctx: bctx, shots: screenshotDir(t)}
 }
 
 // open loads a page.
@@ -88,14 +96,15 @@ func (b *browser) set(sel, value string) {
 
 func jsString(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
 
-// shot writes a screenshot of the whole page to docs/ui/NAME.png.
+// shot writes a screenshot of the whole page to NAME.png (see
+// screenshotDir).
 func (b *browser) shot(name string) {
 	b.t.Helper()
 	png := step(b.t, b.ctx, chromedp.FullScreenshot(100))
-	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+	if err := os.MkdirAll(b.shots, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
 }
@@ -231,13 +240,23 @@ func TestBrowserFlows(t *testing.T) {
 	b.wantIn("#flash", "write to bob from now on")
 	b.shot("10-conversation-sent")
 
+	// A message kept for one day only: its date turns to a warning, and
+	// the list says so.
+	step(t, b.ctx, chromedp.SetValue(".msg .expiry select", "1"))
+	b.submit(".msg .expiry button")
+	b.wantIn("#flash", "The message is now deleted on")
+	b.wantIn(".msg .meta.warn", "Deleted")
+	b.submit("#nav-list")
+	b.wantIn("ul.conversations .tag.warn", "1 message expires within 2 days")
+	b.shot("11-expiry-warning")
+
 	// A backup in three shares through the UI, restored from two.
 	dir := filepath.Join(t.TempDir(), "bk")
 	b.submit("#nav-vault")
 	b.set("#bk-out", dir)
 	b.submit("#backup-create")
 	b.wantIn("#flash", "any 2 restore it")
-	b.shot("11-backup")
+	b.shot("12-backup")
 	restored := filepath.Join(t.TempDir(), "restored.vault")
 	b.openDetails()
 	b.set("#rs-backup", filepath.Join(dir, "backup.chaff"))

@@ -34,6 +34,16 @@ func (v *Vault) Log(event, detail string) error {
 	return v.save()
 }
 
+// Note adds an entry to the vault's log without saving: it is kept with
+// the vault's next save (a sync saves, and the web UI syncs at unlock and
+// then every minute). For events that happen often or just before a save,
+// so that logging them costs no extra passphrase stretch.
+func (v *Vault) Note(event, detail string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.logLocked(event, detail)
+}
+
 // Events returns the vault's log, newest first.
 func (v *Vault) Events() []LogEntry {
 	v.mu.Lock()

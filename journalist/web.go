@@ -176,7 +176,7 @@ func (w *Web) sync(ctx context.Context) (SyncResult, error) {
 	if err != nil {
 		w.cfg.Logger.Warn("sync", "err", err)
 		st.Err = err.Error()
-		v.Log("error", "sync failed: "+err.Error())
+		v.Note("error", "sync failed: "+err.Error())
 	} else if res.Messages > 0 {
 		v.Log("sync", fmt.Sprintf("%s in %s", count(res.Messages, "new message", "new messages"), count(res.DeadDrops, "dead drop", "dead drops")))
 	}
@@ -656,7 +656,7 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 		w.unlockPage(rw, http.StatusInternalServerError, err.Error())
 		return
 	}
-	v.Log("unlock", "unlocked in the web UI")
+	v.Note("unlock", "unlocked in the web UI") // saved by the sync that follows
 	w.mu.Lock()
 	if w.vault != nil { // cannot happen while unlocks take turns; never leak a lock
 		w.vault.Close()
