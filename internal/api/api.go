@@ -117,19 +117,19 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.limiter = newClientLimiter(cfg.IngestRate, cfg.IngestBurst)
-	if s.keys, err = store.NewMirror(ctx, st.Keys); err != nil {
+	if s.keys, err = st.Mirror(ctx, store.BucketKeys); err != nil {
 		return nil, err
 	}
-	if s.adminKeys, err = store.NewMirror(ctx, st.AdminKeys); err != nil {
+	if s.adminKeys, err = st.Mirror(ctx, store.BucketAdminKeys); err != nil {
 		return nil, err
 	}
-	if s.profiles, err = store.NewMirror(ctx, st.Profiles); err != nil {
+	if s.profiles, err = st.Mirror(ctx, store.BucketProfiles); err != nil {
 		return nil, err
 	}
-	if s.status, err = store.NewMirror(ctx, st.Status); err != nil {
+	if s.status, err = st.Mirror(ctx, store.BucketStatus); err != nil {
 		return nil, err
 	}
-	if s.idForms, err = store.NewMirror(ctx, st.IDForms); err != nil {
+	if s.idForms, err = st.Mirror(ctx, store.BucketIDForms); err != nil {
 		return nil, err
 	}
 	for kind, limit := range map[deaddrop.Kind]int{deaddrop.User: cfg.UserDeadDropLimit, deaddrop.Journalist: cfg.JournalistDeadDropLimit} {

@@ -10,7 +10,6 @@ import (
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // clockSkew is how far ahead of ours a signer's clock may be.
@@ -171,8 +170,8 @@ func certifiedBy(k *keys.SignedPublicKey, parents []keys.VerifiedKey, now time.T
 }
 
 // sync waits until mirror reflects every change made to kv so far.
-func (s *Server) sync(ctx context.Context, m *store.Mirror, kv jetstream.KeyValue) error {
-	rev, err := s.st.MaxRevision(ctx, kv)
+func (s *Server) sync(ctx context.Context, m *store.Mirror, bucket string) error {
+	rev, err := s.st.MaxRevision(ctx, bucket)
 	if err != nil {
 		return err
 	}

@@ -158,10 +158,10 @@ func (s *Server) postJournalistIdentityKey(w http.ResponseWriter, r *http.Reques
 	var dequeue func() error
 	if body.FromQueue {
 		dequeue = func() error {
-			if err := s.st.IDForms.Purge(r.Context(), profileKey(body.JournalistID)); err != nil {
+			if err := s.st.Purge(r.Context(), store.BucketIDForms, profileKey(body.JournalistID)); err != nil {
 				return err
 			}
-			return s.sync(r.Context(), s.idForms, s.st.IDForms)
+			return s.sync(r.Context(), s.idForms, store.BucketIDForms)
 		}
 	}
 	s.storeKeyThen(w, r, req, store.KeyRecord{Role: keys.JournalistIdentity, Owner: body.JournalistID, Parent: parent.Hex(), Key: body.Key}, true, dequeue)
@@ -238,7 +238,7 @@ func (s *Server) postIdentityKeyForm(w http.ResponseWriter, r *http.Request) {
 	b, err := json.Marshal(apiclient.QueuedIdentityKeyForm{JournalistID: req.signer.Owner, Form: body.Form})
 	if err == nil {
 		var rev uint64
-		rev, err = s.st.IDForms.Put(r.Context(), profileKey(req.signer.Owner), b)
+		rev, err = s.st.Put(r.Context(), store.BucketIDForms, profileKey(req.signer.Owner), b)
 		if err == nil {
 			err = s.idForms.WaitRevision(r.Context(), rev)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
@@ -35,7 +36,7 @@ func (s *Server) putProfile(w http.ResponseWriter, r *http.Request, req *signedR
 	b, err := json.Marshal(p)
 	if err == nil {
 		var rev uint64
-		rev, err = s.st.Profiles.Put(r.Context(), profileKey(p.ID), b)
+		rev, err = s.st.Put(r.Context(), store.BucketProfiles, profileKey(p.ID), b)
 		if err == nil {
 			err = s.profiles.WaitRevision(r.Context(), rev)
 		}
@@ -141,13 +142,13 @@ func (s *Server) deleteJournalist(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if err := s.st.Profiles.Purge(r.Context(), profileKey(id)); err != nil {
+	if err := s.st.Purge(r.Context(), store.BucketProfiles, profileKey(id)); err != nil {
 		s.fail(w, req, http.StatusInternalServerError, "database error")
 		return
 	}
 	// Wait until this replica no longer shows the journalist.
-	if err := s.sync(r.Context(), s.profiles, s.st.Profiles); err == nil {
-		_ = s.sync(r.Context(), s.keys, s.st.Keys)
+	if err := s.sync(r.Context(), s.profiles, store.BucketProfiles); err == nil {
+		_ = s.sync(r.Context(), s.keys, store.BucketKeys)
 	}
 	s.log.Info("journalist removed", "journalist", id)
 	writeEmpty(w)
@@ -194,7 +195,7 @@ func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	b, _ := json.Marshal(apiclient.StatusEvent{Status: body.Status.Status, IsAvailable: avail, Description: body.Status.Description, Timestamp: body.Status.Timestamp})
-	rev, err := s.st.Status.Put(r.Context(), statusKey, b)
+	rev, err := s.st.Put(r.Context(), store.BucketStatus, statusKey, b)
 	if err == nil {
 		err = s.status.WaitRevision(r.Context(), rev)
 	}

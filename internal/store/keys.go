@@ -40,9 +40,9 @@ func entryName(role keys.Role, owner string, key []byte) string {
 func (s *Store) bucketFor(role keys.Role) jetstream.KeyValue {
 	switch role {
 	case keys.Admin, keys.BackupIdentity, keys.BackupMessaging:
-		return s.AdminKeys
+		return s.adminKeys
 	}
-	return s.Keys
+	return s.keys
 }
 
 // PutKey stores a key record and returns its epoch. Storing a key that is
@@ -89,16 +89,15 @@ func DecodeKeyRecord(name string, value []byte, rev uint64) (KeyRecord, error) {
 // MaxEpoch is the last revision of the key bucket: the highest epoch ever
 // given, expired and removed keys included.
 func (s *Store) MaxEpoch(ctx context.Context) (uint64, error) {
-	st, err := s.Keys.Status(ctx)
+	return s.MaxRevision(ctx, BucketKeys)
+}
+
+// MaxRevision returns the last revision of the bucket named name.
+func (s *Store) MaxRevision(ctx context.Context, name string) (uint64, error) {
+	kv, err := s.bucket(name)
 	if err != nil {
 		return 0, err
 	}
-	info := st.(*jetstream.KeyValueBucketStatus).StreamInfo()
-	return info.State.LastSeq, nil
-}
-
-// MaxRevision returns the last revision of a bucket.
-func (s *Store) MaxRevision(ctx context.Context, kv jetstream.KeyValue) (uint64, error) {
 	st, err := kv.Status(ctx)
 	if err != nil {
 		return 0, err

@@ -60,13 +60,19 @@ type Config struct {
 const DefaultRetention = 14 * 24 * time.Hour
 
 // Store is the JetStream-backed state.
+//
+// Handlers reach its streams and buckets only through its methods: none
+// of its JetStream handles is exported.
 type Store struct {
-	JS  jetstream.JetStream
+	js  jetstream.JetStream
 	cfg Config
 
 	deadDrops map[deaddrop.Kind]jetstream.Stream
 
-	Keys, AdminKeys, Profiles, Status, SeenForms, IDForms jetstream.KeyValue
+	keys, adminKeys, profiles, status, seenForms, idForms jetstream.KeyValue
+	// buckets are the ones handlers write by name (Put, Purge, Mirror,
+	// MaxRevision); seenForms is not among them.
+	buckets map[string]jetstream.KeyValue
 }
 
 // Open creates or updates the streams and buckets and returns the store.
@@ -81,7 +87,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{JS: js, cfg: cfg, deadDrops: map[deaddrop.Kind]jetstream.Stream{}}
+	s := &Store{js: js, cfg: cfg, deadDrops: map[deaddrop.Kind]jetstream.Stream{}}
 	// Several replicas may start at once and create the same streams: on
 	// a cluster that can time out while the meta group settles, so retry
 	// for a while.
@@ -137,12 +143,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		dst *jetstream.KeyValue
 		cfg jetstream.KeyValueConfig
 	}{
-		{&s.Keys, jetstream.KeyValueConfig{Bucket: BucketKeys, Description: "key hierarchy; revision = epoch"}},
-		{&s.AdminKeys, jetstream.KeyValueConfig{Bucket: BucketAdminKeys, Description: "admin and backup keys"}},
-		{&s.Profiles, jetstream.KeyValueConfig{Bucket: BucketProfiles, Description: "journalist profiles"}},
-		{&s.Status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "system status"}},
-		{&s.IDForms, jetstream.KeyValueConfig{Bucket: BucketIDForms, Description: "queued journalist identity-key rotation forms"}},
-		{&s.SeenForms, jetstream.KeyValueConfig{Bucket: BucketSeenForms, Description: "signed forms already used, until they expire", LimitMarkerTTL: time.Minute}},
+		{&s.keys, jetstream.KeyValueConfig{Bucket: BucketKeys, Description: "key hierarchy; revision = epoch"}},
+		{&s.adminKeys, jetstream.KeyValueConfig{Bucket: BucketAdminKeys, Description: "admin and backup keys"}},
+		{&s.profiles, jetstream.KeyValueConfig{Bucket: BucketProfiles, Description: "journalist profiles"}},
+		{&s.status, jetstream.KeyValueConfig{Bucket: BucketStatus, Description: "system status"}},
+		{&s.idForms, jetstream.KeyValueConfig{Bucket: BucketIDForms, Description: "queued journalist identity-key rotation forms"}},
+		{&s.seenForms, jetstream.KeyValueConfig{Bucket: BucketSeenForms, Description: "signed forms already used, until they expire", LimitMarkerTTL: time.Minute}},
 	} {
 		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, cfg.Replicas
 		if err := retry("bucket "+b.cfg.Bucket, func(ctx context.Context) (err error) {
@@ -152,7 +158,61 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.buckets = map[string]jetstream.KeyValue{
+		BucketKeys: s.keys, BucketAdminKeys: s.adminKeys, BucketProfiles: s.profiles, BucketStatus: s.status, BucketIDForms: s.idForms,
+	}
 	return s, nil
+}
+
+// bucket returns the bucket named name (one of the Bucket constants but
+// BucketSeenForms).
+func (s *Store) bucket(name string) (jetstream.KeyValue, error) {
+	kv := s.buckets[name]
+	if kv == nil {
+		return nil, fmt.Errorf("store: no bucket %q", name)
+	}
+	return kv, nil
+}
+
+// Put stores value under key in the bucket named name and returns the
+// entry's revision.
+func (s *Store) Put(ctx context.Context, name, key string, value []byte) (uint64, error) {
+	kv, err := s.bucket(name)
+	if err != nil {
+		return 0, err
+	}
+	return kv.Put(ctx, key, value)
+}
+
+// Purge removes key, and its history, from the bucket named name.
+func (s *Store) Purge(ctx context.Context, name, key string) error {
+	kv, err := s.bucket(name)
+	if err != nil {
+		return err
+	}
+	return kv.Purge(ctx, key)
+}
+
+// Mirror starts an in-memory mirror of the bucket named name.
+func (s *Store) Mirror(ctx context.Context, name string) (*Mirror, error) {
+	kv, err := s.bucket(name)
+	if err != nil {
+		return nil, err
+	}
+	return NewMirror(ctx, kv)
+}
+
+// StreamMsgs returns how many messages the stream named name holds.
+func (s *Store) StreamMsgs(ctx context.Context, name string) (uint64, error) {
+	st, err := s.js.Stream(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
 }
 
 // setupAttempt bounds one attempt at creating or updating a stream or a
@@ -198,7 +258,7 @@ func (s *Store) appendMessage(ctx context.Context, subject string, msg []byte) e
 		// connection's acknowledgement handling; each still waits for its
 		// own acknowledgement.
 		var err error
-		fut, perr := s.JS.PublishMsgAsync(m)
+		fut, perr := s.js.PublishMsgAsync(m)
 		if perr != nil {
 			err = perr
 		} else {
@@ -255,7 +315,7 @@ func deadDropSubject(kind deaddrop.Kind) string {
 // stream sequence. Re-publishing identical data within the retention
 // returns the original id with duplicate set.
 func (s *Store) PublishDeadDrop(ctx context.Context, d *deaddrop.DeadDrop) (id uint64, duplicate bool, err error) {
-	ack, err := s.JS.PublishMsg(ctx, deadDropMsg(d))
+	ack, err := s.js.PublishMsg(ctx, deadDropMsg(d))
 	if err != nil {
 		return 0, false, err
 	}
@@ -354,7 +414,7 @@ func (s *Store) WatchDeadDrops(ctx context.Context, kind deaddrop.Kind, fn func(
 func (s *Store) SeenForm(ctx context.Context, signature []byte, notValidAfter, now time.Time) (bool, error) {
 	sum := sha256.Sum256(signature)
 	ttl := notValidAfter.Sub(now) + time.Minute // beyond the form's life, with margin for clock skew
-	_, err := s.SeenForms.Create(ctx, hex.EncodeToString(sum[:]), []byte{1}, jetstream.KeyTTL(max(ttl, time.Second)))
+	_, err := s.seenForms.Create(ctx, hex.EncodeToString(sum[:]), []byte{1}, jetstream.KeyTTL(max(ttl, time.Second)))
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return false, nil
 	}
@@ -365,5 +425,5 @@ func (s *Store) SeenForm(ctx context.Context, signature []byte, notValidAfter, n
 // carried failed and may be retried.
 func (s *Store) ForgetForm(ctx context.Context, signature []byte) error {
 	sum := sha256.Sum256(signature)
-	return s.SeenForms.Purge(ctx, hex.EncodeToString(sum[:]))
+	return s.seenForms.Purge(ctx, hex.EncodeToString(sum[:]))
 }

@@ -85,3 +85,37 @@ func TestOpenUpdatesConfiguration(t *testing.T) {
 		t.Errorf("U2C stream holds %d messages after reopening, want 1", n)
 	}
 }
+
+// TestBuckets: handlers write the buckets by name through the store (Put,
+// Purge, MaxRevision, Mirror); the seen-forms bucket and unknown names
+// are not reachable that way.
+func TestBuckets(t *testing.T) {
+	_, nc := testnet.StartNATS(t)
+	st, err := store.Open(t.Context(), nc, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	m, err := st.Mirror(ctx, store.BucketProfiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := st.Put(ctx, store.BucketProfiles, "p1", []byte("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if max, err := st.MaxRevision(ctx, store.BucketProfiles); err != nil || max != rev {
+		t.Fatalf("max revision %d, want %d: %v", max, rev, err)
+	}
+	if err := m.WaitRevision(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(ctx, store.BucketProfiles, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{store.BucketSeenForms, "nope"} {
+		if _, err := st.Put(ctx, name, "k", []byte("v")); err == nil {
+			t.Errorf("Put reached bucket %q", name)
+		}
+	}
+}

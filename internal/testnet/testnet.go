@@ -321,13 +321,9 @@ func StateKey(t testing.TB) *[crypto.SecretBoxKeySize]byte {
 // StreamMsgs returns how many messages a stream of the API's store holds.
 func (a *API) StreamMsgs(t testing.TB, name string) uint64 {
 	t.Helper()
-	s, err := a.Store.JS.Stream(t.Context(), name)
+	n, err := a.Store.StreamMsgs(t.Context(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
+	return n
 }
