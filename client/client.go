@@ -692,5 +692,12 @@ func (s *Session) Queued() (int, error) {
 	return q.realCount(s.mb.QueueSecret), nil
 }
 
-// Threads returns the conversations by journalist id.
-func (s *Session) Threads() map[string][]Message { return s.mb.Threads }
+// Threads returns a copy of the conversations by journalist id: changing
+// it changes nothing in the mailbox.
+func (s *Session) Threads() map[string][]Message {
+	out := make(map[string][]Message, len(s.mb.Threads))
+	for id, msgs := range s.mb.Threads {
+		out[id] = slices.Clone(msgs)
+	}
+	return out
+}

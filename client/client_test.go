@@ -146,6 +146,13 @@ func TestStorageIndistinguishable(t *testing.T) {
 	if err != nil || len(s.Threads()["alice"]) != 1 {
 		t.Fatalf("unlock: %v %+v", err, s)
 	}
+	// Threads is a copy: changing it leaves the mailbox as it was.
+	th := s.Threads()
+	th["alice"][0].Text = "changed"
+	th["bob"] = nil
+	if got := s.Threads(); len(got) != 1 || got["alice"][0].Text != "hello" {
+		t.Fatalf("changing Threads' answer changed the mailbox: %+v", got)
+	}
 	wrong, _ := NewPassphrase(PassphraseWords)
 	_, errWrong := used.Unlock(wrong)
 	_, errUnused := unused.Unlock(pass)
