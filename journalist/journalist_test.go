@@ -76,7 +76,10 @@ func deploy(t *testing.T) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go node.Run(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); node.Run(ctx) }()
+	// The node stops before NATS does (cleanups run last first).
+	t.Cleanup(func() { cancel(); <-stopped })
 	return &deployment{n: n, url: a.URL, cnBundle: cnBundle}
 }
 
