@@ -241,6 +241,9 @@ func exportReplyKey(s interface {
 // (ML-KEM's implicit rejection turns a wrong key into a failed AEAD open),
 // and when its X25519 half is a low-order point.
 func openHPKE(sk *PrivateKey, info string, box []byte, export bool) ([]byte, *ReplyKey, error) {
+	if sk == nil {
+		return nil, nil, errors.New("pq: missing private key")
+	}
 	if len(box) < HPKEOverhead {
 		return nil, nil, &crypto.LengthError{What: "HPKE box", Got: len(box), Want: HPKEOverhead, AtLeast: true}
 	}

@@ -2,6 +2,7 @@ package pq
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 
 	"github.com/chaffhq/chaff/crypto"
@@ -172,6 +173,9 @@ func OpenC2J(journalistKey *PrivateKey, chunk []byte) ([]byte, error) {
 // the reader's latest message: XChaCha20-Poly1305 with a random nonce,
 // ciphertext ‖ tag ‖ nonce (docs/PQ.md §5.4).
 func SealJ2U(replyKey *ReplyKey, m *protocol.JournalistMessage) ([]byte, error) {
+	if replyKey == nil || m == nil {
+		return nil, errors.New("pq: a reply needs a reply key and a message")
+	}
 	pt, err := protocol.NewJ2UPlaintext(m)
 	if err != nil {
 		return nil, err
@@ -192,6 +196,9 @@ func RandomJ2U() ([]byte, error) {
 // OpenJ2U opens a user dead-drop chunk with one reply key. It costs one
 // symmetric open and no public-key operation.
 func OpenJ2U(replyKey *ReplyKey, chunk []byte) (*protocol.JournalistMessage, error) {
+	if replyKey == nil {
+		return nil, errors.New("pq: missing reply key")
+	}
 	if len(chunk) != J2UMessageSize {
 		return nil, lengthError("J2U message", len(chunk), J2UMessageSize)
 	}

@@ -246,6 +246,15 @@ func TestReplyPath(t *testing.T) {
 	if m, _, err := OpenJ2C(cn0, cover, 0); err != nil || m.Real {
 		t.Fatalf("cover J2C opened to %v, %v", m, err)
 	}
+	if _, err := SealJ2U(nil, &protocol.JournalistMessage{}); err == nil {
+		t.Fatal("sealed a reply without a key")
+	}
+	if _, err := OpenJ2U(nil, m.J2U); err == nil {
+		t.Fatal("opened a reply without a key")
+	}
+	if _, _, err := OpenU2C(nil, make([]byte, U2CMessageSize), 0); err == nil {
+		t.Fatal("opened a U2C without a key")
+	}
 	filler, err := RandomJ2U()
 	if err != nil || len(filler) != J2UMessageSize {
 		t.Fatalf("filler J2U: %d bytes, %v", len(filler), err)
