@@ -179,12 +179,21 @@ func padBackup(b []byte) []byte {
 }
 
 func unpadBackup(b []byte) ([]byte, error) {
-	if len(b) < 8 || len(b)%backupPadding != 0 {
+	if len(b)%backupPadding != 0 {
 		return nil, errors.New("the backup's padding is wrong")
+	}
+	return unpadLength(b)
+}
+
+// unpadLength returns what padBackup padded, by its length field (the
+// padding step is not checked: it may have changed since).
+func unpadLength(b []byte) ([]byte, error) {
+	if len(b) < 8 {
+		return nil, errors.New("the padding is wrong")
 	}
 	n := binary.BigEndian.Uint64(b)
 	if n > uint64(len(b)-8) {
-		return nil, errors.New("the backup's length field is wrong")
+		return nil, errors.New("the length field is wrong")
 	}
 	return b[8 : 8+n], nil
 }

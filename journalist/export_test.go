@@ -37,3 +37,11 @@ func SetKeepCopies(on bool) (restore func()) {
 	testHookKeepCopies = on
 	return func() { testHookKeepCopies = old }
 }
+
+// SetUnpaddedVault seals vaults without padding (on): the negative control
+// of the seized-laptop test. It returns a function restoring the setting.
+func SetUnpaddedVault(on bool) (restore func()) {
+	old := testHookUnpaddedVault
+	testHookUnpaddedVault = on
+	return func() { testHookUnpaddedVault = old }
+}

@@ -2,6 +2,8 @@ package journalist_test
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +128,44 @@ func TestSyncReplayedDeadDrops(t *testing.T) {
 		replay(2)
 		if n := adversary.Received(c.Carol)["once"]; n != 3 {
 			t.Fatalf("without the record of what was seen, two more copies gave %d messages, want 3", n)
+		}
+	})
+}
+
+// TestSeizedLaptopShowsNoMessages: a journalist's vault directory,
+// snapshotted after each sync, is the same size whether the sync brought
+// messages or only cover; so two seizures of a laptop (or its backups) do
+// not count the messages received between them. The negative control
+// seals the vault unpadded and sees it grow with each message.
+func TestSeizedLaptopShowsNoMessages(t *testing.T) {
+	sizes := func(t *testing.T) []int64 {
+		d := adversary.Start(t, adversary.Options{})
+		c := d.StartConversation("first")
+		adversary.SyncUntil(t, c.Carol, "the first message", func() bool { return adversary.Received(c.Carol)["first"] == 1 })
+		var out []int64
+		for i := range 3 {
+			c.Send(fmt.Sprintf("message %d", i))
+			adversary.SyncUntil(t, c.Carol, "the message", func() bool { return adversary.Received(c.Carol)[fmt.Sprintf("message %d", i)] == 1 })
+			snap := adversary.SnapshotDir(t, filepath.Dir(c.CarolVault))
+			f, ok := snap.File(filepath.Base(c.CarolVault))
+			if !ok {
+				t.Fatalf("no vault in %v", snap.Names())
+			}
+			out = append(out, f.Size)
+		}
+		return out
+	}
+	got := sizes(t)
+	for _, n := range got {
+		if n != got[0] {
+			t.Fatalf("the vault's sizes after each message: %v", got)
+		}
+	}
+	t.Run("negative control", func(t *testing.T) {
+		defer journalist.SetUnpaddedVault(true)()
+		got := sizes(t)
+		if got[0] == got[len(got)-1] {
+			t.Fatalf("the test did not see an unpadded vault grow: %v", got)
 		}
 	})
 }

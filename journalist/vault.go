@@ -82,6 +82,9 @@ func sealVault(path, passphrase string, kdf KDFParams, v any) error {
 	if err != nil {
 		return err
 	}
+	if !testHookUnpaddedVault {
+		plain = padBackup(plain)
+	}
 	salt := make([]byte, vaultSaltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return err
@@ -134,11 +137,26 @@ func openVault(path, passphrase string, v any) (KDFParams, error) {
 	if err != nil {
 		return KDFParams{}, ErrWrongPassphrase
 	}
+	if len(plain) > 0 && plain[0] != '{' { // padded (a vault from before padding is bare JSON)
+		if plain, err = unpadLength(plain); err != nil {
+			return KDFParams{}, fmt.Errorf("%s: %w (%v)", path, ErrDamaged, err)
+		}
+	}
 	if err := json.Unmarshal(plain, v); err != nil {
 		return KDFParams{}, fmt.Errorf("%s: %w (%v)", path, ErrDamaged, err)
 	}
 	return kdf, nil
 }
+
+// The vault's plaintext is padded as a backup's is (padBackup: its length,
+// then zeros up to a multiple of BackupPadding), so that the vault file's
+// size says how much it holds only to within a mebibyte: a laptop seized
+// twice, or its backups, do not show each message the journalist
+// received, as the size of bare JSON would.
+
+// testHookUnpaddedVault seals the vault without padding, for the negative
+// control of the seized-laptop test.
+var testHookUnpaddedVault bool
 
 // checkPassphrase reports whether passphrase opens the vault at path,
 // without taking its lock (the web UI checks it this way while it holds

@@ -60,6 +60,9 @@ type Conversation struct {
 	Dir   string // the reader's install
 	Pass  string // the reader's passphrase
 	Carol *journalist.Vault
+	// CarolVault is the path of carol's vault file, alone in its
+	// directory (with its lock file).
+	CarolVault string
 }
 
 // StartConversation registers carol (publishing her messaging key),
@@ -68,11 +71,11 @@ type Conversation struct {
 func (d *Deployment) StartConversation(msg string) *Conversation {
 	t := d.T
 	t.Helper()
-	carol, _ := d.Journalist("carol")
+	carol, vault := d.Journalist("carol")
 	if _, err := carol.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := &Conversation{D: d, Dir: t.TempDir(), Carol: carol}
+	c := &Conversation{D: d, Dir: t.TempDir(), Carol: carol, CarolVault: vault}
 	c.App = d.StartReader(c.Dir)
 	if err := c.App.Refresh(context.Background()); err != nil {
 		t.Fatal(err)

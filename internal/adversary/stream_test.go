@@ -34,7 +34,7 @@ func TestStreamPowersKeepMessages(t *testing.T) {
 	if err := other.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c.Send("second") // one real message and one cover
+	c.Send("second")                                    // one real message and one cover
 	if _, err := other.BackgroundRun(ctx); err != nil { // two cover
 		t.Fatal(err)
 	}
