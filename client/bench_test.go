@@ -6,7 +6,7 @@ import (
 
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
-	"github.com/chaffhq/chaff/internal/benchx"
+	"github.com/chaffhq/chaff/internal/benchratio"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -21,7 +21,7 @@ func BenchmarkCoverMessage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 // BenchmarkProcessUserDeadDrop is the CPU an install spends on each user
@@ -56,5 +56,5 @@ func BenchmarkProcessUserDeadDrop(b *testing.B) {
 		}
 		o.Open(d)
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }

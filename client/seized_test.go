@@ -9,7 +9,7 @@ import (
 
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/adversary"
-	"github.com/chaffhq/chaff/internal/stats"
+	"github.com/chaffhq/chaff/internal/distinguishers"
 )
 
 // seizedKDF makes the passphrase stretch slow enough (tens of
@@ -125,7 +125,7 @@ func TestSeizedPhoneShowsNoUse(t *testing.T) {
 			}
 		}
 	}
-	d, p := stats.KS(mb.spread, none.spread)
+	d, p := distinguishers.KS(mb.spread, none.spread)
 	t.Logf("mtime spread: median %.1f ms after a mailbox use, %.1f ms after other uses; KS D=%.2f p=%.3g",
 		1e3*median(mb.spread), 1e3*median(none.spread), d, p)
 	if p < 1e-4 {
@@ -135,7 +135,7 @@ func TestSeizedPhoneShowsNoUse(t *testing.T) {
 	t.Run("negative control", func(t *testing.T) {
 		defer client.SetStretchBetweenWrites(true)()
 		mb, none := useAndSeize(t, seizedRounds)
-		d, p := stats.KS(mb.spread, none.spread)
+		d, p := distinguishers.KS(mb.spread, none.spread)
 		t.Logf("old write order: median %.1f ms after a mailbox use, %.1f ms after other uses; KS D=%.2f p=%.3g",
 			1e3*median(mb.spread), 1e3*median(none.spread), d, p)
 		if p >= 1e-3 {

@@ -9,7 +9,7 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/adversary"
-	"github.com/chaffhq/chaff/internal/stats"
+	"github.com/chaffhq/chaff/internal/distinguishers"
 )
 
 // wireRun is what the adversary on the wire records of one install:
@@ -111,7 +111,7 @@ func distinguishable(src, other []wireRun) string {
 	for _, r := range other {
 		b = append(b, r.times...)
 	}
-	if d, p := stats.KS(a, b); p < 1e-4 {
+	if d, p := distinguishers.KS(a, b); p < 1e-4 {
 		return fmt.Sprintf("the times of the posts differ: KS D=%.2f p=%.3g", d, p)
 	}
 	return ""

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/internal/benchx"
+	"github.com/chaffhq/chaff/internal/benchratio"
 )
 
 // BenchmarkX25519 is the bare shared-secret operation that every other
@@ -39,14 +39,14 @@ func BenchmarkX25519StdlibECDH(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkGenerateKey(b *testing.B) {
 	for b.Loop() {
 		genKey(b)
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func randMsg(b *testing.B, n int) []byte {
@@ -64,7 +64,7 @@ func BenchmarkSealAnonymous(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkOpenAnonymous(b *testing.B) {
@@ -78,7 +78,7 @@ func BenchmarkOpenAnonymous(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkSealTwoParty(b *testing.B) {
@@ -89,7 +89,7 @@ func BenchmarkSealTwoParty(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkOpenTwoParty(b *testing.B) {
@@ -103,7 +103,7 @@ func BenchmarkOpenTwoParty(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 // BenchmarkOpenTwoPartyPrecomputed is one trial decryption of a dead-drop
@@ -123,7 +123,7 @@ func BenchmarkOpenTwoPartyPrecomputed(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkSealMultiAnonymous(b *testing.B) {
@@ -134,7 +134,7 @@ func BenchmarkSealMultiAnonymous(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkOpenMultiAnonymous(b *testing.B) {
@@ -148,7 +148,7 @@ func BenchmarkOpenMultiAnonymous(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkSecretBox(b *testing.B) {
@@ -163,7 +163,7 @@ func BenchmarkSecretBox(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkSign(b *testing.B) {
@@ -175,7 +175,7 @@ func BenchmarkSign(b *testing.B) {
 	for b.Loop() {
 		sk.Sign(msg)
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkVerify(b *testing.B) {
@@ -191,5 +191,5 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/chaffhq/chaff/internal/benchx"
+	"github.com/chaffhq/chaff/internal/benchratio"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -43,7 +43,7 @@ func BenchmarkOpenU2C(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 // BenchmarkOpenU2CWrongSlot is the same when the sender put the CoverNode's
@@ -59,7 +59,7 @@ func BenchmarkOpenU2CWrongSlot(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 // BenchmarkSealCoverU2C is a client's work per cover message.
@@ -71,7 +71,7 @@ func BenchmarkSealCoverU2C(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 // BenchmarkSealU2C is a client's work for a real message (same cost as
@@ -84,7 +84,7 @@ func BenchmarkSealU2C(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }
 
 func BenchmarkEncodeText(b *testing.B) {
@@ -93,5 +93,5 @@ func BenchmarkEncodeText(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	benchx.ReportX25519Ratio(b)
+	benchratio.ReportX25519Ratio(b)
 }

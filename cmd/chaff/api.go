@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,7 +66,7 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 			opts = append(opts, nats.UserCredentials(n.creds))
 		}
 		if n.token != "" {
-			tok, err := natsx.ReadToken(n.token)
+			tok, err := embeddednats.ReadToken(n.token)
 			if err != nil {
 				return nil, 0, nil, err
 			}
@@ -88,7 +88,7 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 		}
 		return nc, replicas, func() { nc.Drain() }, nil
 	}
-	o := natsx.Options{StoreDir: filepath.Join(n.dataDir, "jetstream"), Name: "chaff"}
+	o := embeddednats.Options{StoreDir: filepath.Join(n.dataDir, "jetstream"), Name: "chaff"}
 	var inProcess []nats.Option
 	if n.listen != "" {
 		if err := n.listenOptions(&o, log); err != nil {
@@ -99,11 +99,11 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 	if err := os.MkdirAll(n.dataDir, 0o700); err != nil {
 		return nil, 0, nil, err
 	}
-	srv, err := natsx.Start(o)
+	srv, err := embeddednats.Start(o)
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	nc, err := natsx.ConnectInProcess(srv, name, inProcess...)
+	nc, err := embeddednats.ConnectInProcess(srv, name, inProcess...)
 	if err != nil {
 		srv.Shutdown()
 		return nil, 0, nil, err
@@ -117,7 +117,7 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 	if replicas == 0 {
 		replicas = 1
 	}
-	return nc, replicas, func() { natsx.Shutdown(nc, srv) }, nil
+	return nc, replicas, func() { embeddednats.Shutdown(nc, srv) }, nil
 }
 
 // natsListenTokenFile is where --nats-listen's token is kept by default,
@@ -127,7 +127,7 @@ const natsListenTokenFile = "nats-listen.token"
 // listenOptions sets the client listener of the embedded server from
 // --nats-listen: every client presents the token (created on first use),
 // and beyond loopback TLS is required as well.
-func (n *natsFlags) listenOptions(o *natsx.Options, log *slog.Logger) error {
+func (n *natsFlags) listenOptions(o *embeddednats.Options, log *slog.Logger) error {
 	host, port, err := net.SplitHostPort(n.listen)
 	if err != nil {
 		return fmt.Errorf("--nats-listen: %w", err)
@@ -143,7 +143,7 @@ func (n *natsFlags) listenOptions(o *natsx.Options, log *slog.Logger) error {
 	if (n.listenCert == "") != (n.listenKey == "") {
 		return errors.New("--nats-listen-tls-cert and --nats-listen-tls-key go together")
 	}
-	if !natsx.IsLoopback(host) && n.listenCert == "" {
+	if !embeddednats.IsLoopback(host) && n.listenCert == "" {
 		return fmt.Errorf("--nats-listen %s is reachable from other machines: whoever reaches it reads and writes every stream and bucket; give it --nats-listen-tls-cert and --nats-listen-tls-key (its clients then use --nats-tls-ca and --nats-token-file), or listen on 127.0.0.1", n.listen)
 	}
 	if n.listenCert != "" {
@@ -160,7 +160,7 @@ func (n *natsFlags) listenOptions(o *natsx.Options, log *slog.Logger) error {
 		}
 		path = filepath.Join(n.dataDir, natsListenTokenFile)
 	}
-	tok, created, err := natsx.LoadOrCreateToken(path)
+	tok, created, err := embeddednats.LoadOrCreateToken(path)
 	if err != nil {
 		return err
 	}

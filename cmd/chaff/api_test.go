@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/protocol"
@@ -152,12 +152,12 @@ func TestAPICommand(t *testing.T) {
 	}
 
 	// Every acknowledged message is in the stream exactly once.
-	srv, err := natsx.Start(natsx.Options{StoreDir: filepath.Join(dir, "data", "jetstream"), Name: "check"})
+	srv, err := embeddednats.Start(embeddednats.Options{StoreDir: filepath.Join(dir, "data", "jetstream"), Name: "check"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	nc, err := natsx.ConnectInProcess(srv, "check")
+	nc, err := embeddednats.ConnectInProcess(srv, "check")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
-	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/internal/vectors"
@@ -111,9 +111,9 @@ func cmdAPIStart(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	anchor, err := keys.ReadPublicKeyFile(paths[0])
 	ts.Check(err)
-	srv, err := natsx.Start(natsx.Options{StoreDir: ts.MkAbs("api-nats"), Name: "script"})
+	srv, err := embeddednats.Start(embeddednats.Options{StoreDir: ts.MkAbs("api-nats"), Name: "script"})
 	ts.Check(err)
-	nc, err := natsx.ConnectInProcess(srv, "script")
+	nc, err := embeddednats.ConnectInProcess(srv, "script")
 	ts.Check(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := store.Open(ctx, nc, store.Config{})
@@ -347,9 +347,9 @@ var (
 func cmdDeploy(ts *testscript.TestScript, neg bool, args []string) {
 	t := scriptTB{ts}
 	n := testnet.NewNewsroom(t, time.Now())
-	srv, err := natsx.Start(natsx.Options{StoreDir: ts.MkAbs("deploy-nats"), Name: "deploy"})
+	srv, err := embeddednats.Start(embeddednats.Options{StoreDir: ts.MkAbs("deploy-nats"), Name: "deploy"})
 	ts.Check(err)
-	nc, err := natsx.ConnectInProcess(srv, "deploy")
+	nc, err := embeddednats.ConnectInProcess(srv, "deploy")
 	ts.Check(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := store.Open(ctx, nc, store.Config{})

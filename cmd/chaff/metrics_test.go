@@ -20,7 +20,7 @@ import (
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
-	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/telemetry"
 	"github.com/chaffhq/chaff/internal/testnet"
@@ -44,7 +44,7 @@ const readerToken = "reader7f3a9c"
 // cannot name a reader.
 func TestMetricsListeners(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := natsx.Start(natsx.Options{StoreDir: filepath.Join(dir, "nats"), Name: "metrics", Port: -1})
+	srv, err := embeddednats.Start(embeddednats.Options{StoreDir: filepath.Join(dir, "nats"), Name: "metrics", Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -81,7 +81,7 @@ func TestNATSListenToken(t *testing.T) {
 	}
 	for name, opts := range map[string][]nats.Option{
 		"no token":      nil,
-		"another token": {nats.Token(strings.Repeat("ab", natsx.TokenSize))},
+		"another token": {nats.Token(strings.Repeat("ab", embeddednats.TokenSize))},
 	} {
 		if nc, err := nats.Connect(url, append(opts, nats.MaxReconnects(0))...); err == nil {
 			nc.Close()
@@ -102,7 +102,7 @@ func TestNATSListenToken(t *testing.T) {
 	}
 
 	// Negative control.
-	open, err := natsx.Start(natsx.Options{StoreDir: t.TempDir(), Name: "open", Port: -1})
+	open, err := embeddednats.Start(embeddednats.Options{StoreDir: t.TempDir(), Name: "open", Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/nats-io/nats-server/v2/server"
@@ -90,12 +90,12 @@ func TestListenersCutSlowClients(t *testing.T) {
 // in-process; both stop when the test ends.
 func startNATSListening(t *testing.T, dir, name string) (*server.Server, *nats.Conn) {
 	t.Helper()
-	srv, err := natsx.Start(natsx.Options{StoreDir: filepath.Join(dir, "nats"), Name: name, Port: -1})
+	srv, err := embeddednats.Start(embeddednats.Options{StoreDir: filepath.Join(dir, "nats"), Name: name, Port: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	nc, err := natsx.ConnectInProcess(srv, "api")
+	nc, err := embeddednats.ConnectInProcess(srv, "api")
 	if err != nil {
 		t.Fatal(err)
 	}

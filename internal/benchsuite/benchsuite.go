@@ -27,8 +27,8 @@ import (
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/httpserver"
-	"github.com/chaffhq/chaff/internal/natsx"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
@@ -142,12 +142,12 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := natsx.Start(natsx.Options{StoreDir: dir, Name: "bench"})
+	srv, err := embeddednats.Start(embeddednats.Options{StoreDir: dir, Name: "bench"})
 	if err != nil {
 		return nil, err
 	}
 	defer srv.Shutdown()
-	nc, err := natsx.ConnectInProcess(srv, "bench")
+	nc, err := embeddednats.ConnectInProcess(srv, "bench")
 	if err != nil {
 		return nil, err
 	}

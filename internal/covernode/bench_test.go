@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaffhq/chaff/internal/benchx"
+	"github.com/chaffhq/chaff/internal/benchratio"
 )
 
 // BenchmarkProcessU2C measures the CoverNode's work per incoming reader
@@ -38,7 +38,7 @@ func BenchmarkProcessU2C(b *testing.B) {
 	batches := max(b.N, 4)
 	two := run(2, batches)
 	oneAgain := run(1, batches)
-	bare := benchx.X25519Loop(b, batches*batch)
+	bare := benchratio.X25519Loop(b, batches*batch)
 	rate1 := float64(batch*b.N) / one.Seconds()
 	rate1b := float64(batch*batches) / oneAgain.Seconds()
 	rate2 := float64(batch*batches) / two.Seconds()

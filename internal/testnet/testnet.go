@@ -18,7 +18,7 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/api"
-	"github.com/chaffhq/chaff/internal/natsx"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
@@ -124,12 +124,12 @@ func Profile(id string) apiclient.NewJournalist {
 // directory and returns an in-process connection to it.
 func StartNATS(t testing.TB) (*server.Server, *nats.Conn) {
 	t.Helper()
-	s, err := natsx.Start(natsx.Options{StoreDir: t.TempDir(), Name: "test"})
+	s, err := embeddednats.Start(embeddednats.Options{StoreDir: t.TempDir(), Name: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Shutdown)
-	nc, err := natsx.ConnectInProcess(s, "test")
+	nc, err := embeddednats.ConnectInProcess(s, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	c := &Cluster{}
 	for i := range n {
-		s, err := natsx.Start(natsx.Options{
+		s, err := embeddednats.Start(embeddednats.Options{
 			StoreDir: t.TempDir(), Name: "n" + strconv.Itoa(i), Port: -1,
 			ClusterName: "chaff-test", ClusterPort: ports[i], Routes: routes,
 		})

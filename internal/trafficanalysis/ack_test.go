@@ -13,7 +13,7 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
-	"github.com/chaffhq/chaff/internal/stats"
+	"github.com/chaffhq/chaff/internal/distinguishers"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
@@ -159,11 +159,11 @@ func TestAckTimingIndistinguishable(t *testing.T) {
 				cs = append(cs, row[f])
 			}
 		}
-		if _, p := stats.KS(rs, cs); p < minP {
+		if _, p := distinguishers.KS(rs, cs); p < minP {
 			minP, worst = p, name
 		}
 	}
-	acc, lower := stats.CrossValidated(rows, labels, func(i int) bool { return i%2 == 0 })
+	acc, lower := distinguishers.CrossValidated(rows, labels, func(i int) bool { return i%2 == 0 })
 	t.Logf("%d acknowledgements; smallest KS p-value %.3g (%s); classifier balanced accuracy %.3f, 95%% lower bound %.3f", len(rows), minP, worst, acc, lower)
 	if minP < ksAlpha {
 		t.Errorf("acknowledgements tell real messages apart by %s (p = %.3g)", worst, minP)

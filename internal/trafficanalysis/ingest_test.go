@@ -19,7 +19,7 @@ import (
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
-	"github.com/chaffhq/chaff/internal/stats"
+	"github.com/chaffhq/chaff/internal/distinguishers"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
@@ -201,7 +201,7 @@ func distinguish(t *testing.T, obs []observation, isSource map[int]bool) (minP f
 				o = append(o, r[f])
 			}
 		}
-		if _, p := stats.KS(s, o); p < minP {
+		if _, p := distinguishers.KS(s, o); p < minP {
 			minP, worst = p, name
 		}
 	}
@@ -210,7 +210,7 @@ func distinguish(t *testing.T, obs []observation, isSource map[int]bool) (minP f
 		labels[i] = isSource[clients[i]]
 	}
 	// Two folds by client: a model never predicts a client it was trained on.
-	acc, lower = stats.CrossValidated(rows, labels, func(i int) bool { return clients[i]%2 == 0 })
+	acc, lower = distinguishers.CrossValidated(rows, labels, func(i int) bool { return clients[i]%2 == 0 })
 	return minP, worst, acc, lower
 }
 

@@ -29,9 +29,9 @@ import (
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/httpserver"
 	"github.com/chaffhq/chaff/internal/identityapi"
-	"github.com/chaffhq/chaff/internal/natsx"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
@@ -184,10 +184,10 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.srv, err = natsx.Start(natsx.Options{StoreDir: filepath.Join(o.DataDir, "jetstream"), Name: "chaff-up"}); err != nil {
+	if d.srv, err = embeddednats.Start(embeddednats.Options{StoreDir: filepath.Join(o.DataDir, "jetstream"), Name: "chaff-up"}); err != nil {
 		return nil, err
 	}
-	if d.nc, err = natsx.ConnectInProcess(d.srv, "chaff-up"); err != nil {
+	if d.nc, err = embeddednats.ConnectInProcess(d.srv, "chaff-up"); err != nil {
 		d.srv.Shutdown()
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func (d *Deployment) Close() {
 		d.stop()
 	}
 	d.wg.Wait()
-	natsx.Shutdown(d.nc, d.srv)
+	embeddednats.Shutdown(d.nc, d.srv)
 	d.lock.Close()
 }
 

@@ -1,4 +1,4 @@
-package stats
+package distinguishers
 
 import (
 	"math/rand/v2"

@@ -1,7 +1,7 @@
-// Package stats holds the distinguishers of the traffic-analysis tests: a
+// Package distinguishers holds the distinguishers of the traffic-analysis tests: a
 // two-sample Kolmogorov–Smirnov test and a logistic-regression classifier
 // with a confidence bound on its accuracy.
-package stats
+package distinguishers
 
 import (
 	"math"

@@ -1,6 +1,6 @@
-// Package natsx starts embedded NATS servers with JetStream: the default
+// Package embeddednats starts embedded NATS servers with JetStream: the default
 // single-process deployment, and loopback clusters for tests.
-package natsx
+package embeddednats
 
 import (
 	"crypto/rand"
@@ -53,7 +53,7 @@ func IsLoopback(host string) bool {
 // ErrExposed is returned by Start for a client listener beyond loopback
 // without both TLS and a token, or a cluster listening beyond loopback
 // (its routes are not authenticated).
-var ErrExposed = errors.New("natsx: a NATS server reachable from other machines needs TLS and a token (and no cluster routes)")
+var ErrExposed = errors.New("embeddednats: a NATS server reachable from other machines needs TLS and a token (and no cluster routes)")
 
 // Start starts an embedded NATS server with JetStream and waits until it
 // accepts connections.
@@ -131,20 +131,20 @@ func LoadOrCreateToken(path string) (token string, created bool, err error) {
 		token = hex.EncodeToString(b)
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			return "", false, fmt.Errorf("natsx: %w", err)
+			return "", false, fmt.Errorf("embeddednats: %w", err)
 		}
 		_, err = f.WriteString(token + "\n")
 		if err = errors.Join(err, f.Sync(), f.Close()); err != nil {
-			return "", false, fmt.Errorf("natsx: %w", err)
+			return "", false, fmt.Errorf("embeddednats: %w", err)
 		}
 		return token, true, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("natsx: %w", err)
+		return "", false, fmt.Errorf("embeddednats: %w", err)
 	}
 	token, err = ReadToken(path)
 	if err == nil && fi.Mode().Perm()&0o077 != 0 {
-		err = fmt.Errorf("natsx: the NATS token %s can be read by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+		err = fmt.Errorf("embeddednats: the NATS token %s can be read by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
 	}
 	return token, false, err
 }
@@ -153,11 +153,11 @@ func LoadOrCreateToken(path string) (token string, created bool, err error) {
 func ReadToken(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("natsx: %w", err)
+		return "", fmt.Errorf("embeddednats: %w", err)
 	}
 	token := strings.TrimSpace(string(b))
 	if len(token) < 2*TokenSize {
-		return "", fmt.Errorf("natsx: the NATS token in %s is shorter than %d characters", path, 2*TokenSize)
+		return "", fmt.Errorf("embeddednats: the NATS token in %s is shorter than %d characters", path, 2*TokenSize)
 	}
 	return token, nil
 }

@@ -1,6 +1,6 @@
-// Package benchx lets a benchmark report its cost as a ratio to a bound
+// Package benchratio lets a benchmark report its cost as a ratio to a bound
 // measured in the same run, so that figures compare across machines.
-package benchx
+package benchratio
 
 import (
 	"crypto/rand"
