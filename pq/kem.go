@@ -1,7 +1,6 @@
 package pq
 
 import (
-	stdcrypto "crypto"
 	"crypto/ecdh"
 	"crypto/hpke"
 	"crypto/mlkem"
@@ -12,7 +11,6 @@ import (
 	"fmt"
 
 	"github.com/chaffhq/chaff/crypto"
-	"github.com/cloudflare/circl/kem/mlkem/mlkem768"
 )
 
 // The HPKE suite of every public-key layer (docs/PQ.md §2.1).
@@ -75,10 +73,13 @@ func NewPrivateKey(seed []byte) (*PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	dk, err := newMLKEMDecapsulator(mlkemSeed)
+	// The ML-KEM half is crypto/mlkem's, as the mode's rules require
+	// (only crypto/hpke, crypto/mlkem and the repository's existing
+	// primitives); docs/PQ.md §10.2 gives what that costs a CoverNode.
+	dk, err := mlkem.NewDecapsulationKey768(mlkemSeed)
 	clear(mlkemSeed)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pq: X-Wing seed: %w", err)
 	}
 	x, err := newX25519Exchanger(xSecret)
 	clear(xSecret)
@@ -92,41 +93,6 @@ func NewPrivateKey(seed []byte) (*PrivateKey, error) {
 	sk := &PrivateKey{k: k}
 	copy(sk.seed[:], seed)
 	return sk, nil
-}
-
-// mlkemDecapsulator is the ML-KEM-768 half of an X-Wing private key. It
-// decapsulates with CIRCL's ML-KEM-768, whose vectorised arithmetic on
-// amd64 costs about a third of crypto/mlkem's (docs/PQ.md §10.2: it is what
-// keeps a CoverNode's open within the cost target), and gives crypto/hpke
-// crypto/mlkem's encapsulation key of the same seed, which crypto/hpke
-// requires. Both are FIPS 203 from the same d ‖ z seed; TestMLKEMAgrees
-// and the test vectors check that they agree.
-type mlkemDecapsulator struct {
-	sk *mlkem768.PrivateKey
-	ek *mlkem.EncapsulationKey768
-}
-
-func newMLKEMDecapsulator(seed []byte) (*mlkemDecapsulator, error) {
-	dk, err := mlkem.NewDecapsulationKey768(seed)
-	if err != nil {
-		return nil, fmt.Errorf("pq: X-Wing seed: %w", err)
-	}
-	_, sk := mlkem768.NewKeyFromSeed(seed)
-	return &mlkemDecapsulator{sk: sk, ek: dk.EncapsulationKey()}, nil
-}
-
-func (d *mlkemDecapsulator) Encapsulator() stdcrypto.Encapsulator { return d.ek }
-
-// Decapsulate returns the ML-KEM shared secret of a ciphertext; a
-// ciphertext made for another key gives FIPS 203's implicit-rejection
-// secret, which no sender knows.
-func (d *mlkemDecapsulator) Decapsulate(ct []byte) ([]byte, error) {
-	if len(ct) != mlkem.CiphertextSize768 {
-		return nil, &crypto.LengthError{What: "ML-KEM-768 ciphertext", Got: len(ct), Want: mlkem.CiphertextSize768}
-	}
-	ss := make([]byte, mlkem.SharedKeySize)
-	d.sk.DecapsulateTo(ss, ct)
-	return ss, nil
 }
 
 // x25519Exchanger is the X25519 half of an X-Wing private key, computed by
