@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/adversary"
+	"github.com/chaffhq/chaff/keys"
 )
 
 // TestAPIRefusesUnactionableDeadDrops: a dead drop signed by a CoverNode
@@ -119,5 +121,33 @@ func TestReaderPastHostileDeadDrops(t *testing.T) {
 		if !served[id] {
 			t.Fatalf("hostile dead drop %d never reached the reader", id)
 		}
+	}
+}
+
+// TestInspectVerifiesBeforeEpoch: chaff inspect dead-drops (deaddrop.Inspect)
+// reports a hostile dead drop's epoch only once its signature verifies:
+// an unsigned one of epoch 2³⁰ is reported as not verifying, and says
+// nothing of its epoch; the same signed with the CoverNode's key is
+// reported as newer than the keys (the control).
+func TestInspectVerifiesBeforeEpoch(t *testing.T) {
+	d := adversary.Start(t, adversary.Options{})
+	h, err := d.Client().PublicKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := keys.Verify(h, d.Anchors(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned := adversary.Forge(t, deaddrop.Journalist, 1, time.Now(), 1<<30, 1, nil)
+	signed := adversary.Forge(t, deaddrop.Journalist, 2, time.Now(), 1<<30, 1, d.CoverNodeSigner())
+	in, err := deaddrop.Inspect(adversary.DeadDropPage(t, unsigned, signed), v, deaddrop.TrialKeys{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Verified != 1 || len(in.Problems) != 2 ||
+		!strings.Contains(in.Problems[0], "dead drop 1: dead drop signature verifies under no") || strings.Contains(in.Problems[0], "epoch") ||
+		!strings.Contains(in.Problems[1], "dead drop 2: epoch 1073741824 is newer") {
+		t.Fatalf("%+v", in)
 	}
 }
