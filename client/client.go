@@ -701,3 +701,21 @@ func (s *Session) Threads() map[string][]Message {
 	}
 	return out
 }
+
+// Journalists lists the journalists and desks a reader can write to now:
+// visible, with a published messaging key, by sort name. It makes no
+// request (see Refresh).
+func (a *App) Journalists() ([]keys.JournalistProfile, error) {
+	v, err := a.Verified()
+	if err != nil {
+		return nil, err
+	}
+	var out []keys.JournalistProfile
+	for _, p := range v.Profiles {
+		if p.Status == keys.StatusVisible && len(v.JournalistMessagingKeys(p.ID)) > 0 {
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].SortName < out[j].SortName })
+	return out, nil
+}

@@ -9,19 +9,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/embeddednats"
+	"github.com/chaffhq/chaff/internal/httpserver"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 const apiUsage = `usage: chaff api --anchor ORG.pub.json [flags]
@@ -246,57 +244,23 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	admin := http.NewServeMux()
-	admin.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	admin.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	admin := httpserver.AdminHandler(reg, func() error {
 		if nc.Status() != nats.CONNECTED {
-			http.Error(w, "NATS not connected", http.StatusServiceUnavailable)
-			return
+			return errors.New("NATS not connected")
 		}
-		fmt.Fprintln(w, "ok")
+		return nil
 	})
-	servers := []struct {
-		name, addr string
-		h          http.Handler
-	}{
-		{"api", *listen, srv.Handler(*ingestListen == "")},
-		{"admin", *adminListen, admin},
-	}
+	listeners := []httpserver.Listener{{Name: "api", Addr: *listen, Handler: srv.Handler(*ingestListen == "")}, {Name: "admin", Addr: *adminListen, Handler: admin}}
 	if *ingestListen != "" {
-		servers = append(servers, struct {
-			name, addr string
-			h          http.Handler
-		}{"ingest", *ingestListen, srv.IngestHandler()})
-	}
-	var running []*http.Server
-	errc := make(chan error, len(servers))
-	for _, s := range servers {
-		ln, err := net.Listen("tcp", s.addr)
-		if err != nil {
-			return fmt.Errorf("%s listener: %w", s.name, err)
-		}
-		hs := newServer(s.h, log)
-		running = append(running, hs)
-		fmt.Fprintf(stdout, "%s listening on http://%s\n", s.name, ln.Addr())
-		go func() {
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("%s: %w", s.name, err)
-			}
-		}()
+		listeners = append(listeners, httpserver.Listener{Name: "ingest", Addr: *ingestListen, Handler: srv.IngestHandler()})
 	}
 	log.Info("api started", "replicas", replicas)
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
 	// Graceful stop: finish every request in flight (each append waits for
 	// its acknowledgement), then stop following NATS, then drain it.
+	err = httpserver.Serve(ctx, listeners, httpserver.Options{Timeouts: listenerTimeouts, Logger: log}, func(name string, addr net.Addr) {
+		fmt.Fprintf(stdout, "%s listening on http://%s\n", name, addr)
+	})
 	log.Info("api stopping")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, hs := range running {
-		hs.Shutdown(sctx)
-	}
 	stop()
 	log.Info("api stopped")
 	return err

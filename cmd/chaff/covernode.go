@@ -7,17 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/httpserver"
 	"github.com/chaffhq/chaff/internal/up"
 	"github.com/chaffhq/chaff/mix"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 const coverNodeUsage = `usage: chaff covernode --state DIR --state-key-file FILE --api URL --anchor ORG.pub.json [--bundle FILE] [flags]
@@ -45,6 +44,22 @@ func (m *mixFlags) register(fs *flag.FlagSet, dir string, def mix.Params) {
 	fs.IntVar(&m.p.ThresholdMax, dir+"-threshold-max", def.ThresholdMax, "inputs that force a release")
 	fs.DurationVar(&m.p.Timeout, dir+"-timeout", def.Timeout, "time after which threshold-min inputs release")
 	fs.IntVar(&m.p.OutputSize, dir+"-output-size", def.OutputSize, "messages per dead drop")
+}
+
+// useUnset takes p's values for the flags of dir that were not given.
+func (m *mixFlags) useUnset(fs *flag.FlagSet, dir string, p mix.Params) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, f := range map[string]func(){
+		"-threshold-min": func() { m.p.ThresholdMin = p.ThresholdMin },
+		"-threshold-max": func() { m.p.ThresholdMax = p.ThresholdMax },
+		"-timeout":       func() { m.p.Timeout = p.Timeout },
+		"-output-size":   func() { m.p.OutputSize = p.OutputSize },
+	} {
+		if !set[dir+name] {
+			f()
+		}
+	}
 }
 
 func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,24 +94,8 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	switch *params {
 	case "production":
 	case "test":
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		apply := func(m *mixFlags, dir string, p mix.Params) {
-			if !set[dir+"-threshold-min"] {
-				m.p.ThresholdMin = p.ThresholdMin
-			}
-			if !set[dir+"-threshold-max"] {
-				m.p.ThresholdMax = p.ThresholdMax
-			}
-			if !set[dir+"-timeout"] {
-				m.p.Timeout = p.Timeout
-			}
-			if !set[dir+"-output-size"] {
-				m.p.OutputSize = p.OutputSize
-			}
-		}
-		apply(&u2j, "u2j", mix.TestU2J)
-		apply(&j2u, "j2u", mix.TestJ2U)
+		u2j.useUnset(fs, "u2j", mix.TestU2J)
+		j2u.useUnset(fs, "j2u", mix.TestJ2U)
 	default:
 		return fmt.Errorf("--mixing must be production or test, not %q", *params)
 	}
@@ -139,10 +138,7 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	adminMux := http.NewServeMux()
-	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	adminMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	hs := newServer(adminMux, log)
+	hs := newServer(httpserver.AdminHandler(reg, nil), log)
 	go hs.Serve(ln)
 	defer hs.Close()
 	fmt.Fprintf(stdout, "covernode running; health and metrics on http://%s\n", ln.Addr())

@@ -10,13 +10,11 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
-	"github.com/chaffhq/chaff/keys"
 )
 
 const sourceUsage = `usage: chaff source <command> --state-dir DIR --api URL --anchor ORG.pub.json [flags]
@@ -60,129 +58,23 @@ func runSource(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "chaff source: unknown command %q\n\n%s", cmd, sourceUsage)
 		return errUsage
 	}
-	f := &sourceFlags{fs: flag.NewFlagSet("chaff source "+cmd, flag.ContinueOnError)}
-	f.fs.SetOutput(stderr)
-	f.fs.StringVar(&f.stateDir, "state-dir", "", "this install's directory (required)")
-	f.fs.StringVar(&f.api, "api", "", "URL of the API (required)")
-	f.fs.StringVar(&f.ingest, "ingest", "", "URL of the ingest, if not the API's")
-	f.fs.Var(&f.anchors, "anchor", "the organisation's trust anchor the app ships with (required)")
-	if cmd == "send" {
-		f.fs.StringVar(&f.to, "to", "", "journalist or desk id")
-	}
-	if cmd == "tick" {
-		f.fs.DurationVar(&f.minInterval, "min-interval", time.Hour, "least time between background runs (0: none)")
-	}
-	pos, err := parseInterleaved(f.fs, args[1:])
+	f, pos, err := parseSourceFlags(cmd, args[1:], stderr)
 	if err != nil {
 		return err
 	}
-	if f.stateDir == "" || f.api == "" || len(f.anchors) == 0 {
-		fmt.Fprintf(stderr, "chaff source %s: --state-dir, --api and --anchor are required\n", cmd)
-		return errUsage
-	}
-	anchors, err := loadAnchors(f.anchors)
+	app, err := f.start(cmd)
 	if err != nil {
 		return err
-	}
-	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors, KDF: readerKDF}
-	if cmd == "tick" {
-		cfg.MinRunInterval = f.minInterval
-		if f.minInterval == 0 {
-			cfg.MinRunInterval = -1
-		}
-	}
-	app, err := client.Start(cfg)
-	if err != nil {
-		return err
-	}
-	passphrase := func() (string, error) {
-		if p := os.Getenv("CHAFF_PASSPHRASE"); p != "" {
-			return p, nil
-		}
-		fmt.Fprint(stderr, "Passphrase: ")
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return "", errors.New("no passphrase given")
-		}
-		return strings.TrimSpace(line), nil
-	}
-	ensureKeys := func() error {
-		if _, err := app.Verified(); err == nil {
-			return nil
-		}
-		return app.Refresh(ctx)
 	}
 	switch cmd {
 	case "init":
-		if err := app.Refresh(ctx); err != nil {
-			return err
-		}
-		pass, _, err := app.CreateMailbox()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, `Your secure mailbox is ready. Its passphrase is:
-
-    %s
-
-Write it down and keep it somewhere only you can reach; it is shown only
-this once. Without it nobody, including you, can open the mailbox, or even
-tell that it exists. Setting up a mailbox again replaces this one.
-
-Next: chaff source journalists, then chaff source send --to ID "your message".
-`, pass)
-		return nil
+		return sourceInit(ctx, app, stdout)
 	case "journalists":
-		if err := ensureKeys(); err != nil {
-			return err
-		}
-		v, err := app.Verified()
-		if err != nil {
-			return err
-		}
-		ps := append([]keys.JournalistProfile(nil), v.Profiles...)
-		sort.Slice(ps, func(i, j int) bool { return ps[i].SortName < ps[j].SortName })
-		n := 0
-		for _, p := range ps {
-			if p.Status != keys.StatusVisible || len(v.JournalistMessagingKeys(p.ID)) == 0 {
-				continue
-			}
-			kind := ""
-			if p.IsDesk {
-				kind = " (desk)"
-			}
-			fmt.Fprintf(stdout, "%-20s %s%s: %s\n", p.ID, p.DisplayName, kind, p.Description)
-			n++
-		}
-		if n == 0 {
-			fmt.Fprintln(stdout, "Nobody can be written to at the moment.")
-		}
-		return nil
+		return sourceJournalists(ctx, app, stdout)
 	case "tick":
-		r, err := app.BackgroundRun(ctx)
-		if err != nil {
-			return err
-		}
-		if r.Skipped != "" {
-			fmt.Fprintf(stdout, "Downloaded nothing and sent nothing: %s.\n", r.Skipped)
-			return nil
-		}
-		fmt.Fprintf(stdout, "Downloaded keys, status and dead drops; sent %d message(s) from the queue, as every install does.\n", r.Sent)
-		return nil
+		return sourceTick(ctx, app, stdout)
 	}
-	pass, err := passphrase()
-	if err != nil {
-		return err
-	}
-	if cmd == "send" || cmd == "inbox" {
-		if err := ensureKeys(); err != nil {
-			return err
-		}
-	}
-	s, err := app.Unlock(pass)
-	if errors.Is(err, client.ErrNoMailbox) {
-		return fmt.Errorf("%v (check the passphrase; chaff source init sets up a mailbox)", err)
-	}
+	s, err := sourceUnlock(ctx, app, cmd, stdin, stderr)
 	if err != nil {
 		return err
 	}
@@ -200,25 +92,155 @@ Next: chaff source journalists, then chaff source send --to ID "your message".
 		}
 		fmt.Fprintf(stdout, "Queued your message to %s. It leaves with the next background run (chaff source tick) in place of a cover message, so it looks like every other install's traffic.\n", f.to)
 	case "inbox":
-		th := s.Threads()
-		if len(th) == 0 {
-			fmt.Fprintln(stdout, "No conversations yet.")
-			return nil
-		}
-		for _, id := range slices.Sorted(maps.Keys(th)) {
-			fmt.Fprintf(stdout, "== %s\n", id)
-			for _, m := range th[id] {
-				who := m.From
-				if who == "me" {
-					who = "you"
-				}
-				text := m.Text
-				if m.HandoverTo != "" {
-					text = fmt.Sprintf("(handed your conversation over to %s)", m.HandoverTo)
-				}
-				fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04"), who, text)
-			}
-		}
+		printInbox(stdout, s.Threads())
 	}
 	return nil
+}
+
+func parseSourceFlags(cmd string, args []string, stderr io.Writer) (*sourceFlags, []string, error) {
+	f := &sourceFlags{fs: flag.NewFlagSet("chaff source "+cmd, flag.ContinueOnError)}
+	f.fs.SetOutput(stderr)
+	f.fs.StringVar(&f.stateDir, "state-dir", "", "this install's directory (required)")
+	f.fs.StringVar(&f.api, "api", "", "URL of the API (required)")
+	f.fs.StringVar(&f.ingest, "ingest", "", "URL of the ingest, if not the API's")
+	f.fs.Var(&f.anchors, "anchor", "the organisation's trust anchor the app ships with (required)")
+	if cmd == "send" {
+		f.fs.StringVar(&f.to, "to", "", "journalist or desk id")
+	}
+	if cmd == "tick" {
+		f.fs.DurationVar(&f.minInterval, "min-interval", time.Hour, "least time between background runs (0: none)")
+	}
+	pos, err := parseInterleaved(f.fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.stateDir == "" || f.api == "" || len(f.anchors) == 0 {
+		fmt.Fprintf(stderr, "chaff source %s: --state-dir, --api and --anchor are required\n", cmd)
+		return nil, nil, errUsage
+	}
+	return f, pos, nil
+}
+
+// start is the app's start.
+func (f *sourceFlags) start(cmd string) (*client.App, error) {
+	anchors, err := loadAnchors(f.anchors)
+	if err != nil {
+		return nil, err
+	}
+	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors, KDF: readerKDF}
+	if cmd == "tick" {
+		cfg.MinRunInterval = f.minInterval
+		if f.minInterval == 0 {
+			cfg.MinRunInterval = -1
+		}
+	}
+	return client.Start(cfg)
+}
+
+// ensureKeys refreshes unless the app holds verified keys.
+func ensureKeys(ctx context.Context, app *client.App) error {
+	if _, err := app.Verified(); err == nil {
+		return nil
+	}
+	return app.Refresh(ctx)
+}
+
+func sourceInit(ctx context.Context, app *client.App, stdout io.Writer) error {
+	if err := app.Refresh(ctx); err != nil {
+		return err
+	}
+	pass, _, err := app.CreateMailbox()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `Your secure mailbox is ready. Its passphrase is:
+
+    %s
+
+Write it down and keep it somewhere only you can reach; it is shown only
+this once. Without it nobody, including you, can open the mailbox, or even
+tell that it exists. Setting up a mailbox again replaces this one.
+
+Next: chaff source journalists, then chaff source send --to ID "your message".
+`, pass)
+	return nil
+}
+
+func sourceJournalists(ctx context.Context, app *client.App, stdout io.Writer) error {
+	if err := ensureKeys(ctx, app); err != nil {
+		return err
+	}
+	ps, err := app.Journalists()
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		kind := ""
+		if p.IsDesk {
+			kind = " (desk)"
+		}
+		fmt.Fprintf(stdout, "%-20s %s%s: %s\n", p.ID, p.DisplayName, kind, p.Description)
+	}
+	if len(ps) == 0 {
+		fmt.Fprintln(stdout, "Nobody can be written to at the moment.")
+	}
+	return nil
+}
+
+func sourceTick(ctx context.Context, app *client.App, stdout io.Writer) error {
+	r, err := app.BackgroundRun(ctx)
+	if err != nil {
+		return err
+	}
+	if r.Skipped != "" {
+		fmt.Fprintf(stdout, "Downloaded nothing and sent nothing: %s.\n", r.Skipped)
+		return nil
+	}
+	fmt.Fprintf(stdout, "Downloaded keys, status and dead drops; sent %d message(s) from the queue, as every install does.\n", r.Sent)
+	return nil
+}
+
+// sourceUnlock reads the passphrase ($CHAFF_PASSPHRASE, or a line of
+// stdin) and opens the mailbox.
+func sourceUnlock(ctx context.Context, app *client.App, cmd string, stdin io.Reader, stderr io.Writer) (*client.Session, error) {
+	pass := os.Getenv("CHAFF_PASSPHRASE")
+	if pass == "" {
+		fmt.Fprint(stderr, "Passphrase: ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return nil, errors.New("no passphrase given")
+		}
+		pass = strings.TrimSpace(line)
+	}
+	if cmd == "send" || cmd == "inbox" {
+		if err := ensureKeys(ctx, app); err != nil {
+			return nil, err
+		}
+	}
+	s, err := app.Unlock(pass)
+	if errors.Is(err, client.ErrNoMailbox) {
+		return nil, fmt.Errorf("%v (check the passphrase; chaff source init sets up a mailbox)", err)
+	}
+	return s, err
+}
+
+func printInbox(stdout io.Writer, th map[string][]client.Message) {
+	if len(th) == 0 {
+		fmt.Fprintln(stdout, "No conversations yet.")
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(th)) {
+		fmt.Fprintf(stdout, "== %s\n", id)
+		for _, m := range th[id] {
+			who := m.From
+			if who == "me" {
+				who = "you"
+			}
+			text := m.Text
+			if m.HandoverTo != "" {
+				text = fmt.Sprintf("(handed your conversation over to %s)", m.HandoverTo)
+			}
+			fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04"), who, text)
+		}
+	}
 }
