@@ -126,7 +126,7 @@ func TestNATSClusterConfig(t *testing.T) {
 	if fresh, err := st.SeenForm(step("replay guard"), []byte("signature"), time.Now().Add(time.Hour), time.Now()); err != nil || !fresh {
 		t.Fatalf("the API user and the replay guard: %v %v", fresh, err)
 	}
-	if _, err := store.NewMirror(step("mirror the keys"), st.Keys); err != nil {
+	if _, err := st.Mirror(step("mirror the keys"), store.BucketKeys); err != nil {
 		t.Fatalf("the API user cannot follow a bucket: %v", err)
 	}
 	apiJS, _ := jetstream.New(apiNC)
