@@ -29,8 +29,8 @@ var testKDF = journalist.KDFParams{Time: 1, Memory: 64, Threads: 1}
 // deployment is an API and a CoverNode in-process, with alice registered
 // and the system status AVAILABLE.
 type deployment struct {
-	n        *testnet.Newsroom
-	url      string
+	n   *testnet.Newsroom
+	url string
 	// cnBundle is covernode_001's setup bundle, with its identity key,
 	// read before the node deleted it.
 	cnBundle []byte

@@ -57,6 +57,23 @@ The passphrase comes from the file descriptor given with --passphrase-fd,
 or $CHAFF_PASSPHRASE, or is prompted for.
 `
 
+// journalistOpts are the flags and arguments of one chaff journalist
+// command.
+type journalistOpts struct {
+	cmd, sub             string
+	pos                  []string
+	vault                string
+	passFD               int
+	bundle, api, listen  string
+	sendEvery, idle      time.Duration
+	to, out              string
+	shares, threshold    int
+	contacts, backupFile string
+	shareFiles           multiFlag
+	stdin                io.Reader
+	stdout, stderr       io.Writer
+}
+
 func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, journalistUsage)
@@ -73,66 +90,120 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		fmt.Fprintf(stderr, "chaff journalist: unknown command %q\n\n%s", cmd, journalistUsage)
 		return errUsage
 	}
-	fs := flag.NewFlagSet("chaff journalist "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	vaultPath := fs.String("vault", "", "the vault file (required)")
-	passFD := fs.Int("passphrase-fd", -1, "read the passphrase from this file descriptor")
-	bundle := fs.String("bundle", "", "setup bundle (init)")
-	apiURL := fs.String("api", "", "API URL, if not the bundle's (init)")
-	listen := fs.String("listen", "127.0.0.1:8081", "address of the web UI (serve; loopback only)")
-	sendEvery := fs.Duration("send-every", 10*time.Minute, "how often the web UI sends one message, a reply or cover (serve)")
-	idle := fs.Duration("idle-lock", 10*time.Minute, "lock the web UI after this long without use (serve)")
-	to := fs.String("to", "", "conversation id (reply)")
-	out := fs.String("out", "", "folder for the backup (backup create), file for the opened share (backup open-share)")
-	shares := fs.Int("shares", 3, "number of recovery shares (backup create)")
-	threshold := fs.Int("threshold", 2, "shares needed to restore (backup create)")
-	contacts := fs.String("contacts", "", "colleagues' journalist ids, one per share, to seal the shares to (backup create)")
-	backupFile := fs.String("backup", "", "the backup file (backup restore)")
-	var shareFiles multiFlag
-	fs.Var(&shareFiles, "share", "a recovery share file, repeated (backup restore, backup open-share)")
-	pos, err := parseInterleaved(fs, args[1:])
+	o, err := parseJournalistFlags(cmd, args[1:], stdin, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if *vaultPath == "" {
-		fmt.Fprintf(stderr, "chaff journalist %s: --vault FILE is required\n", cmd)
-		return errUsage
+	switch cmd {
+	case "init":
+		return journalistInit(o)
+	case "serve":
+		return journalistServe(ctx, o)
+	case "backup":
+		if err := o.checkBackup(); err != nil || o.sub == "restore" {
+			return err
+		}
 	}
-	readPassphrase := func() (string, error) {
-		if *passFD >= 0 {
-			f := os.NewFile(uintptr(*passFD), "passphrase")
-			line, err := bufio.NewReader(f).ReadString('\n')
-			if err != nil && line == "" {
-				return "", fmt.Errorf("reading the passphrase from fd %d: %w", *passFD, err)
-			}
-			return strings.TrimRight(line, "\r\n"), nil
+	pass, err := o.readPassphrase()
+	if err != nil {
+		return err
+	}
+	v, err := journalist.Open(o.vault, pass)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	switch cmd {
+	case "sync":
+		return journalistSync(ctx, v, o)
+	case "send":
+		return journalistSend(ctx, v, o)
+	case "inbox":
+		journalistInbox(v, o)
+		return nil
+	case "reply":
+		return journalistReply(ctx, v, o)
+	case "rotate":
+		if err := v.RotateNow(ctx); err != nil {
+			return err
 		}
-		if p := os.Getenv("CHAFF_PASSPHRASE"); p != "" {
-			return p, nil
-		}
-		fmt.Fprint(stderr, "Vault passphrase: ")
-		line, err := bufio.NewReader(stdin).ReadString('\n')
+		fmt.Fprintln(o.stdout, "Published a new messaging key.")
+		return nil
+	default: // backup create or open-share
+		return journalistBackup(v, o)
+	}
+}
+
+func parseJournalistFlags(cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) (*journalistOpts, error) {
+	o := &journalistOpts{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet("chaff journalist "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.vault, "vault", "", "the vault file (required)")
+	fs.IntVar(&o.passFD, "passphrase-fd", -1, "read the passphrase from this file descriptor")
+	fs.StringVar(&o.bundle, "bundle", "", "setup bundle (init)")
+	fs.StringVar(&o.api, "api", "", "API URL, if not the bundle's (init)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8081", "address of the web UI (serve; loopback only)")
+	fs.DurationVar(&o.sendEvery, "send-every", 10*time.Minute, "how often the web UI sends one message, a reply or cover (serve)")
+	fs.DurationVar(&o.idle, "idle-lock", 10*time.Minute, "lock the web UI after this long without use (serve)")
+	fs.StringVar(&o.to, "to", "", "conversation id (reply)")
+	fs.StringVar(&o.out, "out", "", "folder for the backup (backup create), file for the opened share (backup open-share)")
+	fs.IntVar(&o.shares, "shares", 3, "number of recovery shares (backup create)")
+	fs.IntVar(&o.threshold, "threshold", 2, "shares needed to restore (backup create)")
+	fs.StringVar(&o.contacts, "contacts", "", "colleagues' journalist ids, one per share, to seal the shares to (backup create)")
+	fs.StringVar(&o.backupFile, "backup", "", "the backup file (backup restore)")
+	fs.Var(&o.shareFiles, "share", "a recovery share file, repeated (backup restore, backup open-share)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	o.pos = pos
+	if cmd == "backup" && len(pos) > 0 {
+		o.sub = pos[0]
+	}
+	if o.vault == "" {
+		fmt.Fprintf(stderr, "chaff journalist %s: --vault FILE is required\n", cmd)
+		return nil, errUsage
+	}
+	return o, nil
+}
+
+// readPassphrase reads the vault passphrase from --passphrase-fd,
+// $CHAFF_PASSPHRASE or a prompt, in that order.
+func (o *journalistOpts) readPassphrase() (string, error) {
+	if o.passFD >= 0 {
+		f := os.NewFile(uintptr(o.passFD), "passphrase")
+		line, err := bufio.NewReader(f).ReadString('\n')
 		if err != nil && line == "" {
-			return "", errors.New("no passphrase given")
+			return "", fmt.Errorf("reading the passphrase from fd %d: %w", o.passFD, err)
 		}
 		return strings.TrimRight(line, "\r\n"), nil
 	}
-	switch cmd {
-	case "init":
-		if *bundle == "" {
-			fmt.Fprintln(stderr, "chaff journalist init: --bundle FILE is required")
-			return errUsage
-		}
-		pass, err := client.NewPassphrase(client.PassphraseWords)
-		if err != nil {
-			return err
-		}
-		v, err := journalist.Create(*vaultPath, pass, journalistKDF, *bundle, *apiURL)
-		if err != nil {
-			return err
-		}
-		defer v.Close()
-		fmt.Fprintf(stdout, `Created the vault %s for %s. Its passphrase is:
+	if p := os.Getenv("CHAFF_PASSPHRASE"); p != "" {
+		return p, nil
+	}
+	fmt.Fprint(o.stderr, "Vault passphrase: ")
+	line, err := bufio.NewReader(o.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("no passphrase given")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func journalistInit(o *journalistOpts) error {
+	if o.bundle == "" {
+		fmt.Fprintln(o.stderr, "chaff journalist init: --bundle FILE is required")
+		return errUsage
+	}
+	pass, err := client.NewPassphrase(client.PassphraseWords)
+	if err != nil {
+		return err
+	}
+	v, err := journalist.Create(o.vault, pass, journalistKDF, o.bundle, o.api)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	fmt.Fprintf(o.stdout, `Created the vault %s for %s. Its passphrase is:
 
     %s
 
@@ -141,168 +212,166 @@ once, and nobody can open the vault without it. The setup bundle, which
 held the identity key in plaintext, is deleted.
 
 Next: chaff journalist serve --vault %s, and open http://127.0.0.1:8081
-`, *vaultPath, v.ID(), pass, *vaultPath)
-		return nil
-	case "serve":
-		if *sendEvery <= 0 || *idle <= 0 {
-			fmt.Fprintln(stderr, "chaff journalist serve: --send-every and --idle-lock must be positive")
-			return errUsage
-		}
-		if !up.IsLoopback(*listen) {
-			return errors.New("--listen must be a loopback address: the web UI is for this machine only")
-		}
-		if _, err := os.Stat(*vaultPath); err != nil {
-			return err
-		}
-		log, _, err := newLogger(stderr, "info")
-		if err != nil {
-			return err
-		}
-		w := journalist.NewWeb(journalist.WebConfig{VaultPath: *vaultPath, SendEvery: *sendEvery, IdleLock: *idle, Logger: log})
-		ln, err := net.Listen("tcp", *listen)
-		if err != nil {
-			return err
-		}
-		hs := newServer(w.Handler(), log)
-		go w.Run(ctx)
-		go func() { <-ctx.Done(); hs.Close() }()
-		fmt.Fprintf(stdout, "journalist UI on http://%s (unlock it with the vault passphrase)\n", ln.Addr())
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
+`, o.vault, v.ID(), pass, o.vault)
+	return nil
+}
+
+func journalistServe(ctx context.Context, o *journalistOpts) error {
+	if o.sendEvery <= 0 || o.idle <= 0 {
+		fmt.Fprintln(o.stderr, "chaff journalist serve: --send-every and --idle-lock must be positive")
+		return errUsage
 	}
-	sub := ""
-	if cmd == "backup" {
-		if len(pos) > 0 {
-			sub = pos[0]
-		}
-		switch sub {
-		case "create", "open-share":
-			if *out == "" || (sub == "open-share" && len(shareFiles) != 1) {
-				fmt.Fprintf(stderr, "chaff journalist backup %s: give --out (and, to open a share, one --share)\n", sub)
-				return errUsage
-			}
-		case "restore":
-			if *backupFile == "" {
-				fmt.Fprintln(stderr, "chaff journalist backup restore: give --backup FILE, the shares (--share FILE, repeated) and --vault for the new vault")
-				return errUsage
-			}
-			b, sh, err := journalist.ReadBackupFiles(*backupFile, shareFiles)
-			if err != nil {
-				return err
-			}
-			if err := journalist.RestoreBackup(b, sh, *vaultPath); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "Restored the vault to %s: unlock it with its passphrase.\n", *vaultPath)
-			return nil
-		default:
-			fmt.Fprintf(stderr, "chaff journalist backup: say create, open-share or restore\n\n%s", journalistUsage)
-			return errUsage
-		}
+	if !up.IsLoopback(o.listen) {
+		return errors.New("--listen must be a loopback address: the web UI is for this machine only")
 	}
-	pass, err := readPassphrase()
+	if _, err := os.Stat(o.vault); err != nil {
+		return err
+	}
+	log, _, err := newLogger(o.stderr, "info")
 	if err != nil {
 		return err
 	}
-	v, err := journalist.Open(*vaultPath, pass)
+	w := journalist.NewWeb(journalist.WebConfig{VaultPath: o.vault, SendEvery: o.sendEvery, IdleLock: o.idle, Logger: log})
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	switch cmd {
-	case "sync":
-		res, err := v.Sync(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Synced: %s in %s.\n", journalist.Count(res.Messages, "new message", "new messages"), journalist.Count(res.DeadDrops, "dead drop", "dead drops"))
-		if res.Unverified > 0 {
-			fmt.Fprintf(stdout, "Skipped %s whose signature did not verify.\n", journalist.Count(res.Unverified, "dead drop", "dead drops"))
-		}
-		if res.Waiting != "" {
-			fmt.Fprintln(stdout, res.Waiting)
-		}
-		if n := v.Queued(); n > 0 {
-			fmt.Fprintf(stdout, "%s for the next send (serve, or chaff journalist send from a timer).\n", journalist.Count(n, "message waits", "messages wait"))
-		}
-	case "send":
-		real, err := v.SendOne(ctx)
-		if err != nil {
-			return err
-		}
-		what := "a cover message"
-		if real {
-			what = "a queued reply"
-		}
-		fmt.Fprintf(stdout, "Sent %s.\n", what)
-	case "inbox":
-		cs := v.Conversations()
-		if len(cs) == 0 {
-			fmt.Fprintln(stdout, "No conversations yet.")
-		}
-		for _, c := range cs {
-			state := ""
-			if c.Unread > 0 {
-				state = " (" + strconv.Itoa(c.Unread) + " unread)"
-			} else if c.Handled {
-				state = " (handled)"
-			}
-			fmt.Fprintf(stdout, "== source %s%s\n", c.ID, state)
-			for _, m := range c.Messages {
-				who := "source"
-				if m.From == "me" {
-					who = "you"
-				}
-				text := m.Text
-				if m.HandoverTo != "" {
-					text = "(handed over to " + m.HandoverTo + ")"
-				}
-				fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04 UTC"), who, text)
-			}
-		}
-	case "reply":
-		if *to == "" || len(pos) == 0 {
-			fmt.Fprintln(stderr, "chaff journalist reply: give --to CONVERSATION and the text")
+	hs := newServer(w.Handler(), log)
+	go w.Run(ctx)
+	go func() { <-ctx.Done(); hs.Close() }()
+	fmt.Fprintf(o.stdout, "journalist UI on http://%s (unlock it with the vault passphrase)\n", ln.Addr())
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// checkBackup checks a backup command's flags, and carries out a restore,
+// which needs no open vault.
+func (o *journalistOpts) checkBackup() error {
+	switch o.sub {
+	case "create", "open-share":
+		if o.out == "" || (o.sub == "open-share" && len(o.shareFiles) != 1) {
+			fmt.Fprintf(o.stderr, "chaff journalist backup %s: give --out (and, to open a share, one --share)\n", o.sub)
 			return errUsage
 		}
-		if err := v.Reply(ctx, *to, strings.Join(pos, " ")); err != nil {
-			return err
+		return nil
+	case "restore":
+		if o.backupFile == "" {
+			fmt.Fprintln(o.stderr, "chaff journalist backup restore: give --backup FILE, the shares (--share FILE, repeated) and --vault for the new vault")
+			return errUsage
 		}
-		fmt.Fprintf(stdout, "Queued your reply to source %s; it leaves with the next send (serve's steady schedule, or chaff journalist send from your timer).\n", *to)
-	case "rotate":
-		if err := v.RotateNow(ctx); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "Published a new messaging key.")
-	case "backup":
-		if sub == "open-share" {
-			b, err := os.ReadFile(shareFiles[0])
-			if err != nil {
-				return err
-			}
-			plain, err := v.OpenShare(b)
-			if err != nil {
-				return err
-			}
-			if err := journalist.WriteNewFile(*out, plain); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "Opened the share into %s: hand it back only to the colleague restoring, and delete it after.\n", *out)
-			return nil
-		}
-		res, err := journalist.CreateBackup(v, *out, *shares, *threshold, journalist.ShareNames(*contacts))
+		b, sh, err := journalist.ReadBackupFiles(o.backupFile, o.shareFiles)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Wrote the backup %s and %d shares; any %d of them restore it:\n", res.Backup, *shares, *threshold)
-		for _, p := range res.Shares {
-			fmt.Fprintf(stdout, "  %s\n", p)
+		if err := journalist.RestoreBackup(b, sh, o.vault); err != nil {
+			return err
 		}
-		if *contacts == "" {
-			fmt.Fprintln(stdout, "The shares are not sealed to anyone (no --contacts): hand each to one colleague in person, and keep no copy.")
+		fmt.Fprintf(o.stdout, "Restored the vault to %s: unlock it with its passphrase.\n", o.vault)
+		return nil
+	default:
+		fmt.Fprintf(o.stderr, "chaff journalist backup: say create, open-share or restore\n\n%s", journalistUsage)
+		return errUsage
+	}
+}
+
+func journalistSync(ctx context.Context, v *journalist.Vault, o *journalistOpts) error {
+	res, err := v.Sync(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.stdout, "Synced: %s in %s.\n", journalist.Count(res.Messages, "new message", "new messages"), journalist.Count(res.DeadDrops, "dead drop", "dead drops"))
+	if res.Unverified > 0 {
+		fmt.Fprintf(o.stdout, "Skipped %s whose signature did not verify.\n", journalist.Count(res.Unverified, "dead drop", "dead drops"))
+	}
+	if res.Waiting != "" {
+		fmt.Fprintln(o.stdout, res.Waiting)
+	}
+	if n := v.Queued(); n > 0 {
+		fmt.Fprintf(o.stdout, "%s for the next send (serve, or chaff journalist send from a timer).\n", journalist.Count(n, "message waits", "messages wait"))
+	}
+	return nil
+}
+
+func journalistSend(ctx context.Context, v *journalist.Vault, o *journalistOpts) error {
+	real, err := v.SendOne(ctx)
+	if err != nil {
+		return err
+	}
+	what := "a cover message"
+	if real {
+		what = "a queued reply"
+	}
+	fmt.Fprintf(o.stdout, "Sent %s.\n", what)
+	return nil
+}
+
+func journalistInbox(v *journalist.Vault, o *journalistOpts) {
+	cs := v.Conversations()
+	if len(cs) == 0 {
+		fmt.Fprintln(o.stdout, "No conversations yet.")
+	}
+	for _, c := range cs {
+		state := ""
+		if c.Unread > 0 {
+			state = " (" + strconv.Itoa(c.Unread) + " unread)"
+		} else if c.Handled {
+			state = " (handled)"
 		}
+		fmt.Fprintf(o.stdout, "== source %s%s\n", c.ID, state)
+		for _, m := range c.Messages {
+			who := "source"
+			if m.From == "me" {
+				who = "you"
+			}
+			text := m.Text
+			if m.HandoverTo != "" {
+				text = "(handed over to " + m.HandoverTo + ")"
+			}
+			fmt.Fprintf(o.stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04 UTC"), who, text)
+		}
+	}
+}
+
+func journalistReply(ctx context.Context, v *journalist.Vault, o *journalistOpts) error {
+	if o.to == "" || len(o.pos) == 0 {
+		fmt.Fprintln(o.stderr, "chaff journalist reply: give --to CONVERSATION and the text")
+		return errUsage
+	}
+	if err := v.Reply(ctx, o.to, strings.Join(o.pos, " ")); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.stdout, "Queued your reply to source %s; it leaves with the next send (serve's steady schedule, or chaff journalist send from your timer).\n", o.to)
+	return nil
+}
+
+func journalistBackup(v *journalist.Vault, o *journalistOpts) error {
+	if o.sub == "open-share" {
+		b, err := os.ReadFile(o.shareFiles[0])
+		if err != nil {
+			return err
+		}
+		plain, err := v.OpenShare(b)
+		if err != nil {
+			return err
+		}
+		if err := journalist.WriteNewFile(o.out, plain); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.stdout, "Opened the share into %s: hand it back only to the colleague restoring, and delete it after.\n", o.out)
+		return nil
+	}
+	res, err := journalist.CreateBackup(v, o.out, o.shares, o.threshold, journalist.ShareNames(o.contacts))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.stdout, "Wrote the backup %s and %d shares; any %d of them restore it:\n", res.Backup, o.shares, o.threshold)
+	for _, p := range res.Shares {
+		fmt.Fprintf(o.stdout, "  %s\n", p)
+	}
+	if o.contacts == "" {
+		fmt.Fprintln(o.stdout, "The shares are not sealed to anyone (no --contacts): hand each to one colleague in person, and keep no copy.")
 	}
 	return nil
 }

@@ -135,7 +135,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // isHelp reports whether an argument asks for help.
-func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help" }
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
 
 // asksHelp reports whether a command's arguments ask for help: a help flag
 // before any "--", or "help" as the subcommand.
