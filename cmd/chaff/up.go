@@ -49,6 +49,7 @@ func parseUpFlags(args []string, stderr io.Writer) (up.Options, error) {
 	fs.StringVar(&o.APIAddr, "api-addr", "127.0.0.1:8080", "the API and ingest")
 	fs.StringVar(&o.JournalistAddr, "journalist-addr", "127.0.0.1:8081", "the first journalist's web UI (the next ports for the others)")
 	fs.StringVar(&o.IdentityAddr, "identity-addr", "127.0.0.1:3010", "the identity API (newsroom side)")
+	fs.StringVar(&o.AdminAddr, "admin-addr", "127.0.0.1:9090", "the API's and the CoverNode's metrics at /metrics (empty: none)")
 	fs.IntVar(&o.Readers, "readers", 200, "simulated readers sending cover traffic")
 	fs.DurationVar(&o.ReaderEvery, "reader-interval", 30*time.Second, "mean time between one simulated reader's messages")
 	fs.DurationVar(&o.JournalistEvery, "journalist-cover-interval", 2*time.Second, "time between each demo journalist's cover messages")

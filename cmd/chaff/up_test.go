@@ -21,6 +21,7 @@ import (
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/internal/telemetry"
 	"github.com/chaffhq/chaff/internal/up"
 	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
@@ -38,7 +39,7 @@ func TestUpEndToEnd(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"up", "--data-dir", dir, "--api-addr", "127.0.0.1:0", "--journalist-addr", "127.0.0.1:0",
-			"--identity-addr", "127.0.0.1:0", "--readers", "20", "--reader-interval", "300ms", "--journalist-cover-interval", "200ms"}, &upOut, &upOut)
+			"--identity-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--readers", "20", "--reader-interval", "300ms", "--journalist-cover-interval", "200ms"}, &upOut, &upOut)
 	}()
 	var st up.State
 	waitUntil(t, "chaff up", func() bool {
@@ -122,6 +123,19 @@ func TestUpEndToEnd(t *testing.T) {
 	}
 	ui.unlock(alice.Passphrase)
 	roundTrip("a developer, every month", "can we meet?")
+
+	// chaff up exports every metric of the API and the CoverNode.
+	res, err := http.Get(st.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, m := range telemetry.All() {
+		if !bytes.Contains(metrics, []byte("# TYPE "+m.Name+" ")) {
+			t.Errorf("chaff up's %s does not export %s", st.Metrics, m.Name)
+		}
+	}
 
 	// A second chaff up on the same data directory says who holds it.
 	var second bytes.Buffer

@@ -40,6 +40,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // State is up.json: what a first run set up, for later runs and scripts.
@@ -49,6 +50,7 @@ type State struct {
 	Anchor      string       `json:"anchor"`
 	KeysDir     string       `json:"keys_dir"`
 	Mixing      string       `json:"mixing"`
+	Metrics     string       `json:"metrics,omitempty"`
 	Journalists []Journalist `json:"journalists"`
 	Note        string       `json:"note"`
 }
@@ -75,6 +77,9 @@ type Options struct {
 	// the journalists' web UIs listen on JournalistAddr and the next ports
 	// (all on port 0 when its port is 0).
 	APIAddr, JournalistAddr, IdentityAddr string
+	// AdminAddr serves the API's and the CoverNode's metrics (package
+	// telemetry) at /metrics; empty: not served.
+	AdminAddr string
 	// Readers simulated readers send cover messages, each every
 	// ReaderEvery on average; each journalist's cover (or reply) leaves
 	// every JournalistEvery.
@@ -132,6 +137,7 @@ type Deployment struct {
 	wg      sync.WaitGroup
 	servers []*http.Server
 	lock    *os.File // LockFile, held until Close
+	reg     *prometheus.Registry
 }
 
 // Start starts a deployment over o.DataDir. Close stops it.
@@ -143,8 +149,8 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	if d.U2J, d.J2U, err = MixingParams(o.Mixing); err != nil {
 		return nil, err
 	}
-	for _, a := range []string{o.APIAddr, o.JournalistAddr, o.IdentityAddr} {
-		if !IsLoopback(a) {
+	for _, a := range []string{o.APIAddr, o.JournalistAddr, o.IdentityAddr, o.AdminAddr} {
+		if a != "" && !IsLoopback(a) {
 			return nil, fmt.Errorf("%s: chaff up listens on loopback addresses only", a)
 		}
 	}
@@ -192,6 +198,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 		return nil, err
 	}
 	d.bg, d.stop = context.WithCancel(context.Background())
+	d.reg = prometheus.NewRegistry()
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -210,6 +217,15 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	d.State.Note = "Demo only: the vault passphrases are kept here for scripts. A real newsroom never writes them down on the machine."
 	if err := d.startCoverNode(ctx, apiC, idURL, anchor); err != nil {
 		return nil, err
+	}
+	if o.AdminAddr != "" {
+		admin := http.NewServeMux()
+		admin.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
+		u, err := d.serve(o.AdminAddr, admin)
+		if err != nil {
+			return nil, fmt.Errorf("the metrics address: %w", err)
+		}
+		d.State.Metrics = u + "/metrics"
 	}
 	kc := &apiclient.KeyCache{API: apiC, Anchors: []keys.SignedPublicKey{*anchor}}
 	if err := d.startJournalists(kc); err != nil {
@@ -244,7 +260,7 @@ func (d *Deployment) startAPIs(ctx context.Context, anchor *keys.SignedPublicKey
 	if err != nil {
 		return nil, "", err
 	}
-	apiSrv, err := api.New(d.bg, s, api.Config{Anchors: []keys.SignedPublicKey{*anchor}, IngestRate: 1e6, IngestBurst: 1 << 20, Logger: d.log, Registry: prometheus.NewRegistry()})
+	apiSrv, err := api.New(d.bg, s, api.Config{Anchors: []keys.SignedPublicKey{*anchor}, IngestRate: 1e6, IngestBurst: 1 << 20, Logger: d.log, Registry: d.reg})
 	if err != nil {
 		return nil, "", err
 	}
@@ -279,7 +295,7 @@ func (d *Deployment) startCoverNode(ctx context.Context, apiC *apiclient.Client,
 	}
 	node, err := covernode.New(ctx, d.nc, covernode.Config{
 		StateDir: cnState, StateKey: stateKey, BundlePath: filepath.Join(d.opts.DataDir, keys.CoverNodeBundleName("covernode_001")),
-		API: apiC, IdentityAPI: apiC.At(idURL), Anchors: []keys.SignedPublicKey{*anchor}, U2J: d.U2J, J2U: d.J2U, Logger: d.log,
+		API: apiC, IdentityAPI: apiC.At(idURL), Anchors: []keys.SignedPublicKey{*anchor}, U2J: d.U2J, J2U: d.J2U, Logger: d.log, Registry: d.reg,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the CoverNode: %w", err)
