@@ -35,6 +35,15 @@ type Doer interface {
 type Client struct {
 	Base string // such as https://api.example.org (without /v1)
 	HTTP Doer
+	// Now dates the signed forms the client sends (time.Now when nil).
+	Now func() time.Time
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // DefaultTimeout bounds each request of a client made by New.
@@ -55,7 +64,11 @@ func NewWith(base string, d Doer) *Client {
 
 // At returns a client for another host (such as the ingest's) that sends
 // through the same Doer.
-func (c *Client) At(base string) *Client { return NewWith(base, c.HTTP) }
+func (c *Client) At(base string) *Client {
+	a := NewWith(base, c.HTTP)
+	a.Now = c.Now
+	return a
+}
 
 // Do sends a request with a JSON body to route and returns the answer's
 // body; an answer other than 2xx is an *Error.
@@ -96,7 +109,7 @@ func (c *Client) SendForm(ctx context.Context, route Route, sk *keys.KeyPair, bo
 	if err != nil {
 		return nil, err
 	}
-	f, err := form.Sign(body, signer, time.Now(), ttl)
+	f, err := form.Sign(body, signer, c.now(), ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +270,7 @@ func (c *Client) QueueIdentityKey(ctx context.Context, id *keys.KeyPair, newPK *
 	if err != nil {
 		return err
 	}
-	inner, err := form.Sign(NewKeyFor(newPK), sk, time.Now(), ttl)
+	inner, err := form.Sign(NewKeyFor(newPK), sk, c.now(), ttl)
 	if err != nil {
 		return err
 	}

@@ -72,8 +72,8 @@ func Init(dir string, now time.Time) (*Created, error) {
 	return c, nil
 }
 
-// LoadKeyPair finds the key pair of role in dir that expires last, and
-// refuses it if it has expired.
+// LoadKeyPair finds the key pair of role in dir that expires last (of
+// those, the one written last), and refuses it if it has expired.
 func LoadKeyPair(dir string, role keys.Role, now time.Time) (*keys.KeyPair, error) {
 	paths, _ := filepath.Glob(filepath.Join(dir, role.String()+"-*.keypair.json"))
 	if len(paths) == 0 {
@@ -84,7 +84,12 @@ func LoadKeyPair(dir string, role keys.Role, now time.Time) (*keys.KeyPair, erro
 		return nil, fmt.Errorf("no %s key pair (%s-*.keypair.json) in %s: %s", RoleWords(role), role, dir, hint)
 	}
 	var best *keys.KeyPair
+	var bestMod time.Time
 	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
 		kp, err := keys.ReadKeyPairFile(p)
 		if err != nil {
 			return nil, err
@@ -95,8 +100,11 @@ func LoadKeyPair(dir string, role keys.Role, now time.Time) (*keys.KeyPair, erro
 		if _, err := kp.SigningKey(); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		if best == nil || kp.Public.NotValidAfter.After(best.Public.NotValidAfter) {
-			best = kp
+		// Certificates carry no start date; keys capped at the organisation
+		// key's expiry tie, and the one written last (a renewal) wins.
+		if best == nil || kp.Public.NotValidAfter.After(best.Public.NotValidAfter) ||
+			(kp.Public.NotValidAfter.Equal(best.Public.NotValidAfter) && fi.ModTime().After(bestMod)) {
+			best, bestMod = kp, fi.ModTime()
 		}
 	}
 	if best.Public.Expired(now) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +99,77 @@ func TestCeremony(t *testing.T) {
 	}
 	if err := n.UpdateJournalist(t.Context(), "zed", newsroom.ProfileChange{Desk: &desk}); !errors.Is(err, newsroom.ErrNoJournalist) {
 		t.Fatalf("zed: %v", err)
+	}
+}
+
+// TestRenew renews the provisioning and admin keys: the new ones are
+// published and used for what follows, and keys the old ones certified
+// still verify.
+func TestRenew(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Now()
+	c, err := newsroom.Init(dir, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offset atomic.Int64 // how far the newsroom's and the API's clock are ahead
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	_, nc := testnet.StartNATS(t)
+	a := testnet.StartAPI(t, nc, &testnet.Newsroom{Org: c.Org}, api.Config{Now: clock})
+	n := &newsroom.Newsroom{KeysDir: dir, API: apiclient.New(a.URL), Now: clock}
+	n.API.Now = clock
+	if err := n.Bootstrap(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.AddJournalist(t.Context(), newsroom.Journalist{ID: "alice", Name: "Alice", Description: "courts"}, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	old, err := newsroom.LoadKeyPair(dir, keys.JournalistProvisioning, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Too soon: the API refuses a provisioning key within 26 weeks of the
+	// last, as upstream does, and the refused key pairs are not kept.
+	files, _ := os.ReadDir(dir)
+	if _, err := n.Renew(t.Context(), nil); err == nil {
+		t.Fatal("a renewal the day after bootstrap was accepted")
+	}
+	if after, _ := os.ReadDir(dir); len(after) != len(files) {
+		t.Fatalf("a refused renewal left %d files behind", len(after)-len(files))
+	}
+	// Half a year on, when keyhealth says the renewal is due; the files of
+	// the ceremony are as old.
+	offset.Store(int64(27 * keys.Week))
+	for _, f := range files {
+		then := start.Add(-27 * keys.Week)
+		if err := os.Chtimes(filepath.Join(dir, f.Name()), then, then); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var uploaded []keys.Role
+	r, err := n.Renew(t.Context(), func(role keys.Role, _ *keys.KeyPair) { uploaded = append(uploaded, role) })
+	if err != nil || len(uploaded) != 3 || len(r.Files) != 3 {
+		t.Fatalf("renew: %v, uploaded %v", err, uploaded)
+	}
+	renewed, err := newsroom.LoadKeyPair(dir, keys.JournalistProvisioning, n.Now())
+	if err != nil || renewed.Public.Equal(&old.Public) {
+		t.Fatalf("the newsroom does not sign with the renewed key: %v", err)
+	}
+	kc, err := n.CheckKeys(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var published bool
+	for _, k := range kc.Verified.All() {
+		published = published || (k.Role == keys.JournalistProvisioning && k.Key == renewed.Public.Key)
+	}
+	if !published || len(kc.Verified.Profiles) != 1 {
+		t.Fatalf("after renewal: renewed key published %v, profiles %d", published, len(kc.Verified.Profiles))
+	}
+
+	n.API = nil
+	if _, err := n.Renew(t.Context(), nil); err == nil {
+		t.Fatal("a renewal without the API")
 	}
 }

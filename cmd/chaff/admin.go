@@ -25,6 +25,9 @@ The key ceremony and the newsroom's operations.
   init --out DIR                  create the organisation key (the trust anchor),
                                   the provisioning keys and an admin key
   bootstrap --api URL             upload the provisioning and admin keys
+  renew --api URL                 renew the provisioning and admin keys with the
+                                  organisation key (every 26 weeks; keys --check
+                                  says when)
   covernode add ID                create a CoverNode's identity key and setup bundle
   journalist add ID --name NAME --description TEXT [--desk]
                                   register a journalist and create their setup bundle
@@ -57,6 +60,8 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return adminInit(rest, stdout, stderr)
 	case "bootstrap":
 		return adminBootstrap(ctx, rest, stdout, stderr)
+	case "renew":
+		return adminRenew(ctx, rest, stdout, stderr)
 	case "covernode add":
 		return adminCoverNodeAdd(ctx, rest, stdout, stderr)
 	case "journalist add":
@@ -182,6 +187,21 @@ func adminBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	fmt.Fprintf(stdout, "The API at %s now publishes the provisioning keys. Move the organisation key pair offline.\n", a.api)
+	return nil
+}
+
+func adminRenew(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := newAdminFlags("renew", stderr, true)
+	if _, err := a.parse(args, 0, stderr); err != nil {
+		return err
+	}
+	_, err := a.newsroom().Renew(ctx, func(role keys.Role, kp *keys.KeyPair) {
+		fmt.Fprintf(stdout, "Renewed the %s key: %s (valid until %s), uploaded.\n", newsroom.RoleWords(role), kp.Public.Prefix(), protocol.FormatTime(kp.Public.NotValidAfter))
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "The API at %s now publishes the renewed keys; the old ones stay valid until they expire. Move the organisation key pair offline.\n", a.api)
 	return nil
 }
 
