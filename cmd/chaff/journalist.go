@@ -178,11 +178,17 @@ func (o *journalistOpts) readPassphrase() (string, error) {
 		}
 		return strings.TrimRight(line, "\r\n"), nil
 	}
+	return passphrase("Vault passphrase: ", o.stdin, o.stderr)
+}
+
+// passphrase returns $CHAFF_PASSPHRASE, or else prompts on stderr and reads
+// a line of stdin.
+func passphrase(prompt string, stdin io.Reader, stderr io.Writer) (string, error) {
 	if p := os.Getenv("CHAFF_PASSPHRASE"); p != "" {
 		return p, nil
 	}
-	fmt.Fprint(o.stderr, "Vault passphrase: ")
-	line, err := bufio.NewReader(o.stdin).ReadString('\n')
+	fmt.Fprint(stderr, prompt)
+	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", errors.New("no passphrase given")
 	}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -203,15 +201,11 @@ func sourceTick(ctx context.Context, app *client.App, stdout io.Writer) error {
 // sourceUnlock reads the passphrase ($CHAFF_PASSPHRASE, or a line of
 // stdin) and opens the mailbox.
 func sourceUnlock(ctx context.Context, app *client.App, cmd string, stdin io.Reader, stderr io.Writer) (*client.Session, error) {
-	pass := os.Getenv("CHAFF_PASSPHRASE")
-	if pass == "" {
-		fmt.Fprint(stderr, "Passphrase: ")
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return nil, errors.New("no passphrase given")
-		}
-		pass = strings.TrimSpace(line)
+	pass, err := passphrase("Passphrase: ", stdin, stderr)
+	if err != nil {
+		return nil, err
 	}
+	pass = strings.TrimSpace(pass)
 	if cmd == "send" || cmd == "inbox" {
 		if err := ensureKeys(ctx, app); err != nil {
 			return nil, err
