@@ -21,6 +21,7 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/loadgen"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
@@ -123,7 +124,7 @@ func TestScaleOutUnderFailures(t *testing.T) {
 			return false
 		}
 		v, err := keys.Verify(h, []keys.SignedPublicKey{n.Org.Public}, time.Now())
-		if err != nil || len(v.CoverNodeIDs()) != 2 {
+		if err != nil || !everyCoverNodeHasMessagingKey(v, 2) {
 			return false
 		}
 		cnKeys, err = v.CoverNodeKeys()
@@ -217,4 +218,73 @@ func TestScaleOutUnderFailures(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages sent at %.0f/s for %s; %d real acknowledged, all delivered once, after losing a NATS node, an API and a CoverNode", sent, rate, dur, len(acked))
+}
+
+// everyCoverNodeHasMessagingKey reports whether the hierarchy names want
+// CoverNodes and each has a messaging key. A node's identity key is
+// published before its messaging key: a load started in between seals
+// every message to the other node's key alone ([A, A]), and the node whose
+// key came later opens nothing of its share and drops it as cover (the
+// cause of this test's occasional lost messages).
+func everyCoverNodeHasMessagingKey(v *keys.Verified, want int) bool {
+	ids := v.CoverNodeIDs()
+	for _, id := range ids {
+		if len(v.CoverNodeMessagingKeys(id)) == 0 {
+			return false
+		}
+	}
+	return len(ids) == want
+}
+
+// TestCoverNodeKeysWaitSeesMissingMessagingKey reproduces, in process, the
+// window TestScaleOutUnderFailures used to start its load in: both
+// CoverNodes' identity keys published, one messaging key. The old wait
+// (two CoverNode ids, CoverNodeKeys without error) passed there, and the
+// keys it gave name one node twice; everyCoverNodeHasMessagingKey waits
+// until the second node's key is published too.
+func TestCoverNodeKeysWaitSeesMissingMessagingKey(t *testing.T) {
+	n := testnet.NewNewsroom(t, time.Now())
+	_, nc := testnet.StartNATS(t)
+	a := testnet.StartAPI(t, nc, n, api.Config{})
+	dir := t.TempDir()
+	_, bundle1 := testnet.Bootstrap(t, a.URL, n, dir)
+	bundle2 := n.CoverNodeBundle("covernode_002", dir)
+	c := apiclient.New(a.URL)
+	ctx := context.Background()
+	register := func(path string) *keys.KeyPair {
+		b, err := keys.ReadCoverNodeBundle(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.RegisterCoverNodeIdentity(ctx, b.Form); err != nil {
+			t.Fatal(err)
+		}
+		return b.IdentityKey
+	}
+	publish := func(id *keys.KeyPair) {
+		if _, err := c.UploadMessagingKey(ctx, apiclient.PostCoverNodeMessagingKey, id, n.Gen(keys.CoverNodeMessaging, id).Public); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id1, id2 := register(bundle1), register(bundle2)
+	publish(id1)
+	v := n.Verified(a.URL)
+	cks, err := v.CoverNodeKeys()
+	if err != nil || len(v.CoverNodeIDs()) != 2 {
+		t.Fatalf("the old wait would not have passed: %v, %v", v.CoverNodeIDs(), err)
+	}
+	if !cks[0].Equal(cks[1]) {
+		t.Fatal("with one messaging key published, a sender's two wrapping keys should both be covernode_001's")
+	}
+	if everyCoverNodeHasMessagingKey(v, 2) {
+		t.Fatal("everyCoverNodeHasMessagingKey passed with covernode_002's messaging key unpublished")
+	}
+	publish(id2)
+	v = n.Verified(a.URL)
+	if !everyCoverNodeHasMessagingKey(v, 2) {
+		t.Fatal("everyCoverNodeHasMessagingKey fails with both messaging keys published")
+	}
+	if cks, _ := v.CoverNodeKeys(); cks[0].Equal(cks[1]) {
+		t.Fatal("both messaging keys published, yet a sender seals to one node twice")
+	}
 }

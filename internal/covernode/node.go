@@ -251,6 +251,9 @@ type direction struct {
 	params mix.Params
 	open   func(keys []*crypto.PrivateKey, msg []byte) entry
 	build  func(ctx context.Context, reals []entry, padding int) ([][]byte, error)
+	// warnedUnopened is when the node last warned that a whole batch
+	// opened under none of its keys.
+	warnedUnopened time.Time
 }
 
 func (n *Node) u2j() *direction {
@@ -475,6 +478,7 @@ func (d *direction) run(ctx context.Context) error {
 			return err
 		}
 		n.m.inputs.WithLabelValues(d.name).Add(float64(len(msgs)))
+		d.countUnopened(entries, now)
 		for _, e := range entries {
 			if e.kind != kindUnopened {
 				mixer.Add(e, e.kind == kindReal, now)
@@ -490,6 +494,32 @@ func (d *direction) run(ctx context.Context) error {
 				return fmt.Errorf("%s round log: %w", d.name, err)
 			}
 		}
+	}
+}
+
+// unopenedWarnEvery bounds how often a node warns that whole batches
+// open under none of its keys.
+const unopenedWarnEvery = time.Minute
+
+// countUnopened counts the inputs of a batch that no key of the node
+// opened, and warns when none of the batch opened. Senders seal cover
+// to the same keys as real messages, so an unopened input may have been
+// either: the count and the warning say nothing of which inputs were
+// real. A whole batch unopened means the senders do not seal to this
+// node's published key (their view of the published keys predates it):
+// what it takes is acknowledged and lost, which operators must see.
+func (d *direction) countUnopened(entries []entry, now time.Time) {
+	unopened := 0
+	for _, e := range entries {
+		if e.kind == kindUnopened {
+			unopened++
+		}
+	}
+	d.n.m.unopened.WithLabelValues(d.name).Add(float64(unopened))
+	if unopened > 0 && unopened == len(entries) && now.Sub(d.warnedUnopened) >= unopenedWarnEvery {
+		d.warnedUnopened = now
+		d.n.log.Warn("no input of the batch opened under this node's messaging keys: senders seal to keys it does not hold (is its messaging key published, and do senders fetch the published keys afresh?)",
+			"direction", d.name, "inputs", len(entries))
 	}
 }
 

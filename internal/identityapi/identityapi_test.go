@@ -31,15 +31,8 @@ func setup(t *testing.T) (*testnet.Newsroom, *testnet.API, *testnet.Member, *ide
 }
 
 func verified(t *testing.T, a *testnet.API, n *testnet.Newsroom) *keys.Verified {
-	h, err := apiclient.New(a.URL).PublicKeys(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := keys.Verify(h, []keys.SignedPublicKey{n.Org.Public}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	t.Helper()
+	return n.Verified(a.URL)
 }
 
 // TestJournalistQueue: a journalist queues a rotation at the API; the

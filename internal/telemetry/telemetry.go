@@ -61,7 +61,14 @@ var (
 
 // The CoverNode's metrics, on `chaff covernode --admin-listen`.
 var (
-	CoverNodeInputs    = Metric{"chaff_covernode_inputs_total", "Messages taken from the streams, by direction (real and cover alike).", Counter, []string{LabelDirection}}
+	CoverNodeInputs = Metric{"chaff_covernode_inputs_total", "Messages taken from the streams, by direction (real and cover alike).", Counter, []string{LabelDirection}}
+	// CoverNodeUnopened counts inputs that none of the node's messaging
+	// keys opens. Cover opens like real, so this says nothing of which
+	// inputs were real; it rises when senders seal to keys the node lacks
+	// (a view of the published keys fetched before the node published
+	// its own) or send garbage. A node whose every input is unopened is
+	// dropping its whole share of the stream.
+	CoverNodeUnopened  = Metric{"chaff_covernode_unopened_inputs_total", "Inputs no messaging key of this node opens, by direction (real and cover alike: sealed to other keys, or garbage).", Counter, []string{LabelDirection}}
 	CoverNodePublished = Metric{"chaff_covernode_dead_drops_published_total", "Dead drops published, by direction.", Counter, []string{LabelDirection}}
 	CoverNodeRetries   = Metric{"chaff_covernode_post_retries_total", "Failed dead-drop posts that were retried, by direction.", Counter, []string{LabelDirection}}
 	// MixWaiting counts inputs seen since the last release, real and cover
@@ -78,7 +85,7 @@ var (
 // API and CoverNode list each listener's metrics.
 var (
 	API       = []Metric{APIRequests, APILatency, Appended, Stored, IngestLatency, IngestFailures, DeadDropAge, KeyExpiry, KeyRenewal}
-	CoverNode = []Metric{CoverNodeInputs, CoverNodePublished, CoverNodeRetries, MixWaiting, MixThreshold, MixTimeout, RoundLatency, StreamDepth, ConsumerLag, ConsumerAcks}
+	CoverNode = []Metric{CoverNodeInputs, CoverNodeUnopened, CoverNodePublished, CoverNodeRetries, MixWaiting, MixThreshold, MixTimeout, RoundLatency, StreamDepth, ConsumerLag, ConsumerAcks}
 )
 
 // All is every metric Chaff exports besides the Go runtime's and the

@@ -327,3 +327,18 @@ func (a *API) StreamMsgs(t testing.TB, name string) uint64 {
 	}
 	return n
 }
+
+// Verified fetches the published keys from the API at url and verifies
+// them from the newsroom's organisation key, now.
+func (n *Newsroom) Verified(url string) *keys.Verified {
+	n.t.Helper()
+	h, err := apiclient.New(url).PublicKeys(context.Background())
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	v, err := keys.Verify(h, []keys.SignedPublicKey{n.Org.Public}, time.Now())
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return v
+}
