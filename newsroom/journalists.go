@@ -107,11 +107,11 @@ func (n *Newsroom) AddJournalist(ctx context.Context, j Journalist, outDir strin
 	if err != nil {
 		return nil, fmt.Errorf("registering %s's identity key: %w", j.ID, err)
 	}
-	out := &AddedJournalist{Bundle: &keys.JournalistBundle{JournalistID: j.ID, API: c.Base, TrustAnchor: *orgPub, IdentityKey: idKey}, Path: path, Epoch: epoch}
-	if err := keys.WriteBundle(path, out.Bundle); err != nil {
+	b, path, err := JournalistBundle(outDir, j.ID, c.Base, *orgPub, idKey)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &AddedJournalist{Bundle: b, Path: path, Epoch: epoch}, nil
 }
 
 func findProfile(h *keys.Hierarchy, id string) (keys.JournalistProfile, bool) {

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
-	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
@@ -265,24 +264,17 @@ func (n *Newsroom) AddCoverNode(ctx context.Context, id, outDir string, register
 	if err != nil {
 		return nil, err
 	}
-	idKey, err := keys.Generate(keys.CoverNodeIdentity, prov, now)
+	b, path, err := CoverNodeBundle(outDir, id, prov, now)
 	if err != nil {
 		return nil, err
 	}
-	f, err := apiclient.CoverNodeIdentityForm(prov, apiclient.CoverNodeIdentityKey{CoverNodeID: id, Key: idKey.Public}, now, form.CoverNodeIdentityTTL)
-	if err != nil {
-		return nil, err
-	}
-	out := &AddedCoverNode{Bundle: &keys.CoverNodeBundle{CoverNodeID: id, IdentityKey: idKey, Form: f}, Path: filepath.Join(outDir, keys.CoverNodeBundleName(id))}
-	if err := keys.WriteBundle(out.Path, out.Bundle); err != nil {
-		return nil, err
-	}
+	out := &AddedCoverNode{Bundle: b, Path: path}
 	if register {
 		c, err := n.api()
 		if err != nil {
 			return out, err
 		}
-		if out.Epoch, err = c.RegisterCoverNodeIdentity(ctx, f); err != nil {
+		if out.Epoch, err = c.RegisterCoverNodeIdentity(ctx, b.Form); err != nil {
 			return out, fmt.Errorf("registering %s's identity key: %w", id, err)
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/newsroom"
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -276,33 +277,30 @@ func Bootstrap(t TB, url string, n *Newsroom, dir string) (*Member, string) {
 	return alice, n.CoverNodeBundle("covernode_001", dir)
 }
 
-// CoverNodeBundle writes a setup bundle for a CoverNode into dir, as chaff
-// admin covernode add does, and returns its path.
+// CoverNodeBundle writes a setup bundle for a CoverNode into dir through
+// the ceremony's own code (newsroom.CoverNodeBundle) and returns its path.
 func (n *Newsroom) CoverNodeBundle(coverNodeID, dir string) string {
 	n.t.Helper()
-	id := n.Gen(keys.CoverNodeIdentity, n.CNProv)
-	f, err := apiclient.CoverNodeIdentityForm(n.CNProv, apiclient.CoverNodeIdentityKey{CoverNodeID: coverNodeID, Key: id.Public}, time.Now(), form.CoverNodeIdentityTTL)
+	os.Remove(filepath.Join(dir, keys.CoverNodeBundleName(coverNodeID))) // a test may write one again
+	_, path, err := newsroom.CoverNodeBundle(dir, coverNodeID, n.CNProv, time.Now())
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	return n.writeBundle(filepath.Join(dir, keys.CoverNodeBundleName(coverNodeID)), keys.CoverNodeBundle{CoverNodeID: coverNodeID, IdentityKey: id, Form: f})
+	return path
 }
 
-// JournalistBundle writes a setup bundle for a registered journalist, as
-// chaff admin journalist add does, and returns its path.
+// JournalistBundle writes a setup bundle for a registered journalist
+// through the ceremony's own code (newsroom.JournalistBundle) and returns
+// its path.
 func (n *Newsroom) JournalistBundle(id, api, dir string) string {
 	n.t.Helper()
 	m := n.Journalists[id]
 	if m == nil {
 		n.t.Fatalf("no journalist %q", id)
 	}
-	return n.writeBundle(filepath.Join(dir, keys.JournalistBundleName(id)), keys.JournalistBundle{JournalistID: id, API: api, TrustAnchor: n.Org.Public, IdentityKey: m.ID})
-}
-
-func (n *Newsroom) writeBundle(path string, bundle any) string {
-	n.t.Helper()
-	os.Remove(path) // a test may write one again
-	if err := keys.WriteBundle(path, bundle); err != nil {
+	os.Remove(filepath.Join(dir, keys.JournalistBundleName(id))) // a test may write one again
+	_, path, err := newsroom.JournalistBundle(dir, id, api, n.Org.Public, m.ID)
+	if err != nil {
 		n.t.Fatal(err)
 	}
 	return path
