@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,6 +244,18 @@ func TestIdentityRotation(t *testing.T) {
 	ver, _ = keys.Verify(h, []keys.SignedPublicKey{d.n.Org.Public}, time.Now())
 	if fams = ver.Journalists["carol"]; len(fams[0].Messaging) == 0 {
 		t.Fatal("no messaging key under carol's new identity key")
+	}
+	// Every rotation, automatic or forced, is in the vault's log.
+	var logged []string
+	for _, e := range v.Events() {
+		if e.Event == "rotation" {
+			logged = append(logged, e.Detail)
+		}
+	}
+	for _, want := range []string{"made a new identity key", "took the identity key", "published a new messaging key", "forced a new messaging key"} {
+		if !slices.ContainsFunc(logged, func(d string) bool { return strings.HasPrefix(d, want) }) {
+			t.Errorf("the vault's log lacks %q: %q", want, logged)
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 		case err != nil:
 			return err
 		default:
+			v.logLocked("rotation", fmt.Sprintf("took the identity key the newsroom certified into use (epoch %d)", got.Epoch))
 			if err := v.save(); err != nil {
 				return err
 			}
@@ -56,6 +57,7 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 		return err
 	}
 	if created {
+		v.logLocked("rotation", "made a new identity key for the newsroom to certify")
 		if err := v.save(); err != nil {
 			return err
 		}
@@ -81,15 +83,18 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 	if err := cand.Published(epoch, nil, now); err != nil {
 		return err
 	}
+	v.logLocked("rotation", fmt.Sprintf("published a new messaging key (epoch %d)", epoch))
 	return v.save()
 }
 
-// RotateNow publishes a new messaging key at once (the CLI's rotate).
+// RotateNow publishes a new messaging key at once (the CLI's rotate). Like
+// every rotation, it is written in the vault's log.
 func (v *Vault) RotateNow(ctx context.Context) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, k := range v.d.Messaging {
 		k.CreatedAt = k.CreatedAt.Add(-keys.JournalistMessaging.RotateAfter())
 	}
+	v.logLocked("rotation", "forced a new messaging key")
 	return v.rotateKeys(ctx)
 }

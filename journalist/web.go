@@ -276,7 +276,6 @@ func (w *Web) Handler() http.Handler {
 			v.Log("error", "forced key rotation failed: "+err.Error())
 			w.setFlash("The key rotation failed: "+err.Error(), true)
 		} else {
-			v.Log("rotation", "forced a new messaging key")
 			w.setFlash("A new messaging key is published: sources' apps use it from their next key download.", false)
 		}
 		http.Redirect(rw, r, "/vault", http.StatusSeeOther)
