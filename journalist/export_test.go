@@ -1,5 +1,10 @@
 package journalist
 
+import "time"
+
+// SetClock replaces a vault's clock.
+func (v *Vault) SetClock(now func() time.Time) { v.mu.Lock(); v.now = now; v.mu.Unlock() }
+
 // SetOnLoginToken sets a hook called with every login token issued
 // (nil removes it).
 func SetOnLoginToken(f func(string)) { onLoginToken = f }

@@ -113,6 +113,27 @@ type Vault struct {
 // made); the API in the bundle may be
 // overridden.
 func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Vault, error) {
+	return CreateWith(path, passphrase, kdf, bundlePath, api, Options{})
+}
+
+// Options change how a vault works; the zero value is the default.
+type Options struct {
+	// Now is the vault's clock (time.Now when nil): what it dates
+	// messages and log entries by and decides key rotations and expiry
+	// with. A host whose clock it trusts more than the system's, or a
+	// test, supplies its own.
+	Now func() time.Time
+}
+
+func (o Options) now() func() time.Time {
+	if o.Now != nil {
+		return o.Now
+	}
+	return time.Now
+}
+
+// CreateWith is Create with options.
+func CreateWith(path, passphrase string, kdf KDFParams, bundlePath, api string, o Options) (*Vault, error) {
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("%s already exists: refusing to replace a vault", path)
 	}
@@ -133,9 +154,9 @@ func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Va
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: time.Now, api: apiclient.New(api), d: &data{
+	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: o.now(), api: apiclient.New(api), d: &data{
 		JournalistID: bundle.JournalistID, API: api, TrustAnchor: bundle.TrustAnchor,
-		Identity:      keys.Ring{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: time.Now()}},
+		Identity:      keys.Ring{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: o.now()()}},
 		Conversations: map[string]*Conversation{}, Seen: map[string]bool{},
 	}}
 	if err := v.save(); err != nil {
@@ -153,6 +174,11 @@ func Create(path, passphrase string, kdf KDFParams, bundlePath, api string) (*Va
 // Open unlocks a vault. It holds a lock until Close, so that two programs
 // never keep diverging copies of one vault.
 func Open(path, passphrase string) (*Vault, error) {
+	return OpenWith(path, passphrase, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(path, passphrase string, o Options) (*Vault, error) {
 	lock, err := lockFile(path)
 	if err != nil {
 		return nil, err
@@ -169,7 +195,7 @@ func Open(path, passphrase string) (*Vault, error) {
 	if d.Seen == nil {
 		d.Seen = map[string]bool{}
 	}
-	return &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, d: &d, api: apiclient.New(d.API), now: time.Now}, nil
+	return &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, d: &d, api: apiclient.New(d.API), now: o.now()}, nil
 }
 
 // Close releases the vault.
@@ -183,9 +209,6 @@ func (v *Vault) Close() error {
 	v.lock = nil
 	return err
 }
-
-// SetClock replaces the clock (tests).
-func (v *Vault) SetClock(now func() time.Time) { v.mu.Lock(); v.now = now; v.mu.Unlock() }
 
 func (v *Vault) save() error { return sealVault(v.path, v.passphrase, v.kdf, v.d) }
 

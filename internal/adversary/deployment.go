@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +67,16 @@ type Deployment struct {
 
 	cn     covernode.Config
 	cnStop func() // nil when the CoverNode is not running
+
+	journalistAhead atomic.Int64 // how far journalists' clocks run ahead
+}
+
+// AdvanceJournalistClocks moves the clock of every vault the deployment
+// made by d: as if that much time had passed for the journalists.
+func (d *Deployment) AdvanceJournalistClocks(by time.Duration) { d.journalistAhead.Add(int64(by)) }
+
+func (d *Deployment) journalistNow() time.Time {
+	return time.Now().Add(time.Duration(d.journalistAhead.Load()))
 }
 
 // Start brings up a deployment: an embedded JetStream with a tap on it, an
@@ -205,7 +216,7 @@ func (d *Deployment) Journalist(id string) (*journalist.Vault, string) {
 	d.post(apiclient.PostJournalistProfile, n.Form(n.JProv, testnet.Profile(id)))
 	d.post(apiclient.PostJournalistIdentityKey, n.Form(n.JProv, apiclient.JournalistIdentityKey{JournalistID: id, Key: m.ID.Public}))
 	path := filepath.Join(d.T.TempDir(), id+".vault")
-	v, err := journalist.Create(path, "correct horse battery staple", JournalistKDF, n.JournalistBundle(id, d.Proxy.URL, d.T.TempDir()), "")
+	v, err := journalist.CreateWith(path, "correct horse battery staple", JournalistKDF, n.JournalistBundle(id, d.Proxy.URL, d.T.TempDir()), "", journalist.Options{Now: d.journalistNow})
 	if err != nil {
 		d.T.Fatal(err)
 	}

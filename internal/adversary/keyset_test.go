@@ -71,7 +71,7 @@ func TestHostileKeySets(t *testing.T) {
 		res, err := c.Carol.Sync(ctx)
 		return err == nil && strings.Contains(res.Waiting, "newer keys")
 	})
-	c.Carol.SetClock(func() time.Time { return time.Now().Add(journalist.MaxEpochWait + time.Minute) })
+	d.AdvanceJournalistClocks(journalist.MaxEpochWait + time.Minute)
 	adversary.SyncUntil(t, c.Carol, "the second message", func() bool { return adversary.Received(c.Carol)["second"] == 1 })
 
 	got := adversary.Received(c.Carol)
