@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/up"
 	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
@@ -36,7 +37,7 @@ func startDeployment(ctx context.Context) (*deployment, error) {
 	d, err := up.Start(ctx, up.Options{
 		DataDir: filepath.Join(dir, "up"), APIAddr: "127.0.0.1:0", JournalistAddr: "127.0.0.1:0", IdentityAddr: "127.0.0.1:0",
 		Readers: 20, ReaderEvery: 300 * time.Millisecond, JournalistEvery: 200 * time.Millisecond, Mixing: "test",
-		JournalistKDF: journalist.KDFParams(cheapKDF),
+		JournalistKDF: journalist.KDFParams(cheapKDF), ReaderKDF: client.KDFParams(cheapKDF),
 	})
 	if err != nil {
 		os.RemoveAll(dir)

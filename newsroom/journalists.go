@@ -20,6 +20,10 @@ type Journalist struct {
 	SortName    string // default: the name in lower case
 	Description string // at most keys.MaxDescription bytes unless Desk
 	Desk        bool   // a desk or team inbox rather than a person
+	// Status is the profile's status: keys.StatusVisible (the default),
+	// or keys.StatusHiddenFromUI for one readers' apps do not list (the
+	// canary journalist, package canary).
+	Status string
 }
 
 // CheckJournalist checks an id and a description as the API will.
@@ -99,7 +103,10 @@ func (n *Newsroom) AddJournalist(ctx context.Context, j Journalist, outDir strin
 	if err != nil {
 		return nil, err
 	}
-	profile := apiclient.NewJournalist{ID: j.ID, DisplayName: j.Name, SortName: j.SortName, Description: j.Description, IsDesk: j.Desk, Status: keys.StatusVisible}
+	if j.Status == "" {
+		j.Status = keys.StatusVisible
+	}
+	profile := apiclient.NewJournalist{ID: j.ID, DisplayName: j.Name, SortName: j.SortName, Description: j.Description, IsDesk: j.Desk, Status: j.Status}
 	if err := c.RegisterJournalist(ctx, prov, profile); err != nil {
 		return nil, fmt.Errorf("registering %s: %w", j.ID, err)
 	}

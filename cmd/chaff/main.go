@@ -33,6 +33,8 @@ commands:
   loadgen       simulated readers at scale, with known real messages among
                 the cover
   bench         every performance figure, each beside its bound, in one run
+  canary        check the deployment end to end: a synthetic reader's
+                message to a hidden canary journalist and the reply
   inspect       verify and decrypt published keys and dead drops
   version       the version, commit and Go toolchain of this binary
 
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "up":
 		err = runUp(ctx, args[1:], stdout, stderr)
+	case "canary":
+		err = runCanary(ctx, args[1:], stdout, stderr)
 	case "inspect":
 		err = runInspect(args[1:], stdout, stderr)
 	case "api":

@@ -42,7 +42,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func parseUpFlags(args []string, stderr io.Writer) (up.Options, error) {
-	o := up.Options{JournalistKDF: journalistKDF, StateKeyEnv: os.Getenv(covernode.StateKeyEnv), Timeouts: listenerTimeouts}
+	o := up.Options{JournalistKDF: journalistKDF, ReaderKDF: readerKDF, StateKeyEnv: os.Getenv(covernode.StateKeyEnv), Timeouts: listenerTimeouts}
 	fs := flag.NewFlagSet("chaff up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.DataDir, "data-dir", "chaff-data", "where everything is kept; a restart reuses it")

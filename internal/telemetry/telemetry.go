@@ -34,6 +34,7 @@ const (
 	LabelStream    = "stream"    // a JetStream stream name
 	LabelConsumer  = "consumer"  // a JetStream durable consumer name
 	LabelBound     = "bound"     // min or max
+	LabelLeg       = "leg"       // a canary leg: to_journalist, round_trip
 )
 
 // Metric is one metric family.
@@ -82,15 +83,25 @@ var (
 	ConsumerAcks = Metric{"chaff_jetstream_consumer_ack_pending_messages", "Messages delivered to the CoverNodes' consumer and not yet acknowledged.", Gauge, []string{LabelStream, LabelConsumer}}
 )
 
-// API and CoverNode list each listener's metrics.
+// The canary's metrics, on `chaff canary --admin-listen`: one synthetic
+// reader and one canary journalist, so nothing here is about a reader.
+var (
+	CanarySuccesses   = Metric{"chaff_canary_successes_total", "Canary round trips (reader to canary journalist and back) completed within the deadline.", Counter, nil}
+	CanaryFailures    = Metric{"chaff_canary_failures_total", "Canary round trips that did not complete within the deadline.", Counter, nil}
+	CanaryLatency     = Metric{"chaff_canary_latency_seconds", "Time from queueing the canary message to the canary journalist receiving it (leg to_journalist) and to the reader receiving the reply (leg round_trip).", Histogram, []string{LabelLeg}}
+	CanaryLastSuccess = Metric{"chaff_canary_last_success_timestamp_seconds", "Unix time of the last successful canary round trip (0: none since the canary started).", Gauge, nil}
+)
+
+// API, CoverNode and Canary list each listener's metrics.
 var (
 	API       = []Metric{APIRequests, APILatency, Appended, Stored, IngestLatency, IngestFailures, DeadDropAge, KeyExpiry, KeyRenewal}
 	CoverNode = []Metric{CoverNodeInputs, CoverNodeUnopened, CoverNodePublished, CoverNodeRetries, MixWaiting, MixThreshold, MixTimeout, RoundLatency, StreamDepth, ConsumerLag, ConsumerAcks}
+	Canary    = []Metric{CanarySuccesses, CanaryFailures, CanaryLatency, CanaryLastSuccess}
 )
 
 // All is every metric Chaff exports besides the Go runtime's and the
 // process's (go_*, process_*).
-func All() []Metric { return append(append([]Metric{}, API...), CoverNode...) }
+func All() []Metric { return append(append(append([]Metric{}, API...), CoverNode...), Canary...) }
 
 // Series returns the names a scrape shows for m: a histogram's _bucket,
 // _sum and _count, or the name itself.
@@ -116,6 +127,10 @@ func (m Metric) GaugeVec() *prometheus.GaugeVec {
 func (m Metric) HistogramVec(buckets []float64) *prometheus.HistogramVec {
 	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: m.Name, Help: m.Help, Buckets: buckets}, m.Labels)
 }
+
+// CanaryBuckets are the buckets of canary latencies: 1 s to about 9 h
+// (production mixing releases at least hourly in each direction).
+var CanaryBuckets = prometheus.ExponentialBuckets(1, 2, 16)
 
 // LatencyBuckets are the buckets of the request and append latencies:
 // 0.5 ms to about 4 s.

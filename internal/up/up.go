@@ -28,6 +28,7 @@ import (
 	"github.com/chaffhq/chaff/atomicfile"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/canary"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/httpserver"
@@ -87,8 +88,10 @@ type Options struct {
 	ReaderEvery, JournalistEvery time.Duration
 	// Mixing is "test" (rounds every few seconds) or "production".
 	Mixing string
-	// JournalistKDF stretches the demo vaults' passphrases.
+	// JournalistKDF stretches the demo vaults' passphrases (and the
+	// canary journalist's), ReaderKDF the canary reader's.
 	JournalistKDF journalist.KDFParams
+	ReaderKDF     client.KDFParams
 	// StateKeyEnv is the value of covernode.StateKeyEnv, if set.
 	StateKeyEnv string
 	// Timeouts of every listener (httpserver.DefaultTimeouts by default).
@@ -98,6 +101,10 @@ type Options struct {
 	// the newsroom (about 20 s, most of it stretching vault passphrases).
 	Progress func(step string)
 }
+
+// CanaryDir, in the data directory, is the canary's directory (package
+// canary): chaff canary --data-dir checks the deployment with it.
+const CanaryDir = "canary"
 
 // LockFile, in the data directory, is locked while a deployment runs on
 // it (internal/filelock): a second one on the same directory is refused.
@@ -134,6 +141,8 @@ type Deployment struct {
 	srv     *server.Server
 	bg      context.Context
 	stop    context.CancelFunc
+	stopCN  context.CancelFunc // stops the CoverNode alone
+	cnDone  chan struct{}
 	wg      sync.WaitGroup
 	servers []*http.Server
 	lock    *os.File // LockFile, held until Close
@@ -163,9 +172,10 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 		}
 		return nil, err
 	}
+	dep := d // d is nil once an error is returned
 	defer func() {
-		if err != nil && d.stop == nil { // from here on Close releases it
-			d.lock.Close()
+		if err != nil && dep.stop == nil { // from here on Close releases it
+			dep.lock.Close()
 		}
 	}()
 	progress := o.Progress
@@ -201,7 +211,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	d.reg = prometheus.NewRegistry()
 	defer func() {
 		if err != nil {
-			d.Close()
+			dep.Close()
 		}
 	}()
 	apiC, idURL, err := d.startAPIs(ctx, anchor, keysDir)
@@ -215,6 +225,9 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	}
 	d.State.API, d.State.IdentityAPI, d.State.Anchor, d.State.KeysDir, d.State.Mixing = apiC.Base, idURL, anchorPath, keysDir, o.Mixing
 	d.State.Note = "Demo only: the vault passphrases are kept here for scripts. A real newsroom never writes them down on the machine."
+	if err := d.setUpCanary(ctx, &newsroom.Newsroom{KeysDir: keysDir, API: apiC}, anchorPath); err != nil {
+		return nil, err
+	}
 	if err := d.startCoverNode(ctx, apiC, idURL, anchor); err != nil {
 		return nil, err
 	}
@@ -300,7 +313,42 @@ func (d *Deployment) startCoverNode(ctx context.Context, apiC *apiclient.Client,
 	if err != nil {
 		return fmt.Errorf("starting the CoverNode: %w", err)
 	}
-	d.goRun(func() { node.Run(d.bg) })
+	cnCtx, stopCN := context.WithCancel(d.bg)
+	d.stopCN, d.cnDone = stopCN, make(chan struct{})
+	d.goRun(func() { defer close(d.cnDone); node.Run(cnCtx) })
+	return nil
+}
+
+// StopCoverNode stops the CoverNode and waits until it has: messages
+// are still taken in, but no dead drop is published (the canary's
+// negative control).
+func (d *Deployment) StopCoverNode() {
+	d.stopCN()
+	<-d.cnDone
+}
+
+// setUpCanary sets up the canary's journalist and reader in CanaryDir
+// (package canary) unless they are there already, with the deployment's
+// cadences and mix timeouts.
+func (d *Deployment) setUpCanary(ctx context.Context, nr *newsroom.Newsroom, anchorPath string) error {
+	dir := filepath.Join(d.opts.DataDir, CanaryDir)
+	if _, err := os.Stat(filepath.Join(dir, canary.ConfigName)); err == nil {
+		return nil
+	}
+	readerEvery, journalistEvery := d.opts.ReaderEvery, d.opts.JournalistEvery
+	if readerEvery <= 0 {
+		readerEvery = canary.DefaultReaderEvery
+	}
+	if journalistEvery <= 0 {
+		journalistEvery = canary.DefaultJournalistEvery
+	}
+	_, err := canary.Setup(ctx, nr, canary.SetupOptions{
+		Dir: dir, AnchorPath: anchorPath, ReaderEvery: readerEvery, JournalistEvery: journalistEvery,
+		U2J: d.U2J, J2U: d.J2U, ReaderKDF: d.opts.ReaderKDF, JournalistKDF: d.opts.JournalistKDF,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up the canary: %w", err)
+	}
 	return nil
 }
 

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/internal/canary"
+	"github.com/chaffhq/chaff/internal/up"
+	"github.com/chaffhq/chaff/keys"
+)
+
+// TestCanaryAgainstUp: chaff up sets up a canary, whose journalist readers'
+// apps do not list; chaff canary --once completes a round trip through the
+// running deployment and exits 0. Negative control: with the CoverNode
+// stopped, the message never reaches the canary journalist and chaff
+// canary --once exits 1 saying so.
+func TestCanaryAgainstUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	d, err := up.Start(ctx, up.Options{
+		DataDir: dir, APIAddr: "127.0.0.1:0", JournalistAddr: "127.0.0.1:0", IdentityAddr: "127.0.0.1:0",
+		Readers: 20, ReaderEvery: 300 * time.Millisecond, JournalistEvery: 200 * time.Millisecond, Mixing: "test",
+		JournalistKDF: journalistKDF, ReaderKDF: readerKDF, Timeouts: listenerTimeouts,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+
+	// The canary's secrets are the owner's alone.
+	cfgPath := filepath.Join(dir, up.CanaryDir, canary.ConfigName)
+	if fi, err := os.Stat(cfgPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v %v", cfgPath, fi, err)
+	}
+	var cfg canary.Config
+	b, _ := os.ReadFile(cfgPath)
+	if err := json.Unmarshal(b, &cfg); err != nil || cfg.JournalistID != canary.JournalistID {
+		t.Fatalf("canary.json: %v %+v", err, cfg)
+	}
+	// A reader's app does not list the canary journalist.
+	anchor, err := keys.ReadPublicKeyFile(d.State.Anchor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := client.Start(client.Config{StateDir: t.TempDir(), API: apiclient.New(d.State.API), Anchors: []keys.SignedPublicKey{*anchor}, KDF: readerKDF, MinRunInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := app.Journalists()
+	if err != nil || len(listed) != len(d.State.Journalists) {
+		t.Fatalf("the app lists %d journalists (%v), want the %d demo ones", len(listed), err, len(d.State.Journalists))
+	}
+	for _, p := range listed {
+		if p.ID == cfg.JournalistID {
+			t.Fatalf("the app lists the canary journalist")
+		}
+	}
+
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"canary", "--once", "--data-dir", dir, "--deadline", "90s"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "canary ok") {
+		t.Fatalf("chaff canary --once against chaff up: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+
+	d.StopCoverNode()
+	out.Reset()
+	errb.Reset()
+	code := run(ctx, []string{"canary", "--once", "--data-dir", dir, "--deadline", "4s"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "the canary failed: the canary message did not reach the canary journalist within") {
+		t.Fatalf("chaff canary --once with the CoverNode stopped: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}
