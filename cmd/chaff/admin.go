@@ -34,6 +34,10 @@ The key ceremony and the newsroom's operations.
   journalist update ID [--name NAME] [--sort-name S] [--description TEXT] [--desk=true|false]
   journalist remove ID
   status set AVAILABLE|UNAVAILABLE|DEGRADED_PERFORMANCE|SCHEDULED_MAINTENANCE --description TEXT
+  canary add --api URL [--dir DIR]
+                                  set up chaff canary: a canary journalist hidden
+                                  from readers' lists, its vault, a reader and
+                                  DIR/canary.json (0600)
   keys --api URL [--check]        list every published key, warn about expiries;
                                   with --check, exit 3 when a key needs action
 
@@ -48,11 +52,11 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errUsage
 	}
 	sub, rest := args[0], args[1:]
-	if isHelp(sub) || (len(rest) > 0 && isHelp(rest[0]) && (sub == "covernode" || sub == "journalist" || sub == "status")) {
+	if isHelp(sub) || (len(rest) > 0 && isHelp(rest[0]) && (sub == "covernode" || sub == "journalist" || sub == "status" || sub == "canary")) {
 		fmt.Fprint(stdout, adminUsage)
 		return nil
 	}
-	if (sub == "covernode" || sub == "journalist" || sub == "status") && len(rest) > 0 {
+	if (sub == "covernode" || sub == "journalist" || sub == "status" || sub == "canary") && len(rest) > 0 {
 		sub, rest = sub+" "+rest[0], rest[1:]
 	}
 	switch sub {
@@ -74,6 +78,8 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return adminStatusSet(ctx, rest, stdout, stderr)
 	case "keys":
 		return adminKeys(ctx, rest, stdout, stderr)
+	case "canary add":
+		return adminCanaryAdd(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "chaff admin: unknown command %q\n\n%s", strings.Join(args[:min(2, len(args))], " "), adminUsage)
 	return errUsage

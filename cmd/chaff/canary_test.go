@@ -73,6 +73,30 @@ func TestCanaryAgainstUp(t *testing.T) {
 		t.Fatalf("chaff canary --once against chaff up: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 
+	// chaff admin canary add sets up another for a real deployment: a
+	// hidden journalist registered with the API, its own directory.
+	own := filepath.Join(t.TempDir(), "canary")
+	out.Reset()
+	if code := run(ctx, []string{"admin", "canary", "add", "--api", d.State.API, "--keys", d.State.KeysDir, "--dir", own, "--id", "canary2",
+		"--reader-interval", "300ms", "--journalist-interval", "200ms", "--mixing", "test"}, &out, &errb); code != 0 {
+		t.Fatalf("chaff admin canary add: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	for _, f := range []string{canary.ConfigName, "canary2.vault"} {
+		if fi, err := os.Stat(filepath.Join(own, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, fi, err)
+		}
+	}
+	if err := app.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if listed, _ := app.Journalists(); len(listed) != len(d.State.Journalists) {
+		t.Fatalf("after chaff admin canary add the app lists %d journalists", len(listed))
+	}
+	out.Reset()
+	if code := run(ctx, []string{"canary", "--once", "--dir", own, "--deadline", "90s"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "canary ok") {
+		t.Fatalf("chaff canary --once --dir (admin canary add's): exit %d\n%s%s", code, out.String(), errb.String())
+	}
+
 	d.StopCoverNode()
 	out.Reset()
 	errb.Reset()

@@ -148,11 +148,25 @@ func Setup(ctx context.Context, nr *newsroom.Newsroom, o SetupOptions) (*Config,
 	if _, err := os.Stat(cfgPath); err == nil {
 		return nil, fmt.Errorf("%s already exists", cfgPath)
 	}
+	var err error
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, err
 	}
 	anchor, err := keys.ReadPublicKeyFile(o.AnchorPath)
 	if err != nil {
+		return nil, err
+	}
+	// A copy of the organisation's public key, so that the canary needs
+	// nothing from the newsroom's key directory.
+	anchorBytes, err := os.ReadFile(o.AnchorPath)
+	if err != nil {
+		return nil, err
+	}
+	o.AnchorPath = filepath.Join(o.Dir, filepath.Base(o.AnchorPath))
+	if err := atomicfile.Write(o.AnchorPath, anchorBytes, 0o644); err != nil {
 		return nil, err
 	}
 	added, err := nr.AddJournalist(ctx, newsroom.Journalist{
