@@ -37,6 +37,7 @@ import (
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
 	"github.com/chaffhq/chaff/newsroom"
+	"github.com/chaffhq/chaff/protocol"
 )
 
 // ConfigName is the canary's config file in its directory.
@@ -219,7 +220,15 @@ type Canary struct {
 	metrics *Metrics
 	// Deadline bounds each round (Config.Deadline by default).
 	Deadline time.Duration
+	// The cadences, kept across rounds so that back-to-back rounds send
+	// as steadily as one install and one journalist app.
+	readerTicks, journalistTicks *time.Ticker
 }
+
+// testHookSendAtOnce makes the canary also post a message of the real
+// size the moment it queues its own: a request tied to the canary rather than to the
+// background run, for the negative control of the traffic test.
+var testHookSendAtOnce bool
 
 // Open starts the canary's reader install and opens its vault (which it
 // holds until Close: no other app may use it meanwhile).
@@ -245,11 +254,18 @@ func Open(cfg *Config, readerKDF client.KDFParams, m *Metrics) (*Canary, error) 
 	if m == nil {
 		m = NewMetrics()
 	}
-	return &Canary{cfg: cfg, app: app, vault: v, metrics: m, Deadline: cfg.Deadline()}, nil
+	return &Canary{cfg: cfg, app: app, vault: v, metrics: m, Deadline: cfg.Deadline(),
+		readerTicks:     time.NewTicker(time.Duration(cfg.ReaderEvery)),
+		journalistTicks: time.NewTicker(time.Duration(cfg.JournalistEvery)),
+	}, nil
 }
 
-// Close closes the vault.
-func (c *Canary) Close() error { return c.vault.Close() }
+// Close stops the cadences and closes the vault.
+func (c *Canary) Close() error {
+	c.readerTicks.Stop()
+	c.journalistTicks.Stop()
+	return c.vault.Close()
+}
 
 // Failure is a round that did not complete in time.
 type Failure struct {
@@ -311,6 +327,9 @@ func (c *Canary) Round(ctx context.Context) (res Result, err error) {
 			return
 		}
 		queued = true
+		if testHookSendAtOnce {
+			apiclient.New(c.cfg.API).SendUserMessage(ctx, make([]byte, protocol.U2CMessageSize))
+		}
 	}
 	readerTick := func() {
 		if _, err := c.app.BackgroundRun(ctx); err != nil {
@@ -354,10 +373,6 @@ func (c *Canary) Round(ctx context.Context) (res Result, err error) {
 		}
 	}
 	queue()
-	rt := time.NewTicker(time.Duration(c.cfg.ReaderEvery))
-	defer rt.Stop()
-	jt := time.NewTicker(time.Duration(c.cfg.JournalistEvery))
-	defer jt.Stop()
 	for !received {
 		select {
 		case <-ctx.Done():
@@ -372,9 +387,9 @@ func (c *Canary) Round(ctx context.Context) (res Result, err error) {
 				return res, ctx.Err()
 			}
 			return res, &Failure{Stage: stage, Elapsed: time.Since(start), LastErr: lastErr}
-		case <-rt.C:
+		case <-c.readerTicks.C:
 			readerTick()
-		case <-jt.C:
+		case <-c.journalistTicks.C:
 			journalistTick()
 		}
 	}
