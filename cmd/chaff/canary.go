@@ -40,6 +40,9 @@ from the deployment's mix timeouts and the cadences).
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *deadline < 0 {
 		return errUsage
 	}
+	if !*once && !up.IsLoopback(*adminListen) {
+		return fmt.Errorf("--admin-listen %s: the canary's metrics are served on loopback only", *adminListen)
+	}
 	if *dataDir != "" {
 		*dir = filepath.Join(*dataDir, up.CanaryDir)
 	}
@@ -62,9 +65,6 @@ from the deployment's mix timeouts and the cadences).
 		}
 		fmt.Fprintf(stdout, "canary ok: to the journalist in %s, round trip in %s\n", res.ToJournalist.Round(time.Millisecond), res.RoundTrip.Round(time.Millisecond))
 		return nil
-	}
-	if !up.IsLoopback(*adminListen) {
-		return fmt.Errorf("--admin-listen %s: the canary's metrics are served on loopback only", *adminListen)
 	}
 	ln, err := net.Listen("tcp", *adminListen)
 	if err != nil {

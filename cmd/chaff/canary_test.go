@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +16,10 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/canary"
+	"github.com/chaffhq/chaff/internal/telemetry"
 	"github.com/chaffhq/chaff/internal/up"
 	"github.com/chaffhq/chaff/keys"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestCanaryAgainstUp: chaff up sets up a canary, whose journalist readers'
@@ -95,6 +100,49 @@ func TestCanaryAgainstUp(t *testing.T) {
 	out.Reset()
 	if code := run(ctx, []string{"canary", "--once", "--dir", own, "--deadline", "90s"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "canary ok") {
 		t.Fatalf("chaff canary --once --dir (admin canary add's): exit %d\n%s%s", code, out.String(), errb.String())
+	}
+
+	// Without --once it runs rounds back to back and serves its metrics
+	// on loopback only.
+	if code := run(ctx, []string{"canary", "--data-dir", dir, "--admin-listen", "0.0.0.0:0"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "loopback only") {
+		t.Fatalf("chaff canary --admin-listen 0.0.0.0:0: exit %d\n%s", code, errb.String())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	cctx, stopCanary := context.WithCancel(ctx)
+	var canaryOut syncBuffer
+	canaryDone := make(chan int, 1)
+	go func() {
+		canaryDone <- run(cctx, []string{"canary", "--data-dir", dir, "--deadline", "90s", "--admin-listen", metricsAddr}, &canaryOut, &canaryOut)
+	}()
+	var fams map[string]*dto.MetricFamily
+	waitUntil(t, "two canary round trips in its metrics", func() bool {
+		res, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		fams = parse(t, string(b))
+		f := fams[telemetry.CanarySuccesses.Name]
+		return f != nil && f.GetMetric()[0].GetCounter().GetValue() >= 2
+	})
+	if problems := checkMetrics(fams, telemetry.Canary, nil); len(problems) > 0 {
+		t.Errorf("the canary's metrics: %v", problems)
+	}
+	if h := find(fams[telemetry.CanaryLatency.Name], telemetry.LabelLeg, "round_trip"); h.GetHistogram().GetSampleCount() < 2 {
+		t.Errorf("round-trip latency samples: %v", h)
+	}
+	if ts := gauge(fams, telemetry.CanaryLastSuccess.Name); ts < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("last success at %v", ts)
+	}
+	stopCanary()
+	if code := <-canaryDone; code != 0 {
+		t.Fatalf("chaff canary exited %d:\n%s", code, canaryOut.String())
 	}
 
 	d.StopCoverNode()

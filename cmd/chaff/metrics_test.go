@@ -230,6 +230,7 @@ func checkMetrics(fams map[string]*dto.MetricFamily, want []telemetry.Metric, ow
 		telemetry.LabelStream:    oneOf(store.StreamU2C, store.StreamJ2C),
 		telemetry.LabelConsumer:  oneOf(covernode.ConsumerName),
 		telemetry.LabelBound:     oneOf("min", "max"),
+		telemetry.LabelLeg:       oneOf("to_journalist", "round_trip"),
 	}
 	var problems []string
 	defs := map[string]telemetry.Metric{}

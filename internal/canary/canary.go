@@ -71,6 +71,10 @@ type Config struct {
 	J2UTimeout       Duration `json:"j2u_timeout"`
 }
 
+// maxDuration bounds every duration of the config, so that the
+// deadline's sum cannot overflow.
+const maxDuration = 30 * 24 * time.Hour
+
 // Duration is a time.Duration written as a string ("1h0m0s").
 type Duration time.Duration
 
@@ -82,8 +86,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return fmt.Errorf("%q is not a duration", s)
+	if err != nil || v < 0 || v > maxDuration {
+		return fmt.Errorf("%q is not a duration from 0 to %s", s, maxDuration)
 	}
 	*d = Duration(v)
 	return nil
