@@ -214,7 +214,13 @@ func allJournalistDeadDrops(t *testing.T, url string) []*deaddrop.DeadDrop {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	waitUntilWithin(t, 60*time.Second, what, cond)
+}
+
+// waitUntilWithin is waitUntil with another limit.
+func waitUntilWithin(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
