@@ -64,6 +64,7 @@ const DefaultRetention = 14 * 24 * time.Hour
 // Handlers reach its streams and buckets only through its methods: none
 // of its JetStream handles is exported.
 type Store struct {
+	nc  *nats.Conn
 	js  jetstream.JetStream
 	cfg Config
 
@@ -87,7 +88,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{js: js, cfg: cfg, deadDrops: map[deaddrop.Kind]jetstream.Stream{}}
+	s := &Store{nc: nc, js: js, cfg: cfg, deadDrops: map[deaddrop.Kind]jetstream.Stream{}}
 	// Several replicas may start at once and create the same streams: on
 	// a cluster that can time out while the meta group settles, so retry
 	// for a while.
@@ -387,27 +388,72 @@ func (s *Store) DeadDropBounds(ctx context.Context, kind deaddrop.Kind) (first, 
 	return info.State.FirstSeq, info.State.LastSeq, nil
 }
 
-// WatchDeadDrops calls fn with the id of the newest dead drop of a kind at
-// start and with each new one, until ctx ends. It reads headers only.
+// WatchDeadDrops calls fn with the id of the newest dead drop of a kind
+// whenever it grows, until ctx ends. A core subscription to the kind's
+// subject says when one is published; the stream's state, read then (and
+// again shortly after, in case the notice came before the stream stored
+// it) and every few seconds in case a notice was missed, gives the id.
+//
+// It holds no JetStream consumer on purpose: stopping nats.go's ordered
+// consumer blocks for up to 20 s while it re-creates itself after a
+// missed heartbeat, so a replica stopped at that moment kept goroutines
+// running after it returned.
 func (s *Store) WatchDeadDrops(ctx context.Context, kind deaddrop.Kind, fn func(id uint64)) error {
-	c, err := s.deadDrops[kind].OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverLastPolicy,
-		HeadersOnly:   true,
-	})
-	if err != nil {
-		return err
-	}
-	cc, err := c.Consume(func(m jetstream.Msg) {
-		if md, err := m.Metadata(); err == nil {
-			fn(md.Sequence.Stream)
+	notice := make(chan struct{}, 1)
+	sub, err := s.nc.Subscribe(deadDropSubject(kind), func(*nats.Msg) {
+		select {
+		case notice <- struct{}{}:
+		default:
 		}
 	})
 	if err != nil {
 		return err
 	}
-	go func() { <-ctx.Done(); cc.Stop() }()
+	_, last, err := s.DeadDropBounds(ctx, kind)
+	if err != nil {
+		_ = sub.Unsubscribe()
+		return err
+	}
+	if last > 0 {
+		fn(last)
+	}
+	check := func() bool {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, l, err := s.DeadDropBounds(qctx, kind)
+		if err != nil || l <= last {
+			return false
+		}
+		last = l
+		fn(l)
+		return true
+	}
+	go func() {
+		defer func() { _ = sub.Unsubscribe() }()
+		poll := time.NewTicker(watchPoll)
+		defer poll.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-poll.C:
+				check()
+			case <-notice:
+				for wait := 20 * time.Millisecond; !check() && wait < time.Second && ctx.Err() == nil; wait *= 2 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(wait):
+					}
+				}
+			}
+		}
+	}()
 	return nil
 }
+
+// watchPoll is how often WatchDeadDrops reads the stream's state without
+// a notice.
+const watchPoll = 2 * time.Second
 
 // SeenForm records a used signed form until it expires; it reports false
 // when the form was already recorded (a replay).

@@ -1,13 +1,16 @@
 package store_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
 )
 
 // TestReplicasOpenTogether opens the store from three replicas at once on
@@ -131,5 +134,54 @@ func TestBuckets(t *testing.T) {
 		if _, err := st.Put(ctx, name, "k", []byte("v")); err == nil {
 			t.Errorf("Put reached bucket %q", name)
 		}
+	}
+}
+
+// TestWatchDeadDrops: a watcher hears of each new dead drop, and once its
+// context ends it stops at once, even when NATS has gone away under it.
+// (nats.go's ordered consumer, used before, could keep its goroutines for
+// up to 20 s when it was re-creating itself at that moment; CI's leak
+// check in internal/api caught it once.)
+func TestWatchDeadDrops(t *testing.T) {
+	srv, nc := testnet.StartNATS(t)
+	st, err := store.Open(t.Context(), nc, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(t.Context())
+	seen := make(chan uint64, 16)
+	if err := st.WatchDeadDrops(ctx, deaddrop.User, func(id uint64) { seen <- id }); err != nil {
+		t.Fatal(err)
+	}
+	d := &deaddrop.DeadDrop{Kind: deaddrop.User, CreatedAt: time.Now().UTC().Truncate(time.Second), Data: make([]byte, deaddrop.User.ChunkSize())}
+	for want := uint64(1); want <= 3; want++ {
+		d.Data[0] = byte(want) // distinct, or the stream would de-duplicate it
+		id, _, err := st.PublishDeadDrop(t.Context(), d)
+		if err != nil || id != want {
+			t.Fatalf("published id %d, want %d: %v", id, want, err)
+		}
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Fatalf("watcher saw %d, want %d", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("watcher never saw dead drop %d", want)
+		}
+	}
+	srv.Shutdown()
+	cancel()
+	nc.Close() // its reconnect loop is not the watcher's
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := goleak.Find(before)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher outlived its context: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
