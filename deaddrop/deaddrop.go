@@ -216,15 +216,25 @@ type List struct {
 // position only through checked pages cannot be sent backwards, made to
 // loop, or pushed past every id the API will accept.
 func (l *List) CheckPage(after int64) error {
-	prev := after
+	ids := make([]int64, len(l.DeadDrops))
 	for i, d := range l.DeadDrops {
+		ids[i] = d.ID
+	}
+	return CheckPageIDs(after, ids)
+}
+
+// CheckPageIDs is List.CheckPage over the ids of a page, in order, for a
+// page of dead drops of either protocol mode.
+func CheckPageIDs(after int64, ids []int64) error {
+	prev := after
+	for i, id := range ids {
 		switch {
-		case d.ID <= prev:
-			return fmt.Errorf("dead drop %d: id %d after %d: the ids of a page must rise above the one asked for", i, d.ID, prev)
-		case d.ID > math.MaxInt32:
-			return fmt.Errorf("dead drop %d: id %d is beyond 32 bits", i, d.ID)
+		case id <= prev:
+			return fmt.Errorf("dead drop %d: id %d after %d: the ids of a page must rise above the one asked for", i, id, prev)
+		case id > math.MaxInt32:
+			return fmt.Errorf("dead drop %d: id %d is beyond 32 bits", i, id)
 		}
-		prev = d.ID
+		prev = id
 	}
 	return nil
 }

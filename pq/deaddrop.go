@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -146,6 +147,43 @@ func ParseDeadDrop(kind deaddrop.Kind, b []byte) (*DeadDrop, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// ParseList reads a GET dead-drops response of the kind in pq mode: every
+// dead drop well formed (ParseDeadDrop) and published (a non-zero id);
+// signatures are not checked here (see DeadDrop.Verify), nor the page's
+// order (deaddrop.CheckPageIDs).
+func ParseList(kind deaddrop.Kind, b []byte) ([]*DeadDrop, error) {
+	var raw struct {
+		DeadDrops []json.RawMessage `json:"dead_drops"`
+	}
+	if err := protocol.DecodeJSON(b, &raw, true); err != nil {
+		return nil, fmt.Errorf("pq: %s dead drops: %w", kind, err)
+	}
+	if raw.DeadDrops == nil {
+		return nil, fmt.Errorf("pq: %s dead drops: dead_drops is required", kind)
+	}
+	out := make([]*DeadDrop, 0, len(raw.DeadDrops))
+	for i, r := range raw.DeadDrops {
+		d, err := ParseDeadDrop(kind, r)
+		if err != nil {
+			return nil, fmt.Errorf("dead drop %d: %w", i, err)
+		}
+		if d.ID == 0 {
+			return nil, fmt.Errorf("dead drop %d: published dead drop without id", i)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// IDs returns the ids of dead drops, in order, for deaddrop.CheckPageIDs.
+func IDs(ds []*DeadDrop) []int64 {
+	out := make([]int64, len(ds))
+	for i, d := range ds {
+		out[i] = d.ID
+	}
+	return out
 }
 
 // StoredReplyKey is a reply key a reader keeps, with the journalist its

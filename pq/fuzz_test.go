@@ -221,3 +221,33 @@ func FuzzDeadDrop(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseList parses arbitrary pages of dead drops of both kinds.
+func FuzzParseList(f *testing.F) {
+	now := time.Unix(1_800_000_000, 0)
+	cn, _ := identity(f, now)
+	if c, err := RandomJ2U(); err == nil {
+		d := &DeadDrop{Kind: deaddrop.User, ID: 3, CreatedAt: now, Data: c}
+		d.Sign(cn)
+		if b, err := json.Marshal(d); err == nil {
+			f.Add([]byte(`{"dead_drops":[`+string(b)+`]}`), false)
+		}
+	}
+	f.Add([]byte(`{"dead_drops":[]}`), true)
+	f.Fuzz(func(t *testing.T, b []byte, journalist bool) {
+		kind := deaddrop.User
+		if journalist {
+			kind = deaddrop.Journalist
+		}
+		ds, err := ParseList(kind, b)
+		if err != nil {
+			return
+		}
+		for _, d := range ds {
+			if d.ID <= 0 || d.Kind != kind || d.CheckLength() != nil {
+				t.Fatalf("parsed dead drop %d of kind %s, %d bytes", d.ID, d.Kind, len(d.Data))
+			}
+		}
+		_ = deaddrop.CheckPageIDs(0, IDs(ds))
+	})
+}

@@ -473,6 +473,18 @@ func TestDeadDrops(t *testing.T) {
 		t.Fatal("more reply keys than a reader keeps")
 	}
 
+	// A page of them: published ones only, ids checked by the caller.
+	page := []byte(`{"dead_drops":[` + string(ub) + `]}`)
+	if l, err := ParseList(deaddrop.User, page); err != nil || len(l) != 1 || l[0].ID != 1 || deaddrop.CheckPageIDs(0, IDs(l)) != nil || deaddrop.CheckPageIDs(1, IDs(l)) == nil {
+		t.Fatalf("page: %v", err)
+	}
+	unpublished, _ := json.Marshal(&DeadDrop{Kind: deaddrop.User, CreatedAt: now, Data: udata})
+	for _, bad := range []string{`{}`, `{"dead_drops":[` + string(unpublished) + `]}`, `{"dead_drops":[` + string(b) + `]}`, `{"dead_drops":[],"x":1}`} {
+		if _, err := ParseList(deaddrop.User, []byte(bad)); err == nil {
+			t.Fatalf("parsed the page %.80s", bad)
+		}
+	}
+
 	for _, bad := range []string{
 		`{"created_at":"2026-01-01T00:00:00Z","data":"AAAA","signature":"` + strings.Repeat("00", 64) + `"}`,
 		`{"id":-1,"created_at":"2026-01-01T00:00:00Z","data":"","signature":""}`,
