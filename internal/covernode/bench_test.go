@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/internal/benchratio"
+	"github.com/chaffhq/chaff/pq"
 )
 
 // BenchmarkProcessU2C measures the CoverNode's work per incoming reader
@@ -15,7 +16,7 @@ import (
 // one worker against bare X25519 (target at least 0.85) and two workers
 // against one (target at least 1.7).
 func BenchmarkProcessU2C(b *testing.B) {
-	p, err := newProcessingBatch()
+	p, err := newProcessingBatch(pq.ModeCoverDrop)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -51,20 +51,20 @@ func entriesEqual(a, b []entry) bool {
 // to a plaintext that parses to the same entries; entries built from the
 // input survive encoding.
 func FuzzParseEntries(f *testing.F) {
-	f.Add(encodeEntries(nil))
-	f.Add(encodeEntries(fuzzInputs(kindCover, kindReal, kindUnopened)))
+	f.Add(encodeEntries(nil, entryPayloadSize))
+	f.Add(encodeEntries(fuzzInputs(kindCover, kindReal, kindUnopened), entryPayloadSize))
 	full := fuzzInputs(kindReal)
 	full[0].payload = bytes.Repeat([]byte{0xff}, entryPayloadSize)
-	f.Add(encodeEntries(full))
+	f.Add(encodeEntries(full, entryPayloadSize))
 	snapshot := make([]entry, 4)
 	for i := range snapshot {
 		snapshot[i] = entry{kind: kindPadding}
 	}
 	snapshot[0] = entry{kind: kindReal, payload: []byte("waiting")}
-	f.Add(encodeEntries(snapshot))
+	f.Add(encodeEntries(snapshot, entryPayloadSize))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, p []byte) {
-		es, err := parseEntries(p)
+		es, err := parseEntries(p, entryPayloadSize)
 		if err == nil {
 			if want := binary.BigEndian.Uint32(p); uint32(len(es)) != want {
 				t.Fatalf("%d entries parsed, the record says %d", len(es), want)
@@ -74,12 +74,12 @@ func FuzzParseEntries(f *testing.F) {
 					t.Fatalf("an entry of %d bytes, the most is %d", len(e.payload), entryPayloadSize)
 				}
 			}
-			again := encodeEntries(es)
-			back, err := parseEntries(again)
+			again := encodeEntries(es, entryPayloadSize)
+			back, err := parseEntries(again, entryPayloadSize)
 			if err != nil || !entriesEqual(back, es) {
 				t.Fatalf("re-encoded entries do not parse back: %v", err)
 			}
-			if !bytes.Equal(encodeEntries(back), again) {
+			if !bytes.Equal(encodeEntries(back, entryPayloadSize), again) {
 				t.Fatal("encoding is not stable")
 			}
 		}
@@ -94,7 +94,7 @@ func FuzzParseEntries(f *testing.F) {
 		if len(e.reply) > 0xffff {
 			return
 		}
-		back, err := parseEntries(encodeEntries([]entry{e, e}))
+		back, err := parseEntries(encodeEntries([]entry{e, e}, entryPayloadSize), entryPayloadSize)
 		if err != nil || !entriesEqual(back, []entry{e, e}) {
 			t.Fatalf("entries do not survive encoding: %v", err)
 		}
@@ -123,7 +123,7 @@ func seedRoundLogs(f *testing.F) {
 	dir := f.TempDir()
 	write := func(name string, steps func(l *roundLog) error) []byte {
 		path := filepath.Join(dir, name)
-		l, _, err := openRoundLog(path, fuzzLogKey, fuzzNow)
+		l, _, err := openRoundLog(path, fuzzLogKey, entryPayloadSize, fuzzNow)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -190,7 +190,7 @@ func FuzzOpenRoundLog(f *testing.F) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		l, st, err := openRoundLog(path, fuzzLogKey, fuzzNow)
+		l, st, err := openRoundLog(path, fuzzLogKey, entryPayloadSize, fuzzNow)
 		if err != nil {
 			return
 		}
@@ -215,7 +215,7 @@ func FuzzOpenRoundLog(f *testing.F) {
 		if st.seen < 0 {
 			t.Fatalf("%d inputs seen", st.seen)
 		}
-		l2, st2, err := openRoundLog(path, fuzzLogKey, fuzzNow)
+		l2, st2, err := openRoundLog(path, fuzzLogKey, entryPayloadSize, fuzzNow)
 		if err != nil {
 			t.Fatalf("an accepted log does not open again: %v", err)
 		}
@@ -303,7 +303,11 @@ func FuzzKeyState(f *testing.F) {
 		// What the node does with its keys.
 		_ = ks.Identity.Latest(fuzzNow)
 		_ = ks.decryptionKeys(fuzzNow)
-		_, _, _, _ = ks.signer(fuzzNow)
+		_, _, _ = ks.signer(fuzzNow)
 		ks.forgetExpired(fuzzNow)
 	})
 }
+
+// entryPayloadSize is the room of an entry's payload in the logs the fuzz
+// targets read: coverdrop mode's.
+const entryPayloadSize = coverDropEntryPayloadSize

@@ -15,6 +15,7 @@ import (
 	"github.com/chaffhq/chaff/atomicfile"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 )
 
 // ownKey is one of the node's key pairs with what the API said of it.
@@ -30,6 +31,8 @@ type keyState struct {
 	Identity    keys.Ring `json:"identity"`
 	Messaging   keys.Ring `json:"messaging"`
 	LogKey      []byte    `json:"log_key"`
+	// kem is the node's X-Wing messaging keys in pq mode, newest first.
+	kem []*pq.PrivateKey
 }
 
 // Files of the key state in the state directory: sealed (SealedKeysFile
@@ -232,24 +235,41 @@ func (ks *keyState) decryptionKeys(now time.Time) []*crypto.PrivateKey {
 	return ks.Messaging.DecryptionKeys(now)
 }
 
-// signer returns the published identity and messaging keys to sign and
-// send with, and the epoch a journalist dead drop made with them carries.
-func (ks *keyState) signer(now time.Time) (*crypto.SigningKey, *crypto.PrivateKey, uint64, error) {
+// signer returns the published identity key to sign with, and the epoch
+// a journalist dead drop signed with it carries: that of the newest of it
+// and the latest published messaging key.
+func (ks *keyState) signer(now time.Time) (*crypto.SigningKey, uint64, error) {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
 	id, msg := ks.Identity.Latest(now), ks.Messaging.Latest(now)
 	if id == nil || msg == nil {
-		return nil, nil, 0, errors.New("covernode: no valid published identity or messaging key")
+		return nil, 0, errors.New("covernode: no valid published identity or messaging key")
 	}
 	sk, err := id.Pair.SigningKey()
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, 0, err
 	}
-	mk, err := msg.Pair.PrivateKey()
-	if err != nil {
-		return nil, nil, 0, err
+	return sk, max(id.Epoch, msg.Epoch), nil
+}
+
+// messagingKey returns the latest published X25519 messaging key, which
+// coverdrop mode's C2J messages are sent from.
+func (ks *keyState) messagingKey(now time.Time) (*crypto.PrivateKey, error) {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	msg := ks.Messaging.Latest(now)
+	if msg == nil {
+		return nil, errors.New("covernode: no valid published messaging key")
 	}
-	return sk, mk, max(id.Epoch, msg.Epoch), nil
+	return msg.Pair.PrivateKey()
+}
+
+// kemDecryptionKeys returns the node's X-Wing messaging keys (pq mode),
+// newest first.
+func (ks *keyState) kemDecryptionKeys(now time.Time) []*pq.PrivateKey {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	return ks.kem
 }
 
 // rotateIdentity replaces the identity key through the identity API when

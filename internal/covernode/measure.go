@@ -5,6 +5,7 @@ import (
 
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/mix"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -12,52 +13,86 @@ import (
 // messages for it, one in ten real, and the key that opens them: what the
 // throughput measurements run.
 type processingBatch struct {
-	node *Node
-	dir  *direction
-	msgs []inMsg
-	keys []*crypto.PrivateKey
+	node   *Node
+	dir    *direction
+	msgs   []inMsg
+	opener batchOpener
 }
 
 const processingBatchSize = 256
 
-func newProcessingBatch() (*processingBatch, error) {
-	node := &Node{cfg: Config{U2J: mix.TestU2J, J2U: mix.TestJ2U}}
-	sk, err := crypto.GenerateKey()
+// newProcessingBatch makes a batch in the protocol mode of that name.
+func newProcessingBatch(modeName string) (*processingBatch, error) {
+	m, err := modeByName(modeName)
 	if err != nil {
 		return nil, err
 	}
-	other, _ := crypto.GenerateKey()
-	jk, _ := crypto.GenerateKey()
-	reply, _ := crypto.GenerateKey()
-	recipients := []*crypto.PublicKey{sk.PublicKey(), other.PublicKey()}
+	seal, opener, err := processingKeys(m)
+	if err != nil {
+		return nil, err
+	}
+	node := &Node{cfg: Config{U2J: mix.TestU2J, J2U: mix.TestJ2U}, mode: m}
 	msgs := make([]inMsg, processingBatchSize)
 	for i := range msgs {
-		var m []byte
-		if i%10 == 0 {
-			m, err = protocol.SealU2C(recipients, "alice", jk.PublicKey(), reply.PublicKey(), "hello")
-		} else {
-			m, err = protocol.SealCoverU2C(recipients)
-		}
+		m, err := seal(i%10 == 0)
 		if err != nil {
 			return nil, err
 		}
 		msgs[i] = inMsg{seq: uint64(i + 1), reply: "$JS.ACK.x", data: m}
 	}
-	return &processingBatch{node: node, dir: node.u2j(), msgs: msgs, keys: []*crypto.PrivateKey{sk}}, nil
+	return &processingBatch{node: node, dir: node.u2j(), msgs: msgs, opener: opener}, nil
+}
+
+// processingKeys makes a node's messaging key in mode m, another node's,
+// a journalist's and a reader's, and returns what seals a real or cover
+// U2C to the two nodes and what opens it with the first node's key.
+func processingKeys(m protocolMode) (seal func(real bool) ([]byte, error), o batchOpener, err error) {
+	if m.name() == pq.ModePQ {
+		sk, err := pq.GenerateKey()
+		if err != nil {
+			return nil, nil, err
+		}
+		other, _ := pq.GenerateKey()
+		jk, _ := pq.GenerateKey()
+		reader, _ := pq.NewReaderID()
+		recipients := []*pq.PublicKey{sk.PublicKey(), other.PublicKey()}
+		return func(real bool) ([]byte, error) {
+			if real {
+				msg, _, err := pq.SealU2C(recipients, "alice", jk.PublicKey(), reader, "hello")
+				return msg, err
+			}
+			return pq.SealCoverU2C(recipients)
+		}, pqOpener{sk}, nil
+	}
+	sk, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	other, _ := crypto.GenerateKey()
+	jk, _ := crypto.GenerateKey()
+	reply, _ := crypto.GenerateKey()
+	recipients := []*crypto.PublicKey{sk.PublicKey(), other.PublicKey()}
+	return func(real bool) ([]byte, error) {
+		if real {
+			return protocol.SealU2C(recipients, "alice", jk.PublicKey(), reply.PublicKey(), "hello")
+		}
+		return protocol.SealCoverU2C(recipients)
+	}, coverDropOpener{sk}, nil
 }
 
 // open processes the batch once with the given number of workers.
 func (p *processingBatch) open(workers int) []entry {
 	p.node.cfg.Workers = workers
-	return p.dir.openAll(p.msgs, p.keys, nil, newSeenSet(new([crypto.SecretBoxKeySize]byte)))
+	return p.dir.openAll(p.msgs, p.opener, nil, newSeenSet(new([crypto.SecretBoxKeySize]byte)))
 }
 
 // MeasureProcessing opens batches of U2C messages (one in ten real) as
-// the CoverNode does, with the given number of workers, for about d, and
+// the CoverNode does in the protocol mode of that name (pq.ModeCoverDrop
+// or pq.ModePQ), with the given number of workers, for about d, and
 // returns messages processed per second. chaff bench reports it beside
-// bare X25519.
-func MeasureProcessing(workers int, d time.Duration) (float64, error) {
-	p, err := newProcessingBatch()
+// bare X25519, and pq mode's beside coverdrop mode's.
+func MeasureProcessing(mode string, workers int, d time.Duration) (float64, error) {
+	p, err := newProcessingBatch(mode)
 	if err != nil {
 		return 0, err
 	}
@@ -68,4 +103,30 @@ func MeasureProcessing(workers int, d time.Duration) (float64, error) {
 		n += processingBatchSize
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// MeasureModes measures MeasureProcessing's rate in both protocol modes
+// with one worker, for about d each, interleaving one batch of each mode
+// at a time so that both see the same load on the machine, and returns
+// messages processed per second in coverdrop mode and in pq mode.
+func MeasureModes(d time.Duration) (coverDrop, pqRate float64, err error) {
+	cd, err := newProcessingBatch(pq.ModeCoverDrop)
+	if err != nil {
+		return 0, 0, err
+	}
+	pm, err := newProcessingBatch(pq.ModePQ)
+	if err != nil {
+		return 0, 0, err
+	}
+	var tc, tp time.Duration
+	n := 0
+	for tc+tp < 2*d {
+		start := time.Now()
+		cd.open(1)
+		mid := time.Now()
+		pm.open(1)
+		tc, tp = tc+mid.Sub(start), tp+time.Since(mid)
+		n += processingBatchSize
+	}
+	return float64(n) / tc.Seconds(), float64(n) / tp.Seconds(), nil
 }

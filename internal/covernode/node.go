@@ -7,7 +7,6 @@ package covernode
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,6 +71,8 @@ type Node struct {
 	log  *slog.Logger
 	keys *keyState
 	js   jetstream.JetStream
+	// mode is the deployment's protocol mode, chosen once at start.
+	mode protocolMode
 
 	hmu      sync.Mutex
 	hier     *keys.Verified
@@ -84,7 +85,8 @@ type Node struct {
 
 	// The wrapping slot that last opened, tried first: senders put the
 	// CoverNodes' keys in a stable order, so this one usually opens at
-	// the cost of one X25519.
+	// the cost of one key agreement (one X25519, or one X-Wing
+	// decapsulation in pq mode).
 	u2jSlot, j2uSlot atomic.Int32
 }
 
@@ -132,7 +134,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js}
+	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js, mode: coverDropMode{}}
 	if n.m, err = newNodeMetrics(cfg.Registry, js, map[string]mix.Params{dirU2J: cfg.U2J, dirJ2U: cfg.J2U}); err != nil {
 		return nil, err
 	}
@@ -249,7 +251,7 @@ type direction struct {
 	stream string
 	kind   deaddrop.Kind
 	params mix.Params
-	open   func(keys []*crypto.PrivateKey, msg []byte) entry
+	open   func(o batchOpener, msg []byte) entry
 	build  func(ctx context.Context, reals []entry, padding int) ([][]byte, error)
 	// warnedUnopened is when the node last warned that a whole batch
 	// opened under none of its keys.
@@ -258,26 +260,18 @@ type direction struct {
 
 func (n *Node) u2j() *direction {
 	return &direction{n: n, name: dirU2J, stream: store.StreamU2C, kind: deaddrop.Journalist, params: n.cfg.U2J,
-		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
-			if len(msg) != protocol.U2CMessageSize {
+		open: func(o batchOpener, msg []byte) entry {
+			pt, slot, ok := o.openU2C(msg, int(n.u2jSlot.Load()))
+			if !ok {
 				return entry{kind: kindUnopened}
 			}
-			for _, k := range ks {
-				// The plaintext is tag ‖ U2J, kept whole as the entry's
-				// payload: no copy on the hot path.
-				pt, slot, err := crypto.OpenMultiAnonymous(k, protocol.CoverNodeWrappingKeyCount, msg, int(n.u2jSlot.Load()))
-				if err != nil || len(pt) != protocol.U2CPlaintextSize {
-					continue
-				}
-				if int32(slot) != n.u2jSlot.Load() {
-					n.u2jSlot.Store(int32(slot))
-				}
-				if protocol.RecipientTag(pt[:protocol.RecipientTagSize]).IsCover() {
-					return entry{kind: kindCover}
-				}
-				return entry{kind: kindReal, payload: pt}
+			if int32(slot) != n.u2jSlot.Load() {
+				n.u2jSlot.Store(int32(slot))
 			}
-			return entry{kind: kindUnopened}
+			if protocol.RecipientTag(pt[:protocol.RecipientTagSize]).IsCover() {
+				return entry{kind: kindCover}
+			}
+			return entry{kind: kindReal, payload: pt}
 		},
 		build: n.buildC2J,
 	}
@@ -285,62 +279,52 @@ func (n *Node) u2j() *direction {
 
 func (n *Node) j2u() *direction {
 	return &direction{n: n, name: dirJ2U, stream: store.StreamJ2C, kind: deaddrop.User, params: n.cfg.J2U,
-		open: func(ks []*crypto.PrivateKey, msg []byte) entry {
-			for _, k := range ks {
-				m, slot, err := protocol.OpenJ2C(k, msg, int(n.j2uSlot.Load()))
-				if err != nil {
-					continue
-				}
-				if int32(slot) != n.j2uSlot.Load() {
-					n.j2uSlot.Store(int32(slot))
-				}
-				if !m.Real {
-					return entry{kind: kindCover}
-				}
-				return entry{kind: kindReal, payload: m.J2U}
+		open: func(o batchOpener, msg []byte) entry {
+			m, slot, ok := o.openJ2C(msg, int(n.j2uSlot.Load()))
+			if !ok {
+				return entry{kind: kindUnopened}
 			}
-			return entry{kind: kindUnopened}
+			if int32(slot) != n.j2uSlot.Load() {
+				n.j2uSlot.Store(int32(slot))
+			}
+			if !m.Real {
+				return entry{kind: kindCover}
+			}
+			return entry{kind: kindReal, payload: m.J2U}
 		},
 		build: n.buildJ2U,
 	}
 }
 
 // buildC2J turns released U2J messages into C2J messages for the
-// journalists their tags name; unknown tags and padding become random C2J
-// messages (SPEC §7.4).
+// journalists their tags name; unknown tags and padding become fillers
+// (SPEC §7.4, docs/PQ.md §5.3).
 func (n *Node) buildC2J(ctx context.Context, reals []entry, padding int) ([][]byte, error) {
 	// Look at the published keys afresh at every release, so that a
 	// journalist whose first key was just published gets their messages.
 	// Every release does it, whatever it holds: a fetch only when a message
 	// named an unknown journalist would tell the API that a real message
 	// was in the round.
-	byTag, err := n.journalistKeys(ctx, true)
+	v, err := n.hierarchy(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	_, sender, _, err := n.keys.signer(n.cfg.Now())
+	s, err := n.mode.c2jSealer(n.keys, v, n.cfg.Now())
 	if err != nil {
 		return nil, err
 	}
+	defer s.close()
 	// Every slot does the same work, real or filler, so that how long a
 	// release takes (which the API sees, after the acknowledgements) does
-	// not tell how many real messages it holds: make a filler, then seal
-	// either it or the real message. A message for an unknown journalist
-	// becomes filler, as upstream's does.
+	// not tell how many real messages it holds. A message for an unknown
+	// journalist becomes filler, as upstream's does.
 	out := make([][]byte, 0, len(reals)+padding)
 	for i := range len(reals) + padding {
-		recipient, payload, err := protocol.FillerU2J()
-		if err != nil {
-			return nil, err
-		}
+		var payload []byte
 		if i < len(reals) {
-			var tag protocol.RecipientTag
-			copy(tag[:], reals[i].payload)
-			if jk, ok := byTag[tag]; ok {
-				recipient, payload = jk, reals[i].payload[protocol.RecipientTagSize:]
-			}
+			payload = reals[i].payload
 		}
-		c, err := protocol.SealC2J(recipient, sender, payload)
+		c, err := s.seal(payload)
 		if err != nil {
 			return nil, err
 		}
@@ -349,33 +333,13 @@ func (n *Node) buildC2J(ctx context.Context, reals []entry, padding int) ([][]by
 	return out, nil
 }
 
-// journalistKeys maps recipient tags to the key each journalist is written
-// to (its messaging key with the latest expiry).
-func (n *Node) journalistKeys(ctx context.Context, refresh bool) (map[protocol.RecipientTag]*crypto.PublicKey, error) {
-	v, err := n.hierarchy(ctx, refresh)
-	if err != nil {
-		return nil, err
-	}
-	return tagsOf(v), nil
-}
-
-func tagsOf(v *keys.Verified) map[protocol.RecipientTag]*crypto.PublicKey {
-	byTag := map[protocol.RecipientTag]*crypto.PublicKey{}
-	for _, id := range v.JournalistIDs() {
-		if k, err := v.JournalistKey(id); err == nil {
-			byTag[protocol.TagFor(id)] = k
-		}
-	}
-	return byTag
-}
-
 // buildJ2U passes journalists' J2U messages through and pads with random
 // ones. A filler is made for every slot, real or not, so that the time a
 // release takes does not tell how many real messages it holds.
 func (n *Node) buildJ2U(_ context.Context, reals []entry, padding int) ([][]byte, error) {
 	out := make([][]byte, 0, len(reals)+padding)
 	for i := range len(reals) + padding {
-		c, err := protocol.RandomJ2U()
+		c, err := n.mode.randomJ2U()
 		if err != nil {
 			return nil, err
 		}
@@ -398,7 +362,7 @@ func (d *direction) run(ctx context.Context) error {
 	}
 	var logKey [crypto.SecretBoxKeySize]byte
 	copy(logKey[:], n.keys.LogKey)
-	log, st, err := openRoundLog(filepath.Join(n.cfg.StateDir, d.name+".log"), logKey, n.cfg.Now())
+	log, st, err := openRoundLog(filepath.Join(n.cfg.StateDir, d.name+".log"), logKey, n.mode.payloadSize(), n.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -451,7 +415,7 @@ func (d *direction) run(ctx context.Context) error {
 			continue
 		}
 		now := n.cfg.Now()
-		entries := d.openAll(toInMsgs(msgs), n.keys.decryptionKeys(now), skip, log.seen)
+		entries := d.openAll(toInMsgs(msgs), n.mode.opener(n.keys, now), skip, log.seen)
 		known, err := d.recipients(ctx, newest(msgs))
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
@@ -532,13 +496,9 @@ func (d *direction) countUnopened(entries []entry, now time.Time) {
 // holds as many real messages as it may (mix.Params.MaxWaiting), which
 // bounds how long a genuine message can wait behind a flood. room counts
 // down what the mixer can still take in this batch.
-func (d *direction) admit(e *entry, known map[protocol.RecipientTag]*crypto.PublicKey, seen *seenSet, room *int, now time.Time) bool {
-	if known != nil && !tagCheckDisabled {
-		var tag protocol.RecipientTag
-		copy(tag[:], e.payload)
-		if _, ok := known[tag]; !ok {
-			return false
-		}
+func (d *direction) admit(e *entry, known tagSet, seen *seenSet, room *int, now time.Time) bool {
+	if known != nil && !tagCheckDisabled && !known[protocol.RecipientTag(e.payload[:protocol.RecipientTagSize])] {
+		return false
 	}
 	if *room <= 0 {
 		return false
@@ -556,7 +516,7 @@ func (d *direction) admit(e *entry, known map[protocol.RecipientTag]*crypto.Publ
 // journalist whose key was published before it sent, so a journalist
 // whose first key was just published is known. Every batch asks alike,
 // whatever it holds.
-func (d *direction) recipients(ctx context.Context, newest time.Time) (map[protocol.RecipientTag]*crypto.PublicKey, error) {
+func (d *direction) recipients(ctx context.Context, newest time.Time) (tagSet, error) {
 	if d.kind != deaddrop.Journalist {
 		return nil, nil
 	}
@@ -564,7 +524,7 @@ func (d *direction) recipients(ctx context.Context, newest time.Time) (map[proto
 	if err != nil {
 		return nil, err
 	}
-	return tagsOf(v), nil
+	return d.n.mode.tags(v), nil
 }
 
 // newest is when the newest message of a batch was appended to its stream.
@@ -601,7 +561,7 @@ func toInMsgs(msgs []jetstream.Msg) []inMsg {
 // names each for the replay guard (every input alike, so that how long it
 // takes does not depend on which were real). Messages seen before a crash
 // (their sequence is in skip) are kept out.
-func (d *direction) openAll(msgs []inMsg, ks []*crypto.PrivateKey, skip map[uint64]bool, seen *seenSet) []entry {
+func (d *direction) openAll(msgs []inMsg, o batchOpener, skip map[uint64]bool, seen *seenSet) []entry {
 	out := make([]entry, len(msgs))
 	keep := make([]bool, len(msgs))
 	workers := d.n.cfg.Workers
@@ -617,7 +577,7 @@ func (d *direction) openAll(msgs []inMsg, ks []*crypto.PrivateKey, skip map[uint
 				if skip[msgs[i].seq] {
 					continue
 				}
-				e := d.open(ks, msgs[i].data)
+				e := d.open(o, msgs[i].data)
 				e.seq, e.reply, e.id = msgs[i].seq, msgs[i].reply, seen.id(e.payload)
 				out[i], keep[i] = e, true
 			}
@@ -647,19 +607,18 @@ func (d *direction) release(ctx context.Context, log *roundLog, mixer *mix.Mixer
 	if err := mix.Shuffle(msgs, rand.Reader); err != nil {
 		return err
 	}
-	sk, _, epoch, err := n.keys.signer(now)
+	sk, epoch, err := n.keys.signer(now)
 	if err != nil {
 		return err
 	}
-	dd := &deaddrop.DeadDrop{Kind: d.kind, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+	var data []byte
 	for _, m := range msgs {
-		dd.Data = append(dd.Data, m...)
+		data = append(data, m...)
 	}
-	if d.kind == deaddrop.Journalist {
-		dd.Epoch = int32(epoch)
+	if d.kind != deaddrop.Journalist {
+		epoch = 0 // only journalist dead drops carry one
 	}
-	dd.Sign(sk)
-	body, err := json.Marshal(dd)
+	body, err := n.mode.deadDrop(d.kind, now.UTC().Truncate(time.Microsecond), data, int32(epoch), sk)
 	if err != nil {
 		return err
 	}

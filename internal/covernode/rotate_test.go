@@ -63,7 +63,7 @@ func TestKeyRotation(t *testing.T) {
 	if i, m := published(); i != 1 || m != 1 {
 		t.Fatalf("at start: %d identity and %d messaging keys published", i, m)
 	}
-	_, _, epoch1, _ := node.keys.signer(now)
+	_, epoch1, _ := node.keys.signer(now)
 	node.rotateOnce(context.Background())
 	if i, m := published(); i != 1 || m != 1 {
 		t.Fatalf("nothing due, yet: %d identity and %d messaging keys", i, m)
@@ -73,7 +73,7 @@ func TestKeyRotation(t *testing.T) {
 	if i, m := published(); i != 2 || m != 2 {
 		t.Fatalf("after 15 days: %d identity and %d messaging keys published, want 2 and 2", i, m)
 	}
-	sk, _, epoch2, err := node.keys.signer(now)
+	sk, epoch2, err := node.keys.signer(now)
 	if err != nil || epoch2 <= epoch1 {
 		t.Fatalf("signer epoch %d after %d: %v", epoch2, epoch1, err)
 	}

@@ -53,13 +53,9 @@ const (
 // wait.
 const snapshotMinEntries = 64
 
-// entryPayloadSize holds the largest payload: a U2C plaintext (tag and
-// U2J message).
-const entryPayloadSize = 600
-
 // entry is one input. On disk every entry takes the same room whatever its
-// kind, and a record's entries are sealed together under the node's log
-// key.
+// kind (the mode's payloadSize, room for a U2C plaintext), and a record's
+// entries are sealed together under the node's log key.
 type entry struct {
 	seq     uint64
 	kind    byte
@@ -68,19 +64,20 @@ type entry struct {
 	id      seenID // names the input for the replay guard; not written
 }
 
-const entryPlainSize = 8 + 1 + 2 + entryPayloadSize
+// entryPlainSize is the room of one entry with payloads of payloadSize.
+func entryPlainSize(payloadSize int) int { return 8 + 1 + 2 + payloadSize }
 
-func putEntry(dst []byte, e entry) []byte {
-	var p [entryPlainSize]byte
+func putEntry(dst []byte, e entry, payloadSize int) []byte {
+	p := make([]byte, entryPlainSize(payloadSize))
 	binary.BigEndian.PutUint64(p[:8], e.seq)
 	p[8] = e.kind
 	binary.BigEndian.PutUint16(p[9:11], uint16(len(e.payload)))
 	copy(p[11:], e.payload)
-	return append(dst, p[:]...)
+	return append(dst, p...)
 }
 
 func (l *roundLog) sealEntries(dst []byte, es []entry) ([]byte, error) {
-	box, err := crypto.SealSecret(&l.key, encodeEntries(es))
+	box, err := crypto.SealSecret(&l.key, encodeEntries(es, l.payloadSize))
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +87,11 @@ func (l *roundLog) sealEntries(dst []byte, es []entry) ([]byte, error) {
 // encodeEntries gives the plaintext a record's entries are sealed as: u32
 // count, the entries (putEntry), then each entry's reply subject (u16
 // length, bytes). parseEntries reads it.
-func encodeEntries(es []entry) []byte {
-	plain := make([]byte, 0, 4+len(es)*(entryPlainSize+64))
+func encodeEntries(es []entry, payloadSize int) []byte {
+	plain := make([]byte, 0, 4+len(es)*(entryPlainSize(payloadSize)+64))
 	plain = binary.BigEndian.AppendUint32(plain, uint32(len(es)))
 	for _, e := range es {
-		plain = putEntry(plain, e)
+		plain = putEntry(plain, e, payloadSize)
 	}
 	for _, e := range es {
 		plain = binary.BigEndian.AppendUint16(plain, uint16(len(e.reply)))
@@ -108,25 +105,26 @@ func (l *roundLog) openEntries(box []byte) ([]entry, error) {
 	if err != nil {
 		return nil, errors.New("covernode: round log entries do not open with the log key")
 	}
-	return parseEntries(p)
+	return parseEntries(p, l.payloadSize)
 }
 
 // parseEntries reads the plaintext of a record's entries (encodeEntries).
-func parseEntries(p []byte) ([]entry, error) {
+func parseEntries(p []byte, payloadSize int) ([]entry, error) {
 	if len(p) < 4 {
 		return nil, errors.New("covernode: round log record has no entry count")
 	}
 	count := int(binary.BigEndian.Uint32(p))
 	p = p[4:]
-	if count > len(p)/entryPlainSize {
+	size := entryPlainSize(payloadSize)
+	if count > len(p)/size {
 		return nil, errors.New("covernode: round log record has a bad count")
 	}
-	replies := p[count*entryPlainSize:]
+	replies := p[count*size:]
 	var out []entry
-	for i := 0; i < count*entryPlainSize; i += entryPlainSize {
-		q := p[i : i+entryPlainSize]
+	for i := 0; i < count*size; i += size {
+		q := p[i : i+size]
 		n := int(binary.BigEndian.Uint16(q[9:11]))
-		if n > entryPayloadSize {
+		if n > payloadSize {
 			return nil, errors.New("covernode: round log entry has a bad length")
 		}
 		out = append(out, entry{seq: binary.BigEndian.Uint64(q[:8]), kind: q[8], payload: append([]byte(nil), q[11:11+n]...)})
@@ -149,7 +147,9 @@ func parseEntries(p []byte) ([]entry, error) {
 type roundLog struct {
 	path string
 	key  [crypto.SecretBoxKeySize]byte
-	f    *os.File
+	// payloadSize is the room of an entry's payload (the mode's).
+	payloadSize int
+	f           *os.File
 	// seen is the replay guard's set of the real inputs taken.
 	seen *seenSet
 	// size is the file's length; compacted when it was last compacted.
@@ -183,8 +183,8 @@ type replayed struct {
 	unacked []entry
 }
 
-func openRoundLog(path string, key [crypto.SecretBoxKeySize]byte, now time.Time) (*roundLog, *replayed, error) {
-	l := &roundLog{path: path, key: key, seen: newSeenSet(&key)}
+func openRoundLog(path string, key [crypto.SecretBoxKeySize]byte, payloadSize int, now time.Time) (*roundLog, *replayed, error) {
+	l := &roundLog{path: path, key: key, payloadSize: payloadSize, seen: newSeenSet(&key)}
 	st := &replayed{lastRelease: now}
 	b, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -16,7 +16,7 @@ func testLog(t *testing.T) (*roundLog, [crypto.SecretBoxKeySize]byte, string) {
 	var key [crypto.SecretBoxKeySize]byte
 	rand.Read(key[:])
 	path := filepath.Join(t.TempDir(), "u2j.log")
-	l, _, err := openRoundLog(path, key, time.Now())
+	l, _, err := openRoundLog(path, key, entryPayloadSize, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestRoundLogHidesRealCounts(t *testing.T) {
 		t.Fatalf("after a release: %d bytes when it takes no real input, %d when it takes two", a, b)
 	}
 	// The release took two of the three real inputs; one waits.
-	_, st, err := openRoundLog(realPath, key, now)
+	_, st, err := openRoundLog(realPath, key, entryPayloadSize, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestRoundLogHidesRealCounts(t *testing.T) {
 	if a, b := fileSize(t, coverPath), fileSize(t, realPath); a != b {
 		t.Fatalf("snapshots: %d bytes with nothing waiting, %d with one", a, b)
 	}
-	_, st2, err := openRoundLog(realPath, key, now)
+	_, st2, err := openRoundLog(realPath, key, entryPayloadSize, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestRoundLogReadsOldReleases(t *testing.T) {
 	if err := l.append(recReleaseOld, append(p, "{}"...)); err != nil {
 		t.Fatal(err)
 	}
-	_, st, err := openRoundLog(path, key, now)
+	_, st, err := openRoundLog(path, key, entryPayloadSize, now)
 	if err != nil {
 		t.Fatal(err)
 	}
