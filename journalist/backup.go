@@ -96,7 +96,7 @@ func CreateBackup(v *Vault, dir string, n, threshold int, contacts []string) (Ba
 	defer v.mu.Unlock()
 	var sealTo []*crypto.PublicKey
 	if len(contacts) > 0 {
-		ver, err := v.cachedVerified()
+		ver, err := v.coverDropKeys()
 		if err != nil {
 			return BackupResult{}, err
 		}

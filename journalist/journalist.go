@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
-	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
@@ -41,13 +40,21 @@ type Message struct {
 	PublishedAt time.Time `json:"published_at,omitzero"`
 }
 
-// Conversation is everything with one source, known by their reply key.
+// Conversation is everything with one source, known in coverdrop mode by
+// their reply key (a public key), in pq mode by their reader id.
 type Conversation struct {
-	ID       string    `json:"id"` // first 16 hex digits of the reply key
-	ReplyKey string    `json:"reply_key"`
-	Messages []Message `json:"messages"`
-	Unread   int       `json:"unread"`
-	Handled  bool      `json:"handled"`
+	ID string `json:"id"` // first 16 hex digits of the reply key or reader id
+	// ReplyKey is what replies are sealed with: in coverdrop mode the
+	// reader's public key; in pq mode the reply key of the reader's latest
+	// message (docs/PQ.md §5.5), a secret kept only in the vault.
+	ReplyKey string `json:"reply_key"`
+	// ReaderID (pq mode) is the reader id that threads the conversation,
+	// and ReplyKeyAt the date of the message ReplyKey came from.
+	ReaderID   string    `json:"reader_id,omitempty"`
+	ReplyKeyAt time.Time `json:"reply_key_at,omitzero"`
+	Messages   []Message `json:"messages"`
+	Unread     int       `json:"unread"`
+	Handled    bool      `json:"handled"`
 	// Alias and Notes are the journalist's own words about the source,
 	// kept only in the vault.
 	Alias string `json:"alias,omitempty"`
@@ -59,6 +66,10 @@ type Conversation struct {
 
 // data is what the vault holds.
 type data struct {
+	// Protocol is the vault's protocol mode, pq.ModeCoverDrop or
+	// pq.ModePQ, fixed when it is made ("" in vaults from before pq mode:
+	// coverdrop).
+	Protocol      string                   `json:"protocol,omitempty"`
 	JournalistID  string                   `json:"journalist_id"`
 	API           string                   `json:"api"`
 	TrustAnchor   keys.SignedPublicKey     `json:"trust_anchor"`
@@ -106,6 +117,7 @@ type Vault struct {
 	d          *data
 	api        *apiclient.Client
 	now        func() time.Time
+	mode       mode
 }
 
 // Create makes a vault from a setup bundle, then deletes the bundle
@@ -154,7 +166,7 @@ func CreateWith(path, passphrase string, kdf KDFParams, bundlePath, api string, 
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: o.now(), api: apiclient.New(api), d: &data{
+	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: o.now(), api: apiclient.New(api), mode: coverDropMode{}, d: &data{
 		JournalistID: bundle.JournalistID, API: api, TrustAnchor: bundle.TrustAnchor,
 		Identity:      keys.Ring{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: o.now()()}},
 		Conversations: map[string]*Conversation{}, Seen: map[string]bool{},
@@ -189,13 +201,18 @@ func OpenWith(path, passphrase string, o Options) (*Vault, error) {
 		lock.Close()
 		return nil, err
 	}
+	m, err := modeFor(d.Protocol)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
 	if d.Conversations == nil {
 		d.Conversations = map[string]*Conversation{}
 	}
 	if d.Seen == nil {
 		d.Seen = map[string]bool{}
 	}
-	return &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, d: &d, api: apiclient.New(d.API), now: o.now()}, nil
+	return &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, d: &d, api: apiclient.New(d.API), now: o.now(), mode: m}, nil
 }
 
 // Close releases the vault.
@@ -215,36 +232,23 @@ func (v *Vault) save() error { return sealVault(v.path, v.passphrase, v.kdf, v.d
 // ID is the journalist's id.
 func (v *Vault) ID() string { return v.d.JournalistID }
 
+// Protocol is the vault's protocol mode, pq.ModeCoverDrop or pq.ModePQ.
+func (v *Vault) Protocol() string { return v.mode.name() }
+
 // verified fetches and verifies the published keys, and keeps them in the
 // vault when they verify. Only Sync and SendOne fetch, and they run on
 // schedules of their own (the web UI's timers, a sync at unlock, or a
 // command the journalist runs); what a journalist does in between
 // (opening a conversation, replying, handing over) uses the kept copy, so
 // the API sees no request tied to it. Callers hold mu.
-func (v *Vault) verified(ctx context.Context) (*keys.Verified, error) {
-	h, err := v.api.PublicKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ver, err := keys.Verify(h, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
-	if err != nil {
-		return nil, err
-	}
-	v.d.Keys = h
-	return ver, nil
-}
+func (v *Vault) verified(ctx context.Context) (published, error) { return v.mode.fetch(ctx, v) }
 
 // errNoKeys: nothing has fetched the published keys into this vault yet.
 var errNoKeys = errors.New("the published keys have not been downloaded yet: wait for the first sync (or run chaff journalist sync)")
 
 // cachedVerified verifies the kept keys at this instant. It never fetches
 // (see verified). Callers hold mu.
-func (v *Vault) cachedVerified() (*keys.Verified, error) {
-	if v.d.Keys == nil {
-		return nil, errNoKeys
-	}
-	return keys.Verify(v.d.Keys, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
-}
+func (v *Vault) cachedVerified() (published, error) { return v.mode.cached(v) }
 
 // SyncResult says what a sync found.
 type SyncResult struct {
@@ -282,7 +286,7 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 	}
 	now := v.now()
 	v.expireLocked(now)
-	op, err := deaddrop.NewJournalistOpener(v.d.Messaging.DecryptionKeys(now), ver.AllCoverNodeMessagingKeys())
+	open, err := v.mode.opener(v, ver, now)
 	if err != nil {
 		return SyncResult{}, err
 	}
@@ -311,24 +315,24 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 		if err != nil {
 			return stop(err)
 		}
-		l, err := deaddrop.ParseList(deaddrop.Journalist, b)
+		l, err := v.mode.parsePage(deaddrop.Journalist, b)
 		if err == nil {
-			err = l.CheckPage(after)
+			err = deaddrop.CheckPageIDs(after, dropIDs(l))
 		}
 		if err != nil {
 			return stop(fmt.Errorf("the API sent a page of dead drops after id %d that cannot be right, and none of it was kept: %w", after, err))
 		}
-		if len(l.DeadDrops) == 0 {
+		if len(l) == 0 {
 			return stop(nil)
 		}
-		for _, d := range l.DeadDrops {
+		for _, d := range l {
 			// The signature first: nothing of a dead drop (its epoch, its
 			// date) is acted on before it verifies.
-			if testHookEpochFirst && int64(d.Epoch) > ver.MaxEpoch {
+			if testHookEpochFirst && int64(d.Epoch) > ver.maxEpoch() {
 				res.Waiting = "A dead drop needs newer keys than the API has published: sync again shortly."
 				return stop(nil)
 			}
-			if d.Verify(ver.CoverNodeIdentityKeys()) != nil {
+			if d.dd.Verify(ver.coverNodeIdentityKeys()) != nil {
 				// Skipped without moving past it: a later verified dead
 				// drop moves the position beyond it.
 				if d.ID > unverifiedTo {
@@ -337,15 +341,14 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 				}
 				continue
 			}
-			if int64(d.Epoch) > ver.MaxEpoch {
+			if int64(d.Epoch) > ver.maxEpoch() {
 				if !v.waitForEpoch(now) {
 					res.Waiting = "A dead drop needs newer keys than the API has published: sync again shortly."
 					return stop(nil)
 				}
 				sawNewerEpoch = true // waited long enough: open it with the keys there are
 			}
-			got, _ := op.Open(d) // ErrNotForMe: nothing for this journalist
-			for _, m := range got {
+			for _, m := range open(d) {
 				if v.receive(m, now) {
 					res.Messages++
 				}
@@ -357,7 +360,7 @@ func (v *Vault) Sync(ctx context.Context) (SyncResult, error) {
 			// No dead drop of the page verified, so asking again would
 			// bring the same page: stop until a verified one follows.
 			return stop(fmt.Errorf("dead drops %d to %d verify under no CoverNode identity key: not moving past them",
-				l.DeadDrops[0].ID, l.DeadDrops[len(l.DeadDrops)-1].ID))
+				l[0].ID, l[len(l)-1].ID))
 		}
 	}
 }
@@ -409,7 +412,7 @@ func (v *Vault) waitForEpoch(now time.Time) bool {
 // message, less than the message the vault keeps anyway, and with no
 // expiry no date a dead drop claims, however far in the future, can make
 // a record look old enough to forget.
-func (v *Vault) receive(r deaddrop.Received, now time.Time) bool {
+func (v *Vault) receive(r received, now time.Time) bool {
 	sum := sha256.Sum256(r.U2J)
 	seen := hex.EncodeToString(sum[:])
 	if v.d.Seen[seen] && !testHookKeepCopies {
@@ -423,17 +426,37 @@ func (v *Vault) receive(r deaddrop.Received, now time.Time) bool {
 	if at.After(now) {
 		at = now
 	}
-	rk := r.Message.ReplyKey.Hex()
-	id := rk[:16]
-	c := v.d.Conversations[id]
-	if c == nil {
-		c = &Conversation{ID: id, ReplyKey: rk}
-		v.d.Conversations[id] = c
-	}
-	c.Messages = append(c.Messages, Message{From: "source", Text: r.Message.Text, Time: at, Expires: at.Add(DefaultExpiry)})
+	c := v.thread(r, at)
+	c.Messages = append(c.Messages, Message{From: "source", Text: r.Text, Time: at, Expires: at.Add(DefaultExpiry)})
 	c.Unread++
 	c.Handled = false
 	return true
+}
+
+// thread returns the conversation r belongs to, making it when it is the
+// reader's first message. In pq mode the conversation's reply key becomes
+// r's when r is the reader's latest message (docs/PQ.md §5.5), and the
+// whole reader id must match: a reader who learnt another's id prefix
+// (the UI shows it) and chose an id starting with it starts a
+// conversation of their own rather than taking over the other's replies.
+func (v *Vault) thread(r received, at time.Time) *Conversation {
+	id := r.Thread[:16]
+	pqThread := r.Thread != r.ReplyKey
+	if c := v.d.Conversations[id]; c != nil && pqThread && c.ReaderID != r.Thread {
+		id = r.Thread
+	}
+	c := v.d.Conversations[id]
+	if c == nil {
+		c = &Conversation{ID: id, ReplyKey: r.ReplyKey}
+		if pqThread {
+			c.ReaderID, c.ReplyKeyAt = r.Thread, at
+		}
+		v.d.Conversations[id] = c
+	}
+	if pqThread && !at.Before(c.ReplyKeyAt) {
+		c.ReplyKey, c.ReplyKeyAt = r.ReplyKey, at
+	}
+	return c
 }
 
 // Conversations lists the conversations by last activity, newest first,
@@ -503,7 +526,7 @@ func (v *Vault) Handover(ctx context.Context, id, to string) error {
 	v.mu.Lock()
 	known := false
 	if ver, err := v.cachedVerified(); err == nil {
-		for _, p := range ver.Profiles {
+		for _, p := range ver.profiles() {
 			known = known || p.ID == to
 		}
 	}
@@ -524,23 +547,8 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 	if m.Type == protocol.J2UTypeText && strings.TrimSpace(m.Text) == "" {
 		return errors.New("the reply is empty")
 	}
-	rkb, err := hex.DecodeString(c.ReplyKey)
-	if err != nil {
-		return err
-	}
-	rk, err := crypto.NewPublicKey(rkb)
-	if err != nil {
-		return err
-	}
-	mk := v.d.Messaging.Latest(v.now())
-	if mk == nil {
-		return errors.New("no published messaging key yet: sync first")
-	}
-	sk, err := mk.Pair.PrivateKey()
-	if err != nil {
-		return err
-	}
-	j2u, err := protocol.SealJ2U(rk, sk, m)
+	now := v.now()
+	j2u, err := v.mode.sealJ2U(v, c, m, now)
 	if err != nil {
 		return err
 	}
@@ -548,15 +556,10 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 	if err != nil {
 		return err
 	}
-	cks, err := ver.CoverNodeKeys()
+	j2c, err := ver.sealJ2C(j2u)
 	if err != nil {
 		return err
 	}
-	j2c, err := protocol.SealJ2C(cks, j2u)
-	if err != nil {
-		return err
-	}
-	now := v.now()
 	sum := sha256.Sum256(j2u)
 	c.Messages = append(c.Messages, Message{From: "me", Text: m.Text, HandoverTo: m.HandoverTo, Time: now, Expires: now.Add(DefaultExpiry), J2U: hex.EncodeToString(sum[:])})
 	v.d.Outbox = append(v.d.Outbox, outItem{Conversation: id, Index: len(c.Messages) - 1, J2C: j2c})
@@ -586,11 +589,7 @@ func (v *Vault) sendOneLocked(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	cks, err := ver.CoverNodeKeys()
-	if err != nil {
-		return false, err
-	}
-	msg, err := protocol.SealCoverJ2C(cks)
+	msg, err := ver.sealCoverJ2C()
 	if err != nil {
 		return false, err
 	}
@@ -629,7 +628,7 @@ func (v *Vault) Journalists(ctx context.Context) ([]keys.JournalistProfile, erro
 		return nil, err
 	}
 	var out []keys.JournalistProfile
-	for _, p := range ver.Profiles {
+	for _, p := range ver.profiles() {
 		if p.ID != v.d.JournalistID && p.Status != keys.StatusHiddenFromResponse {
 			out = append(out, p)
 		}

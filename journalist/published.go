@@ -51,19 +51,19 @@ func (v *Vault) CheckPublished(ctx context.Context) (int, error) {
 		if err != nil {
 			return found, err
 		}
-		l, err := deaddrop.ParseList(deaddrop.User, b)
+		l, err := v.mode.parsePage(deaddrop.User, b)
 		if err == nil {
-			err = l.CheckPage(after)
+			err = deaddrop.CheckPageIDs(after, dropIDs(l))
 		}
 		if err != nil {
 			return found, fmt.Errorf("the API sent a page of user dead drops after id %d that cannot be right: %w", after, err)
 		}
-		for _, d := range l.DeadDrops {
-			if d.Verify(ver.CoverNodeIdentityKeys()) != nil || d.CheckLength() != nil {
+		for _, d := range l {
+			if d.dd.Verify(ver.coverNodeIdentityKeys()) != nil {
 				continue
 			}
-			for i := range d.Chunks() {
-				sum := sha256.Sum256(d.Chunk(i))
+			for i := range d.dd.Chunks() {
+				sum := sha256.Sum256(d.dd.Chunk(i))
 				if m := waiting[hex.EncodeToString(sum[:])]; m != nil {
 					m.PublishedAt, m.J2U = d.CreatedAt, ""
 					found++
@@ -71,7 +71,7 @@ func (v *Vault) CheckPublished(ctx context.Context) (int, error) {
 			}
 			v.d.MaxUserDeadDropID = d.ID
 		}
-		if len(l.DeadDrops) == 0 || v.d.MaxUserDeadDropID == after {
+		if len(l) == 0 || v.d.MaxUserDeadDropID == after {
 			break
 		}
 	}
