@@ -50,3 +50,21 @@ func BenchmarkProcessU2C(b *testing.B) {
 	b.ReportMetric(rate1/bareRate, "1worker/bare")
 	b.ReportMetric(rate2/rate1b, "2workers/1worker")
 }
+
+// BenchmarkProcessU2CModes measures the CoverNode's work per incoming
+// reader message in both protocol modes, one batch of each in turn on one
+// worker (MeasureModes), and reports each rate and pq mode's as a
+// fraction of coverdrop mode's (issue 16's target: at least 0.4).
+func BenchmarkProcessU2CModes(b *testing.B) {
+	var cd, pqr float64
+	for b.Loop() {
+		c, p, err := MeasureModes(200 * time.Millisecond)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cd, pqr = cd+c, pqr+p
+	}
+	b.ReportMetric(cd/float64(b.N), "coverdrop-msgs/s")
+	b.ReportMetric(pqr/float64(b.N), "pq-msgs/s")
+	b.ReportMetric(pqr/cd, "pq/coverdrop")
+}
