@@ -1,5 +1,7 @@
 package covernode
 
+import "time"
+
 // DisableReplayGuard turns the replay guard off until the test ends, for
 // negative controls: a replay must then show.
 func DisableReplayGuard(t interface{ Cleanup(func()) }) {
@@ -12,4 +14,20 @@ func DisableReplayGuard(t interface{ Cleanup(func()) }) {
 func DisableTagCheck(t interface{ Cleanup(func()) }) {
 	tagCheckDisabled = true
 	t.Cleanup(func() { tagCheckDisabled = false })
+}
+
+// SetPassOn shortens the schedule by which inputs no key of a node opens
+// are handed on to other nodes (first delay, longest delay, deliveries
+// before giving up) until the test ends.
+func SetPassOn(t interface{ Cleanup(func()) }, first, most time.Duration, deliveries uint64) {
+	old := passOn
+	passOn = passOnSchedule{first: first, most: most, deliveries: deliveries}
+	t.Cleanup(func() { passOn = old })
+}
+
+// DisablePassOn makes nodes take every input they cannot open as cover at
+// once, as they did before, until the test ends, for negative controls.
+func DisablePassOn(t interface{ Cleanup(func()) }) {
+	passOnDisabled = true
+	t.Cleanup(func() { passOnDisabled = false })
 }

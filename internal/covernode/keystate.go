@@ -228,6 +228,13 @@ func (ks *keyState) forgetExpired(now time.Time) (dropped bool) {
 	return id || msg
 }
 
+// id is the node's CoverNode id.
+func (ks *keyState) id() string {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	return ks.CoverNodeID
+}
+
 // decryptionKeys returns every unexpired messaging key, newest first.
 func (ks *keyState) decryptionKeys(now time.Time) []*crypto.PrivateKey {
 	ks.mu.RLock()

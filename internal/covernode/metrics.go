@@ -18,20 +18,21 @@ const (
 )
 
 // nodeMetrics are the CoverNode's metrics (names in package telemetry):
-// inputs taken, inputs no key of the node opens, dead drops published, post retries, how many inputs (real
+// inputs taken, inputs no key of the node opens and those of them given up, dead drops published, post retries, how many inputs (real
 // and cover alike) wait for the next release beside the thresholds, round
 // durations, and the message streams' depth and consumer lag. Nothing says
 // how many inputs were real: that is the secret the node keeps.
 type nodeMetrics struct {
-	inputs, unopened, published, retries *prometheus.CounterVec
-	waiting                              *prometheus.GaugeVec
-	rounds                               *prometheus.HistogramVec
+	inputs, unopened, dropped, published, retries *prometheus.CounterVec
+	waiting                                       *prometheus.GaugeVec
+	rounds                                        *prometheus.HistogramVec
 }
 
 func newNodeMetrics(reg prometheus.Registerer, js jetstream.JetStream, params map[string]mix.Params) (*nodeMetrics, error) {
 	m := &nodeMetrics{
 		inputs:    telemetry.CoverNodeInputs.CounterVec(),
 		unopened:  telemetry.CoverNodeUnopened.CounterVec(),
+		dropped:   telemetry.CoverNodeUnopenedDropped.CounterVec(),
 		published: telemetry.CoverNodePublished.CounterVec(),
 		retries:   telemetry.CoverNodeRetries.CounterVec(),
 		waiting:   telemetry.MixWaiting.GaugeVec(),
@@ -49,11 +50,12 @@ func newNodeMetrics(reg prometheus.Registerer, js jetstream.JetStream, params ma
 		// Every series exists from the start, so that rates see zeros.
 		m.inputs.WithLabelValues(dir)
 		m.unopened.WithLabelValues(dir)
+		m.dropped.WithLabelValues(dir)
 		m.published.WithLabelValues(dir)
 		m.retries.WithLabelValues(dir)
 		m.rounds.WithLabelValues(dir)
 	}
-	for _, c := range []prometheus.Collector{m.inputs, m.unopened, m.published, m.retries, m.waiting, m.rounds, thresholds, timeouts, streamCollector{js}} {
+	for _, c := range []prometheus.Collector{m.inputs, m.unopened, m.dropped, m.published, m.retries, m.waiting, m.rounds, thresholds, timeouts, streamCollector{js}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -372,12 +372,19 @@ func (d *direction) run(ctx context.Context) error {
 	// The last batch before a crash may not have been acknowledged: do it
 	// now, before JetStream offers those messages to anyone else, and keep
 	// their sequence numbers to recognise a copy already on its way.
+	// An input that was being handed on to another node is handed on
+	// again (passon.go), and not skipped should it come back.
 	skip := map[uint64]bool{}
 	if len(st.unacked) > 0 {
 		for _, e := range st.unacked {
-			skip[e.seq] = true
+			ack := []byte("+ACK")
+			if e.kind == kindPassed {
+				ack = passOn.nak(1)
+			} else {
+				skip[e.seq] = true
+			}
 			if e.reply != "" {
-				n.js.Conn().Publish(e.reply, []byte("+ACK"))
+				n.js.Conn().Publish(e.reply, ack)
 			}
 		}
 		if err := n.js.Conn().FlushTimeout(30 * time.Second); err != nil {
@@ -420,6 +427,11 @@ func (d *direction) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.name, err)
 		}
+		others, err := d.othersOpen(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.name, err)
+		}
+		handOn(entries, others)
 		room := mixer.Room()
 		for i := range entries {
 			if e := &entries[i]; e.kind == kindReal && !d.admit(e, known, log.seen, &room, now) {
@@ -428,11 +440,24 @@ func (d *direction) run(ctx context.Context) error {
 		}
 		// Durable first, then acknowledge every message of the batch in
 		// stream order: what is acknowledged, and when, depends on the
-		// batch alone, never on which messages were real.
+		// batch alone, never on which messages were real. An input no key
+		// of the node opened may be handed on instead (passon.go).
 		if err := log.appendBatch(now, entries); err != nil {
 			return fmt.Errorf("%s round log: %w", d.name, err)
 		}
+		passed := map[uint64]time.Duration{}
+		for _, e := range entries {
+			if e.kind == kindPassed {
+				passed[e.seq] = passOn.delay(e.delivered)
+			}
+		}
 		for _, m := range msgs {
+			if md, err := m.Metadata(); err == nil {
+				if delay, ok := passed[md.Sequence.Stream]; ok {
+					m.NakWithDelay(delay)
+					continue
+				}
+			}
 			m.Ack()
 		}
 		if err := n.js.Conn().FlushTimeout(30 * time.Second); err != nil {
@@ -444,7 +469,7 @@ func (d *direction) run(ctx context.Context) error {
 		n.m.inputs.WithLabelValues(d.name).Add(float64(len(msgs)))
 		d.countUnopened(entries, now)
 		for _, e := range entries {
-			if e.kind != kindUnopened {
+			if e.kind == kindReal || e.kind == kindCover {
 				mixer.Add(e, e.kind == kindReal, now)
 			}
 		}
@@ -466,25 +491,44 @@ func (d *direction) run(ctx context.Context) error {
 const unopenedWarnEvery = time.Minute
 
 // countUnopened counts the inputs of a batch that no key of the node
-// opened, and warns when none of the batch opened. Senders seal cover
-// to the same keys as real messages, so an unopened input may have been
-// either: the count and the warning say nothing of which inputs were
-// real. A whole batch unopened means the senders do not seal to this
-// node's published key (their view of the published keys predates it):
-// what it takes is acknowledged and lost, which operators must see.
+// opened (handed on to another node or given up), and those given up
+// (taken as cover, lost if they were real), and warns when none of the
+// batch opened. Senders seal cover to the same keys as real messages, so
+// an unopened input may have been either: the counts and the warning say
+// nothing of which inputs were real. A whole batch unopened means the
+// senders do not seal to this node's published key (their view of the
+// published keys predates it): the node does no work for them, which
+// operators must see.
 func (d *direction) countUnopened(entries []entry, now time.Time) {
-	unopened := 0
+	unopened, dropped := 0, 0
 	for _, e := range entries {
-		if e.kind == kindUnopened {
+		switch e.kind {
+		case kindUnopened:
+			unopened++
+			dropped++
+		case kindPassed:
 			unopened++
 		}
 	}
 	d.n.m.unopened.WithLabelValues(d.name).Add(float64(unopened))
+	d.n.m.dropped.WithLabelValues(d.name).Add(float64(dropped))
 	if unopened > 0 && unopened == len(entries) && now.Sub(d.warnedUnopened) >= unopenedWarnEvery {
 		d.warnedUnopened = now
-		d.n.log.Warn("no input of the batch opened under this node's messaging keys: senders seal to keys it does not hold (is its messaging key published, and do senders fetch the published keys afresh?)",
-			"direction", d.name, "inputs", len(entries))
+		d.n.log.Warn("no input of the batch opened under this node's messaging keys: senders seal to keys it does not hold (is its messaging key published, and do senders fetch the published keys afresh?); inputs are handed on to other CoverNodes, and taken as cover when none opens them",
+			"direction", d.name, "inputs", len(entries), "given_up", dropped)
 	}
+}
+
+// othersOpen reports whether the published keys name another CoverNode
+// with a messaging key (passon.go). Every batch asks alike, whatever it
+// holds; the keys are those recipients fetched, or at most
+// hierarchyMaxAge old.
+func (d *direction) othersOpen(ctx context.Context) (bool, error) {
+	v, err := d.n.hierarchy(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	return othersOpen(v, d.n.keys.id()), nil
 }
 
 // admit decides whether a real input is kept as real. It is not, and is
@@ -540,9 +584,10 @@ func newest(msgs []jetstream.Msg) time.Time {
 
 // inMsg is a message taken from a stream.
 type inMsg struct {
-	seq   uint64
-	reply string
-	data  []byte
+	seq       uint64
+	reply     string
+	data      []byte
+	delivered uint64 // deliveries so far, this one included
 }
 
 func toInMsgs(msgs []jetstream.Msg) []inMsg {
@@ -552,7 +597,7 @@ func toInMsgs(msgs []jetstream.Msg) []inMsg {
 		if err != nil {
 			continue // not a JetStream message; it is acknowledged with the rest
 		}
-		out = append(out, inMsg{seq: md.Sequence.Stream, reply: m.Reply(), data: m.Data()})
+		out = append(out, inMsg{seq: md.Sequence.Stream, reply: m.Reply(), data: m.Data(), delivered: md.NumDelivered})
 	}
 	return out
 }
@@ -578,7 +623,7 @@ func (d *direction) openAll(msgs []inMsg, o batchOpener, skip map[uint64]bool, s
 					continue
 				}
 				e := d.open(o, msgs[i].data)
-				e.seq, e.reply, e.id = msgs[i].seq, msgs[i].reply, seen.id(e.payload)
+				e.seq, e.reply, e.id, e.delivered = msgs[i].seq, msgs[i].reply, seen.id(e.payload), msgs[i].delivered
 				out[i], keep[i] = e, true
 			}
 		}()

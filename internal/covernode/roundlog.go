@@ -45,6 +45,7 @@ const (
 	kindReal     = 1
 	kindUnopened = 2 // no key of ours opened it: not counted, as upstream
 	kindPadding  = 3 // fills a snapshot; not an input
+	kindPassed   = 4 // no key of ours opened it: handed back for another node (passon.go)
 )
 
 // snapshotMinEntries is the least number of entries a snapshot holds, real
@@ -62,6 +63,9 @@ type entry struct {
 	payload []byte
 	reply   string // the subject that acknowledges it
 	id      seenID // names the input for the replay guard; not written
+	// delivered is how often JetStream has delivered the input, this
+	// delivery included (passon.go); not written.
+	delivered uint64
 }
 
 // entryPlainSize is the room of one entry with payloads of payloadSize.

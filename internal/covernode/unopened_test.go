@@ -80,6 +80,11 @@ func TestUnopenedInputsCounted(t *testing.T) {
 	if got := counter(t, reg, unopened, "j2u"); got != 1 {
 		t.Errorf("j2u: %v inputs counted unopened, want 1", got)
 	}
+	// No other CoverNode is published to hand them to: given up at once.
+	dropped := telemetry.CoverNodeUnopenedDropped.Name
+	if u, j := counter(t, reg, dropped, "u2j"), counter(t, reg, dropped, "j2u"); u != 3 || j != 1 {
+		t.Errorf("given up: %v u2j and %v j2u inputs, want 3 and 1", u, j)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -67,11 +67,18 @@ var (
 	// keys opens. Cover opens like real, so this says nothing of which
 	// inputs were real; it rises when senders seal to keys the node lacks
 	// (a view of the published keys fetched before the node published
-	// its own) or send garbage. A node whose every input is unopened is
-	// dropping its whole share of the stream.
-	CoverNodeUnopened  = Metric{"chaff_covernode_unopened_inputs_total", "Inputs no messaging key of this node opens, by direction (real and cover alike: sealed to other keys, or garbage).", Counter, []string{LabelDirection}}
-	CoverNodePublished = Metric{"chaff_covernode_dead_drops_published_total", "Dead drops published, by direction.", Counter, []string{LabelDirection}}
-	CoverNodeRetries   = Metric{"chaff_covernode_post_retries_total", "Failed dead-drop posts that were retried, by direction.", Counter, []string{LabelDirection}}
+	// its own) or send garbage. Such an input is handed back to JetStream
+	// for another CoverNode while one is published, up to a bound of
+	// deliveries (it may be counted by several nodes); a node whose every
+	// input is unopened does no work for its senders.
+	CoverNodeUnopened = Metric{"chaff_covernode_unopened_inputs_total", "Inputs (deliveries) no messaging key of this node opens, by direction (real and cover alike: sealed to other keys, or garbage); handed on to another CoverNode or given up.", Counter, []string{LabelDirection}}
+	// CoverNodeUnopenedDropped counts the unopened inputs a node gave up
+	// and took as cover: delivered as often as the bound allows, or with
+	// no other CoverNode published. Garbage ends here; so would a genuine
+	// input sealed to keys no running node holds, which is lost.
+	CoverNodeUnopenedDropped = Metric{"chaff_covernode_unopened_dropped_total", "Inputs no CoverNode opened within the bound of deliveries (or with no other CoverNode published), taken as cover, by direction (real and cover alike).", Counter, []string{LabelDirection}}
+	CoverNodePublished       = Metric{"chaff_covernode_dead_drops_published_total", "Dead drops published, by direction.", Counter, []string{LabelDirection}}
+	CoverNodeRetries         = Metric{"chaff_covernode_post_retries_total", "Failed dead-drop posts that were retried, by direction.", Counter, []string{LabelDirection}}
 	// MixWaiting counts inputs seen since the last release, real and cover
 	// alike: how close the next release is, never how many are real.
 	MixWaiting   = Metric{"chaff_covernode_mix_inputs_waiting", "Inputs (real and cover alike) seen since the last release, by direction.", Gauge, []string{LabelDirection}}
@@ -95,7 +102,7 @@ var (
 // API, CoverNode and Canary list each listener's metrics.
 var (
 	API       = []Metric{APIRequests, APILatency, Appended, Stored, IngestLatency, IngestFailures, DeadDropAge, KeyExpiry, KeyRenewal}
-	CoverNode = []Metric{CoverNodeInputs, CoverNodeUnopened, CoverNodePublished, CoverNodeRetries, MixWaiting, MixThreshold, MixTimeout, RoundLatency, StreamDepth, ConsumerLag, ConsumerAcks}
+	CoverNode = []Metric{CoverNodeInputs, CoverNodeUnopened, CoverNodeUnopenedDropped, CoverNodePublished, CoverNodeRetries, MixWaiting, MixThreshold, MixTimeout, RoundLatency, StreamDepth, ConsumerLag, ConsumerAcks}
 	Canary    = []Metric{CanarySuccesses, CanaryFailures, CanaryLatency, CanaryLastSuccess}
 )
 

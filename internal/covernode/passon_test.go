@@ -1,0 +1,157 @@
+package covernode_test
+
+import (
+	"context"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/covernode"
+	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/internal/telemetry"
+	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/protocol"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// streamHolds is how many messages a stream holds (taken ones are
+// removed once acknowledged).
+func (w *world) streamHolds(t *testing.T, stream string) uint64 {
+	t.Helper()
+	js, err := jetstream.New(w.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+// TestInputSealedBeforeANodeJoined: a CoverNode (covernode_002) joins a
+// running deployment; readers who fetched the keys before it published
+// its own seal to covernode_001's key alone. covernode_002 takes their
+// messages from the shared consumer first (covernode_001 is restarting);
+// it opens none of them and hands them back to JetStream, real and cover
+// alike, and covernode_001 takes them once it is back: the reader's
+// message reaches alice, once. The negative control (DisablePassOn)
+// takes them as cover at once, as nodes did before: the stream is empty
+// before covernode_001 is back, and alice never gets the message.
+func TestInputSealedBeforeANodeJoined(t *testing.T) {
+	const text = "sealed before the second node joined"
+	run := func(t *testing.T, passOn bool) (received int) {
+		covernode.SetPassOn(t, 50*time.Millisecond, 400*time.Millisecond, 200)
+		if !passOn {
+			covernode.DisablePassOn(t)
+		}
+		w := newWorld(t)
+		first := t.TempDir()
+		stop := w.startNode(t, first)
+		v := w.verified(t)
+		old, err := v.CoverNodeKeys() // covernode_001's key, twice
+		if err != nil || !old[0].Equal(old[1]) {
+			t.Fatalf("wrapping keys %v %v: want covernode_001's alone", old, err)
+		}
+		jk, _ := v.JournalistKey("alice")
+		stop()
+
+		second := w.n.CoverNodeBundle("covernode_002", t.TempDir())
+		reg := prometheus.NewRegistry()
+		w.startNode(t, t.TempDir(), func(c *covernode.Config) { c.BundlePath, c.Registry = second, reg })
+		if now, _ := w.verified(t).CoverNodeKeys(); now[0].Equal(now[1]) {
+			t.Fatal("covernode_002's messaging key is not published")
+		}
+		reader, _ := crypto.GenerateKey()
+		real, err := protocol.SealU2C(old, "alice", jk, reader.PublicKey(), text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(real))
+		for range 3 { // the round's cover, from readers with the same view
+			c, _ := protocol.SealCoverU2C(old)
+			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+		}
+		unopened, dropped := telemetry.CoverNodeUnopened.Name, telemetry.CoverNodeUnopenedDropped.Name
+		if !passOn {
+			waitFor(t, "covernode_002 to drop the four inputs", func() bool { return counter(t, reg, dropped, "u2j") == 4 })
+			if n := w.streamHolds(t, store.StreamU2C); n != 0 {
+				t.Fatalf("the stream holds %d messages after covernode_002 dropped them", n)
+			}
+		} else {
+			// Each of the four handed on twice or more: they come back.
+			waitFor(t, "covernode_002 to hand the inputs on", func() bool { return counter(t, reg, unopened, "u2j") >= 8 })
+			if n := counter(t, reg, dropped, "u2j"); n != 0 {
+				t.Fatalf("covernode_002 dropped %v inputs another node can open", n)
+			}
+		}
+		w.startNode(t, first)
+		if passOn {
+			waitFor(t, "the message at alice", func() bool { return w.aliceReceived(t)[text] >= 1 })
+			waitFor(t, "the stream emptied", func() bool { return w.streamHolds(t, store.StreamU2C) == 0 })
+		}
+		// A further round through both nodes, sealed to both: nothing more
+		// of the first reaches alice.
+		now, _ := w.verified(t).CoverNodeKeys()
+		for range 8 {
+			c, _ := protocol.SealCoverU2C(now)
+			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+		}
+		waitFor(t, "the further round taken", func() bool { return w.streamHolds(t, store.StreamU2C) == 0 })
+		if n := counter(t, reg, dropped, "u2j"); passOn && n != 0 {
+			t.Fatalf("covernode_002 dropped %v inputs", n)
+		}
+		return w.aliceReceived(t)[text]
+	}
+	t.Run("handed on", func(t *testing.T) {
+		if n := run(t, true); n != 1 {
+			t.Fatalf("alice has the message %d times, want once", n)
+		}
+	})
+	t.Run("negative control", func(t *testing.T) {
+		if n := run(t, false); n != 0 {
+			t.Fatalf("taken as cover at once, the message still reached alice %d times: the test cannot catch the loss", n)
+		}
+	})
+}
+
+// TestUnopenableInputsGivenUp: an input no CoverNode can open (garbage
+// the cloud writes into the stream) is handed between the two nodes at
+// most the bound of deliveries in all, then taken as cover by one of
+// them: it neither loops nor stays in the stream.
+func TestUnopenableInputsGivenUp(t *testing.T) {
+	const deliveries = 5
+	covernode.SetPassOn(t, 10*time.Millisecond, 40*time.Millisecond, deliveries)
+	w := newWorld(t)
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	w.startNode(t, t.TempDir(), func(c *covernode.Config) { c.Registry = regs[0] })
+	second := w.n.CoverNodeBundle("covernode_002", t.TempDir())
+	w.startNode(t, t.TempDir(), func(c *covernode.Config) { c.BundlePath, c.Registry = second, regs[1] })
+
+	garbage := make([]byte, protocol.U2CMessageSize)
+	rand.Read(garbage)
+	w.republish(t, store.SubjectU2C, garbage, 1)
+	sum := func(name string) (n float64) {
+		for _, r := range regs {
+			n += counter(t, r, name, "u2j")
+		}
+		return n
+	}
+	waitFor(t, "the garbage given up", func() bool { return sum(telemetry.CoverNodeUnopenedDropped.Name) == 1 })
+	if n := w.streamHolds(t, store.StreamU2C); n != 0 {
+		t.Fatalf("the stream still holds %d messages", n)
+	}
+	time.Sleep(200 * time.Millisecond) // five longest delays: a redelivery would show
+	if n := sum(telemetry.CoverNodeUnopened.Name); n != deliveries {
+		t.Fatalf("the garbage was delivered %v times, want %d", n, deliveries)
+	}
+	if n := sum(telemetry.CoverNodeInputs.Name); n != deliveries {
+		t.Fatalf("%v inputs taken, want %d", n, deliveries)
+	}
+}
