@@ -20,6 +20,7 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -30,9 +31,14 @@ type Config struct {
 	// the API's).
 	API       *apiclient.Client
 	IngestURL string
-	// Anchors are the organisation keys the app ships with.
-	Anchors []keys.SignedPublicKey
-	KDF     KDFParams
+	// Anchors are the organisation keys the app ships with, and Protocol
+	// their mode as pq.ParseAnchor reads it (ParseAnchors gives both):
+	// "" or ProtocolCoverDrop, or ProtocolPQ. A new install keeps the mode
+	// for good (no downgrade): a later start in another mode, or with an
+	// anchor not self-signed in the mode's form, is refused.
+	Anchors  []keys.SignedPublicKey
+	Protocol string
+	KDF      KDFParams
 	// MessagesPerRun and MinRunInterval shape the cover traffic: upstream
 	// sends 2 messages per background run, at most one run an hour.
 	MessagesPerRun int
@@ -46,6 +52,7 @@ type App struct {
 	ingest *apiclient.Client // where messages go: the ingest's host, or the API
 	store  *storage
 	pub    *publicState
+	mode   protocolMode // chosen once, by Start
 }
 
 // publicState is what an install keeps outside the encrypted storage: all
@@ -58,6 +65,10 @@ type publicState struct {
 	DeadDrops      []json.RawMessage `json:"dead_drops"`
 	MaxDeadDropID  int64             `json:"max_dead_drop_id"`
 	KeysDownloaded time.Time         `json:"keys_downloaded"`
+	// Protocol is the mode the install was created in (docs/PQ.md §8);
+	// empty in an install made before modes existed: coverdrop. Every
+	// install of a deployment has the same.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // deviceKey decodes the install's device key.
@@ -102,6 +113,7 @@ func Start(cfg Config) (*App, error) {
 			return nil, err
 		}
 		a.pub.DeviceKey = hex.EncodeToString(dk[:])
+		a.pub.Protocol = cfg.Protocol
 	case err != nil:
 		return nil, err
 	default:
@@ -109,6 +121,10 @@ func Start(cfg Config) (*App, error) {
 			return nil, fmt.Errorf("%s: %w", a.path(publicFile), err)
 		}
 	}
+	if a.mode, err = pinnedMode(a.pub.Protocol, cfg); err != nil {
+		return nil, err
+	}
+	a.pub.Protocol = a.mode.name()
 	dk, err := a.pub.deviceKey()
 	if err != nil {
 		return nil, err
@@ -122,6 +138,19 @@ func Start(cfg Config) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// pinnedMode is the install's mode, pinned is the one it was created in:
+// the anchors it is started with must be of that mode.
+func pinnedMode(pinned string, cfg Config) (protocolMode, error) {
+	m, err := modeFor(pinned, nil)
+	if err != nil {
+		return nil, err
+	}
+	if want, _ := modeFor(cfg.Protocol, nil); want == nil || want.name() != m.name() {
+		return nil, fmt.Errorf("this install speaks the %s protocol and is started for %q: an install never changes protocol", m.name(), cfg.Protocol)
+	}
+	return modeFor(pinned, cfg.Anchors)
 }
 
 // The install's files. Every call that writes one of them writes all
@@ -220,7 +249,7 @@ func (a *App) queueBytes(q *queue) ([]byte, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	case a.hasKeys():
-		nq, err := newQueue(a.coverMessage)
+		nq, err := newQueue(a.mode.messageSize(), a.coverMessage)
 		if err != nil {
 			return nil, err
 		}
@@ -232,20 +261,41 @@ func (a *App) queueBytes(q *queue) ([]byte, error) {
 // hasKeys reports whether the cached keys verify, so that cover messages
 // can be built.
 func (a *App) hasKeys() bool {
-	_, err := a.Verified()
-	return err == nil
+	return a.CheckKeys() == nil
 }
 
-// Verified returns the cached keys, verified from the anchors now.
-func (a *App) Verified() (*keys.Verified, error) {
+// CheckKeys reports whether the install holds keys that verify now, in
+// its protocol mode, from its anchors.
+func (a *App) CheckKeys() error {
+	_, err := a.verified()
+	return err
+}
+
+// Protocol is the install's protocol mode, ProtocolCoverDrop or
+// ProtocolPQ.
+func (a *App) Protocol() string { return a.mode.name() }
+
+// verified returns the cached keys, verified in the install's mode from
+// the anchors now.
+func (a *App) verified() (verifiedKeys, error) {
 	if len(a.pub.Keys) == 0 {
 		return nil, errors.New("no keys downloaded yet: run a background refresh first")
 	}
-	h, err := keys.ParseHierarchy(a.pub.Keys)
+	return a.mode.verify(a.pub.Keys, a.cfg.Anchors, a.cfg.Now())
+}
+
+// Verified returns the cached keys of a coverdrop install, verified from
+// the anchors now.
+func (a *App) Verified() (*keys.Verified, error) {
+	v, err := a.verified()
 	if err != nil {
 		return nil, err
 	}
-	return keys.Verify(h, a.cfg.Anchors, a.cfg.Now())
+	cd, ok := v.(coverDropKeys)
+	if !ok {
+		return nil, fmt.Errorf("this install speaks the %s protocol, whose keys are not a CoverDrop hierarchy", a.mode.name())
+	}
+	return cd.v, nil
 }
 
 // Available reports whether the organisation says the system is up.
@@ -294,11 +344,7 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := keys.ParseHierarchy(kb)
-	if err != nil {
-		return nil, err
-	}
-	v, err := keys.Verify(h, a.cfg.Anchors, now)
+	v, err := a.mode.verify(kb, a.cfg.Anchors, now)
 	if err != nil {
 		return nil, fmt.Errorf("the published keys do not verify: %w", err)
 	}
@@ -316,7 +362,6 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 	if err := l.CheckPage(after); err != nil {
 		return nil, fmt.Errorf("the API's user dead drops after %d: %w", after, err)
 	}
-	idKeys := v.CoverNodeIdentityKeys()
 	for _, d := range l.DeadDrops {
 		// A dead drop that does not verify, or is dated beyond the
 		// allowed skew, is skipped, and does not by itself move the
@@ -327,7 +372,7 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 		// that never verifies (signed by a key that has since expired)
 		// would hold every install at the same page forever. Skipped dead
 		// drops after the last verified one are asked for again.
-		if d.Verify(idKeys) != nil || d.CreatedAt.After(now.Add(MaxClockSkew)) {
+		if v.verifyDeadDrop(d) != nil || d.CreatedAt.After(now.Add(MaxClockSkew)) {
 			continue
 		}
 		next.MaxDeadDropID = d.ID
@@ -376,17 +421,14 @@ func (a *App) deadDropsJSON() []byte {
 	return b
 }
 
-// coverMessage builds a cover U2C message for the current CoverNode keys.
+// coverMessage builds a cover message for the current CoverNode keys, in
+// the install's mode.
 func (a *App) coverMessage() ([]byte, error) {
-	v, err := a.Verified()
+	v, err := a.verified()
 	if err != nil {
 		return nil, err
 	}
-	ks, err := v.CoverNodeKeys()
-	if err != nil {
-		return nil, err
-	}
-	return protocol.SealCoverU2C(ks)
+	return v.cover()
 }
 
 // loadQueue reads the sending queue; before the first refresh there is
@@ -394,7 +436,7 @@ func (a *App) coverMessage() ([]byte, error) {
 func (a *App) loadQueue() (*queue, error) {
 	q, err := a.storedQueue()
 	if q == nil && err == nil {
-		return newQueue(a.coverMessage)
+		return newQueue(a.mode.messageSize(), a.coverMessage)
 	}
 	return q, err
 }
@@ -408,7 +450,7 @@ func (a *App) storedQueue() (*queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return unmarshalQueue(b)
+	return unmarshalQueue(b, a.mode.messageSize())
 }
 
 func (a *App) saveQueue(q *queue) error {
@@ -479,9 +521,13 @@ type Message struct {
 	Time       time.Time `json:"time"`
 }
 
-// mailbox is what the encrypted storage holds.
+// mailbox is what the encrypted storage holds. The reader's key material
+// is its mode's: UserKey in coverdrop mode; ReaderID and ReplyKeys in pq
+// mode.
 type mailbox struct {
-	UserKey     *keys.KeyPair        `json:"user_key"`
+	UserKey     *keys.KeyPair        `json:"user_key,omitempty"`
+	ReaderID    *pq.ReaderID         `json:"reader_id,omitempty"`
+	ReplyKeys   replyKeys            `json:"reply_keys,omitempty"`
 	QueueSecret []byte               `json:"queue_secret"`
 	Threads     map[string][]Message `json:"threads"`
 }
@@ -500,15 +546,15 @@ func (a *App) CreateMailbox() (string, *Session, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	uk, err := keys.Generate(keys.User, nil, a.cfg.Now())
-	if err != nil {
-		return "", nil, err
-	}
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {
 		return "", nil, err
 	}
-	s := &Session{a: a, passphrase: pass, mb: &mailbox{UserKey: uk, QueueSecret: secret, Threads: map[string][]Message{}}}
+	mb := &mailbox{QueueSecret: secret, Threads: map[string][]Message{}}
+	if err := a.mode.newReader(mb, a.cfg.Now()); err != nil {
+		return "", nil, err
+	}
+	s := &Session{a: a, passphrase: pass, mb: mb}
 	return pass, s, s.save(nil)
 }
 
@@ -526,7 +572,7 @@ func (a *App) Unlock(passphrase string) (*Session, error) {
 		return nil, err
 	}
 	var mb mailbox
-	if err := json.Unmarshal(b, &mb); err != nil || mb.UserKey == nil {
+	if err := json.Unmarshal(b, &mb); err != nil || !a.mode.hasReader(&mb) {
 		return nil, a.noMailbox()
 	}
 	if mb.Threads == nil {
@@ -557,11 +603,12 @@ func (s *Session) save(q *queue) error {
 	return s.a.writeAll(q, func() ([]byte, error) { return s.a.store.sealed(s.passphrase, b) })
 }
 
-// readReplies trial-decrypts the cached dead drops with the reader's key
-// against every journalist's messaging keys; a reply seen before (same
-// journalist, text and time) is not added again.
+// readReplies trial-decrypts the cached dead drops that verify with the
+// reader's keys, in the install's mode; a reply seen before (same
+// journalist, text and time) is not added again, so that each reply shows
+// once however often its dead drop is read.
 func (s *Session) readReplies() {
-	v, err := s.a.Verified()
+	v, err := s.a.verified()
 	if err != nil {
 		return
 	}
@@ -569,29 +616,16 @@ func (s *Session) readReplies() {
 	if err != nil {
 		return
 	}
-	sk, err := s.mb.UserKey.PrivateKey()
-	if err != nil {
-		return
-	}
-	journalists := map[string][]*crypto.PublicKey{}
-	for _, id := range v.JournalistIDs() {
-		journalists[id] = v.JournalistMessagingKeys(id)
-	}
-	o, err := deaddrop.NewReaderOpener(sk, journalists)
-	if err != nil {
-		return
-	}
-	idKeys := v.CoverNodeIdentityKeys()
+	var dds []*deaddrop.DeadDrop
 	for _, d := range l.DeadDrops {
-		if d.Verify(idKeys) != nil {
-			continue
+		if v.verifyDeadDrop(d) == nil {
+			dds = append(dds, d)
 		}
-		replies, _ := o.Open(d)
-		for _, r := range replies {
-			m := Message{From: r.JournalistID, Text: r.Message.Text, HandoverTo: r.Message.HandoverTo, Time: r.CreatedAt}
-			if !s.has(r.JournalistID, m) {
-				s.mb.Threads[r.JournalistID] = append(s.mb.Threads[r.JournalistID], m)
-			}
+	}
+	for _, r := range v.replies(s.mb, dds) {
+		m := Message{From: r.JournalistID, Text: r.Message.Text, HandoverTo: r.Message.HandoverTo, Time: r.CreatedAt}
+		if !s.has(r.JournalistID, m) {
+			s.mb.Threads[r.JournalistID] = append(s.mb.Threads[r.JournalistID], m)
 		}
 	}
 	for id := range s.mb.Threads {
@@ -609,6 +643,7 @@ func (s *Session) has(id string, m Message) bool {
 }
 
 func (s *Session) expire() {
+	s.a.mode.expire(s.mb, s.a.cfg.Now())
 	cutoff := s.a.cfg.Now().Add(-protocol.MessageValidFor)
 	for id, msgs := range s.mb.Threads {
 		var kept []Message
@@ -631,13 +666,13 @@ func (s *Session) Send(journalistID, text string) error {
 	if strings.TrimSpace(text) == "" {
 		return errors.New("the message is empty")
 	}
-	v, err := s.a.Verified()
+	v, err := s.a.verified()
 	if err != nil {
 		return err
 	}
 	known := false
 	var ids []string
-	for _, p := range v.Profiles {
+	for _, p := range v.profiles() {
 		known = known || p.ID == journalistID
 		ids = append(ids, p.ID)
 	}
@@ -645,19 +680,7 @@ func (s *Session) Send(journalistID, text string) error {
 		slices.Sort(ids)
 		return fmt.Errorf("there is no journalist %q; the journalists and desks are: %s", journalistID, strings.Join(ids, ", "))
 	}
-	jk, err := v.JournalistKey(journalistID)
-	if err != nil {
-		return err
-	}
-	cks, err := v.CoverNodeKeys()
-	if err != nil {
-		return err
-	}
-	uk, err := s.mb.UserKey.PrivateKey()
-	if err != nil {
-		return err
-	}
-	msg, err := protocol.SealU2C(cks, journalistID, jk, uk.PublicKey(), text)
+	msg, keep, err := v.seal(s.mb, journalistID, text, s.a.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -668,6 +691,7 @@ func (s *Session) Send(journalistID, text string) error {
 	if err := q.enqueue(s.mb.QueueSecret, msg); err != nil {
 		return err
 	}
+	keep()
 	s.mb.Threads[journalistID] = append(s.mb.Threads[journalistID], Message{From: "me", Text: text, Time: s.a.cfg.Now()})
 	if testHookSendAtOnce {
 		if err := s.a.ingest.SendUserMessage(context.Background(), msg); err != nil {
@@ -706,13 +730,13 @@ func (s *Session) Threads() map[string][]Message {
 // visible, with a published messaging key, by sort name. It makes no
 // request (see Refresh).
 func (a *App) Journalists() ([]keys.JournalistProfile, error) {
-	v, err := a.Verified()
+	v, err := a.verified()
 	if err != nil {
 		return nil, err
 	}
 	var out []keys.JournalistProfile
-	for _, p := range v.Profiles {
-		if p.Status == keys.StatusVisible && len(v.JournalistMessagingKeys(p.ID)) > 0 {
+	for _, p := range v.profiles() {
+		if p.Status == keys.StatusVisible && v.canWriteTo(p.ID) {
 			out = append(out, p)
 		}
 	}

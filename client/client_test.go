@@ -43,7 +43,7 @@ func TestQueueInvariants(t *testing.T) {
 		r := mrand.New(mrand.NewPCG(seed, 1))
 		secret := make([]byte, 16)
 		rand.Read(secret)
-		q, err := newQueue(fakeU2C)
+		q, err := newQueue(protocol.U2CMessageSize, fakeU2C)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestQueueInvariants(t *testing.T) {
 			if q.realCount(other) != 0 {
 				t.Fatalf("seed %d: another secret sees real messages", seed)
 			}
-			back, err := unmarshalQueue(q.marshal())
+			back, err := unmarshalQueue(q.marshal(), protocol.U2CMessageSize)
 			if err != nil || back.realCount(secret) != len(model) {
 				t.Fatalf("seed %d: queue does not survive its file: %v", seed, err)
 			}

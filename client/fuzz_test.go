@@ -15,6 +15,7 @@ import (
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -36,7 +37,7 @@ func FuzzUnmarshalQueue(f *testing.F) {
 		return protocol.SealCoverU2C([]*crypto.PublicKey{cn1.PublicKey(), cn2.PublicKey()})
 	}
 	secret := []byte("the queue secret of this fuzz target")
-	q, err := newQueue(cover)
+	q, err := newQueue(protocol.U2CMessageSize, cover)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func FuzzUnmarshalQueue(f *testing.F) {
 	f.Add(q.marshal())
 	f.Add(q.marshal()[:100])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		q, err := unmarshalQueue(b)
+		q, err := unmarshalQueue(b, protocol.U2CMessageSize)
 		if err != nil {
 			return
 		}
@@ -219,7 +220,7 @@ func FuzzPublicState(f *testing.F) {
 				anchors = append(anchors, o.OrgPK)
 			}
 		}
-		a := &App{cfg: Config{Anchors: anchors, Now: func() time.Time { return fuzzNow }}, pub: p}
+		a := &App{cfg: Config{Anchors: anchors, Now: func() time.Time { return fuzzNow }}, pub: p, mode: coverDropMode{}}
 		_ = a.Available()
 		_, _ = a.Verified()
 		trimDeadDrops(p, fuzzNow)
@@ -230,6 +231,49 @@ func FuzzPublicState(f *testing.F) {
 			if _, err := deaddrop.Parse(deaddrop.User, raw, false); err != nil {
 				t.Fatalf("a dead drop kept by the trim does not parse: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzReplyKeys: a pq reader's reply-key store (inside the mailbox) is
+// decoded without panicking, or refused; what decodes holds at most
+// pq.MaxReplyKeys keys, valid journalist ids, oldest first, and encodes
+// back to the very same bytes, also through the mailbox's JSON.
+func FuzzReplyKeys(f *testing.F) {
+	var r replyKeys
+	for i, id := range []string{"alice", "news_desk", strings.Repeat("j", protocol.MaxJournalistIDLen)} {
+		var k replyKey
+		k.Key[0] = byte(i)
+		k.JournalistID, k.SentAt = id, fuzzNow.Add(time.Duration(i)*time.Hour)
+		r = r.add(k)
+	}
+	f.Add(r.marshal())
+	f.Add(replyKeys(nil).marshal())
+	f.Add(r.marshal()[:50])
+	f.Add([]byte{0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := parseReplyKeys(b)
+		if err != nil {
+			return
+		}
+		if len(r) > pq.MaxReplyKeys {
+			t.Fatalf("%d keys", len(r))
+		}
+		for i, k := range r {
+			if protocol.ValidateJournalistID(k.JournalistID) != nil || (i > 0 && k.SentAt.Before(r[i-1].SentAt)) {
+				t.Fatalf("key %d: %q at %v", i, k.JournalistID, k.SentAt)
+			}
+		}
+		if !bytes.Equal(r.marshal(), b) {
+			t.Fatal("a decoded store does not encode to its bytes")
+		}
+		j, err := json.Marshal(mailbox{ReplyKeys: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back mailbox
+		if err := json.Unmarshal(j, &back); err != nil || !bytes.Equal(back.ReplyKeys.marshal(), r.marshal()) {
+			t.Fatalf("the store does not survive the mailbox's JSON: %v", err)
 		}
 	})
 }

@@ -352,9 +352,14 @@ func TestRefreshRepairsPushedPosition(t *testing.T) {
 // deployment: a source's, which sets up a mailbox and sends a message, and
 // another reader's, which never does. After every step the two have the
 // same files, and in each all files were written by the last call made on
-// that install, so that the files' times say nothing about a mailbox.
+// that install, so that the files' times say nothing about a mailbox. It
+// runs in both protocol modes.
 func TestFileTimesSayNothing(t *testing.T) {
-	d := startDeployment(t)
+	t.Run(ProtocolCoverDrop, func(t *testing.T) { fileTimesSayNothing(t, startDeployment(t).config) })
+	t.Run(ProtocolPQ, func(t *testing.T) { fileTimesSayNothing(t, StartFakePQ(t).Config) })
+}
+
+func fileTimesSayNothing(t *testing.T, config func(dir string) Config) {
 	ctx := context.Background()
 	dirs := [2]string{t.TempDir(), t.TempDir()}
 	marks := t.TempDir()
@@ -376,7 +381,7 @@ func TestFileTimesSayNothing(t *testing.T) {
 		return fi.ModTime()
 	}
 	start := func(i int) error {
-		a, err := Start(d.config(dirs[i]))
+		a, err := Start(config(dirs[i]))
 		apps[i] = a
 		return err
 	}

@@ -33,12 +33,11 @@ type seizure struct {
 // which a mailbox is opened or sealed (creating a mailbox, unlocking it
 // with the right passphrase, sending) and uses in which none is (an app
 // start, a background run, an unlock with a wrong passphrase).
-func useAndSeize(t *testing.T, rounds int) (mailbox, none *seizure) {
+func useAndSeize(t *testing.T, rounds int, install func(dir string) client.Config) (mailbox, none *seizure) {
 	t.Helper()
 	ctx := context.Background()
-	d := adversary.Start(t, adversary.Options{})
 	dir := t.TempDir()
-	cfg := d.ReaderConfig(dir)
+	cfg := install(dir)
 	cfg.KDF = seizedKDF
 	app, err := client.Start(cfg)
 	if err != nil {
@@ -102,15 +101,35 @@ func median(xs []float64) float64 {
 // writes at p < 10⁻⁶.
 const seizedRounds = 6
 
+// installs are an install of a deployment in each protocol mode: a
+// coverdrop one, and a pq one (client.FakePQ until the pq deployment
+// runs).
+var installs = map[string]func(t *testing.T) func(dir string) client.Config{
+	client.ProtocolCoverDrop: func(t *testing.T) func(string) client.Config {
+		return adversary.Start(t, adversary.Options{}).ReaderConfig
+	},
+	client.ProtocolPQ: func(t *testing.T) func(string) client.Config {
+		return client.StartFakePQ(t).Config
+	},
+}
+
 // TestSeizedPhoneShowsNoUse: after any use of the app, a seized phone
 // shows the same files, of the same sizes and modes, written in the same
 // order and with the same time between the writes (same distribution,
-// two-sample KS test), whether or not the use opened a mailbox.
+// two-sample KS test), whether or not the use opened a mailbox, in both
+// protocol modes (in pq mode the mailbox holds a reader id and reply keys
+// instead of an X25519 key, and a send adds a reply key).
 // The negative control brings back the old write order, in which sealing
 // a mailbox stretched the passphrase between the writes, and the test
 // must see it.
 func TestSeizedPhoneShowsNoUse(t *testing.T) {
-	mb, none := useAndSeize(t, seizedRounds)
+	for _, mode := range []string{client.ProtocolCoverDrop, client.ProtocolPQ} {
+		t.Run(mode, func(t *testing.T) { seizedPhoneShowsNoUse(t, installs[mode](t)) })
+	}
+}
+
+func seizedPhoneShowsNoUse(t *testing.T, install func(dir string) client.Config) {
+	mb, none := useAndSeize(t, seizedRounds, install)
 	for _, s := range []*seizure{mb, none} {
 		for _, o := range s.order {
 			if !slices.Equal(o, installFiles) {
@@ -134,7 +153,7 @@ func TestSeizedPhoneShowsNoUse(t *testing.T) {
 
 	t.Run("negative control", func(t *testing.T) {
 		defer client.SetStretchBetweenWrites(true)()
-		mb, none := useAndSeize(t, seizedRounds)
+		mb, none := useAndSeize(t, seizedRounds, install)
 		d, p := distinguishers.KS(mb.spread, none.spread)
 		t.Logf("old write order: median %.1f ms after a mailbox use, %.1f ms after other uses; KS D=%.2f p=%.3g",
 			1e3*median(mb.spread), 1e3*median(none.spread), d, p)

@@ -137,7 +137,7 @@ func (f *sourceFlags) start(cmd string) (*client.App, error) {
 
 // ensureKeys refreshes unless the app holds verified keys.
 func ensureKeys(ctx context.Context, app *client.App) error {
-	if _, err := app.Verified(); err == nil {
+	if app.CheckKeys() == nil {
 		return nil
 	}
 	return app.Refresh(ctx)

@@ -1,0 +1,316 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
+)
+
+// TestPQReaderSendsOneSize: in a pq deployment a source and a reader who
+// never wrote send the same number of messages per run, every one of them
+// 4,037 bytes, one real among the source's; the queue file is the pq
+// queue's size for both. The real one reaches alice with the reader id of
+// the mailbox.
+func TestPQReaderSendsOneSize(t *testing.T) {
+	ctx := context.Background()
+	f := StartFakePQ(t)
+	source, err := Start(f.Config(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if source.Protocol() != ProtocolPQ {
+		t.Fatalf("protocol %q", source.Protocol())
+	}
+	if err := source.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	js, err := source.Journalists()
+	if err != nil || len(js) != 1 || js[0].ID != "alice" {
+		t.Fatalf("journalists %+v %v", js, err)
+	}
+	_, s, err := source.CreateMailbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.mb.UserKey != nil || s.mb.ReaderID == nil {
+		t.Fatal("a pq mailbox holds an X25519 reader key, or no reader id")
+	}
+	if err := s.Send("alice", "the contracts were signed on 3 May"); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.mb.ReplyKeys) != 1 || s.mb.ReplyKeys[0].JournalistID != "alice" {
+		t.Fatalf("reply keys after a send: %+v", s.mb.ReplyKeys)
+	}
+	other, err := Start(f.Config(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var real []*pq.UserMessage
+	for i, app := range []*App{source, other} {
+		before := len(f.Posted())
+		r, err := app.BackgroundRun(ctx)
+		if err != nil || r.Sent != 2 {
+			t.Fatalf("background run: %+v %v", r, err)
+		}
+		posted := f.Posted()[before:]
+		if len(posted) != 2 {
+			t.Fatalf("install %d posted %d messages", i, len(posted))
+		}
+		for _, m := range posted {
+			if len(m) != pq.U2CMessageSize {
+				t.Fatalf("a message of %d bytes", len(m))
+			}
+			if um, _ := f.Open(m); um != nil {
+				if i != 0 {
+					t.Fatal("the reader who never wrote sent a real message")
+				}
+				real = append(real, um)
+			}
+		}
+		q, err := os.ReadFile(filepath.Join(app.cfg.StateDir, queueFile))
+		if err != nil || len(q) != 8+QueueSlots*(pq.U2CMessageSize+hintSize) {
+			t.Fatalf("queue file of %d bytes: %v", len(q), err)
+		}
+	}
+	if len(real) != 1 || real[0].Text != "the contracts were signed on 3 May" || real[0].ReaderID != *s.mb.ReaderID {
+		t.Fatalf("alice got %+v", real)
+	}
+	if real[0].ReplyKey != s.mb.ReplyKeys[0].Key {
+		t.Fatal("alice's reply key is not the one the reader kept")
+	}
+}
+
+// TestPQReply: alice answers under the reply key of the reader's message;
+// the reader's next run brings the user dead drop and the unlock shows the
+// reply once, however often the mailbox is opened; a dead drop not signed
+// by the CoverNode shows nothing. After 28 days the reply key is gone from
+// the mailbox.
+func TestPQReply(t *testing.T) {
+	ctx := context.Background()
+	f := StartFakePQ(t)
+	now := time.Now()
+	cfg := f.Config(t.TempDir())
+	cfg.Now = func() time.Time { return now }
+	app, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pass, s, err := app.CreateMailbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send("alice", "can we meet?"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.BackgroundRun(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var m *pq.UserMessage
+	for _, p := range f.Posted() {
+		if um, _ := f.Open(p); um != nil {
+			m = um
+		}
+	}
+	if m == nil {
+		t.Fatal("the message did not leave")
+	}
+	// A forged dead drop (signed by another key) holding a genuine reply
+	// must not be read; then the CoverNode's dead drop is.
+	forger, _ := crypto.GenerateSigningKey()
+	orig := f.cnID
+	now = now.Add(time.Minute)
+	f.cnID = forger
+	f.PublishReplies(now, 20, Reply(t, m, "forged"))
+	f.cnID = orig
+	f.PublishReplies(now, 20, Reply(t, m, "yes: Tuesday"))
+	if _, err := app.BackgroundRun(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		s, err = app.Unlock(pass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		th := s.Threads()["alice"]
+		if len(th) != 2 || th[0].From != "me" || th[1].From != "alice" || th[1].Text != "yes: Tuesday" {
+			t.Fatalf("thread %+v", th)
+		}
+	}
+	// 28 days on, the key is deleted; the reader's own message and the
+	// reply went 14 days after they were sent.
+	now = now.Add(pq.ReplyKeyRetention + time.Hour)
+	s, err = app.Unlock(pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.mb.ReplyKeys) != 0 || len(s.Threads()) != 0 {
+		t.Fatalf("after 28 days: %d reply keys, threads %+v", len(s.mb.ReplyKeys), s.Threads())
+	}
+}
+
+// TestPQNoDowngrade: an install speaks the mode of the anchors it was
+// installed with and no other. A pq install refuses a coverdrop anchor and
+// a coverdrop hierarchy; a coverdrop install refuses a pq anchor and a pq
+// hierarchy; an install never starts in the other mode. The control: each
+// install starts, refreshes and sends in its own mode, so the refusals are
+// the modes', not broken installs.
+func TestPQNoDowngrade(t *testing.T) {
+	ctx := context.Background()
+	f := StartFakePQ(t)
+	d := startDeployment(t) // a coverdrop deployment
+	cdAnchors := []keys.SignedPublicKey{d.n.Org.Public}
+	pqDir, cdDir := t.TempDir(), t.TempDir()
+
+	// Controls: each in its own mode.
+	pqApp, err := Start(f.Config(pqDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := pqApp.BackgroundRun(ctx); err != nil || r.Sent != 2 {
+		t.Fatalf("pq control: %+v %v", r, err)
+	}
+	cdApp, err := Start(d.config(cdDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := cdApp.BackgroundRun(ctx); err != nil || r.Sent != 2 {
+		t.Fatalf("coverdrop control: %+v %v", r, err)
+	}
+
+	refused := func(what string, err error, want string) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: %v, want an error saying %q", what, err, want)
+		}
+	}
+	// Anchors of the other mode, at install and later.
+	bad := f.Config(t.TempDir())
+	bad.Anchors = cdAnchors
+	_, err = Start(bad)
+	refused("a new pq install with a coverdrop anchor", err, "not an organisation key of a pq deployment")
+	bad = d.config(t.TempDir())
+	bad.Anchors = f.Anchors()
+	_, err = Start(bad)
+	refused("a new coverdrop install with a pq anchor", err, "not an organisation key of a coverdrop deployment")
+	// The other mode, with its own anchors, on an existing install.
+	bad = d.config(pqDir)
+	_, err = Start(bad)
+	refused("the pq install started as coverdrop", err, "never changes protocol")
+	bad = f.Config(cdDir)
+	_, err = Start(bad)
+	refused("the coverdrop install started as pq", err, "never changes protocol")
+	// Started without a mode, an install pinned pq stays pq: "" is
+	// coverdrop, which it refuses.
+	bad = f.Config(pqDir)
+	bad.Protocol = ""
+	_, err = Start(bad)
+	refused("the pq install started without a mode", err, "never changes protocol")
+
+	// Hierarchies of the other mode, served by a hostile API: nothing is
+	// sent and nothing cached changes.
+	before := len(f.Posted())
+	cdKeys, err := apiclient.New(d.api.URL).PublicKeysBody(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pqKeys := f.hierarchy
+	f.ServeHierarchy(cdKeys)
+	pubBefore, _ := os.ReadFile(filepath.Join(pqDir, publicFile))
+	_, err = pqApp.BackgroundRun(ctx)
+	refused("a pq install served a coverdrop hierarchy", err, "do not verify")
+	if len(f.Posted()) != before {
+		t.Fatal("the pq install sent after a coverdrop hierarchy")
+	}
+	if pubAfter, _ := os.ReadFile(filepath.Join(pqDir, publicFile)); !bytes.Equal(pubBefore, pubAfter) {
+		t.Fatal("a refused hierarchy changed the install's files")
+	}
+	// A coverdrop install served the pq hierarchy (its org_pk has a
+	// "protocol" field) refuses it.
+	f.ServeHierarchy(pqKeys)
+	cdAtPQ := d.config(cdDir)
+	cdAtPQ.API = apiclient.New(f.URL)
+	if cdApp, err = Start(cdAtPQ); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cdApp.BackgroundRun(ctx)
+	refused("a coverdrop install served a pq hierarchy", err, "public keys")
+	if len(f.Posted()) != before {
+		t.Fatal("the coverdrop install sent to the pq deployment")
+	}
+}
+
+// TestParseAnchors: anchor files are read with their mode; two modes at
+// once are refused.
+func TestParseAnchors(t *testing.T) {
+	sk, _ := crypto.GenerateSigningKey()
+	now := time.Now()
+	pqA, _ := pq.NewAnchor(sk, pq.ModePQ, now)
+	cdA, _ := pq.NewAnchor(sk, pq.ModeCoverDrop, now)
+	pb, _ := json.Marshal(pqA)
+	cb, _ := json.Marshal(cdA)
+	if _, mode, err := ParseAnchors(pb); err != nil || mode != ProtocolPQ {
+		t.Fatalf("pq anchor: %q %v", mode, err)
+	}
+	if _, mode, err := ParseAnchors(cb); err != nil || mode != ProtocolCoverDrop {
+		t.Fatalf("coverdrop anchor: %q %v", mode, err)
+	}
+	list := []byte("[" + string(pb) + "," + string(pb) + "]")
+	if as, mode, err := ParseAnchors(list); err != nil || mode != ProtocolPQ || len(as) != 2 {
+		t.Fatalf("a list of pq anchors: %d %q %v", len(as), mode, err)
+	}
+	if _, _, err := ParseAnchors(pb, cb); err == nil {
+		t.Fatal("anchors of two modes accepted")
+	}
+	if _, _, err := ParseAnchors(bytes.Replace(pb, []byte(`"pq"`), []byte(`"pq2"`), 1)); err == nil {
+		t.Fatal("an unknown mode accepted")
+	}
+}
+
+// TestReplyKeyStore: the store keeps the newest pq.MaxReplyKeys keys, in
+// order even when the clock goes back, drops and wipes the expired ones,
+// and survives its encoding.
+func TestReplyKeyStore(t *testing.T) {
+	now := time.Now()
+	var r replyKeys
+	for i := range pq.MaxReplyKeys + 10 {
+		var k replyKey
+		k.Key[0], k.Key[1] = byte(i), byte(i>>8)
+		k.JournalistID = "alice"
+		k.SentAt = now.Add(time.Duration(i) * time.Minute)
+		if i == 100 {
+			k.SentAt = now.Add(-time.Hour) // the clock went back
+		}
+		r = r.add(k)
+	}
+	if len(r) != pq.MaxReplyKeys || r[0].Key[0] != 10 || r[len(r)-1].Key[0] != byte((pq.MaxReplyKeys+9)&0xff) {
+		t.Fatalf("%d keys, first %d, last %d", len(r), r[0].Key[0], r[len(r)-1].Key[0])
+	}
+	back, err := parseReplyKeys(r.marshal())
+	if err != nil || len(back) != len(r) || !bytes.Equal(back.marshal(), r.marshal()) {
+		t.Fatalf("the store does not survive its encoding: %v", err)
+	}
+	if st := r.stored(); st[0].Key != r[len(r)-1].Key {
+		t.Fatal("the opener does not try the newest key first")
+	}
+	old := r[0:1:1]
+	r = r.expire(now.Add(pq.ReplyKeyRetention + 100*time.Minute))
+	if len(r) != pq.MaxReplyKeys+10-101 {
+		t.Fatalf("%d keys after expiry", len(r))
+	}
+	if old[0].Key != (pq.ReplyKey{}) {
+		t.Fatal("an expired key was not wiped")
+	}
+}
