@@ -69,12 +69,15 @@ type data struct {
 	// Protocol is the vault's protocol mode, pq.ModeCoverDrop or
 	// pq.ModePQ, fixed when it is made ("" in vaults from before pq mode:
 	// coverdrop).
-	Protocol      string                   `json:"protocol,omitempty"`
-	JournalistID  string                   `json:"journalist_id"`
-	API           string                   `json:"api"`
-	TrustAnchor   keys.SignedPublicKey     `json:"trust_anchor"`
-	Identity      keys.Ring                `json:"identity"`
-	Messaging     keys.Ring                `json:"messaging"`
+	Protocol     string               `json:"protocol,omitempty"`
+	JournalistID string               `json:"journalist_id"`
+	API          string               `json:"api"`
+	TrustAnchor  keys.SignedPublicKey `json:"trust_anchor"`
+	Identity     keys.Ring            `json:"identity"`
+	Messaging    keys.Ring            `json:"messaging"`
+	// PQMessaging holds the X-Wing messaging keys of a pq-mode vault
+	// (Messaging is empty there).
+	PQMessaging   pqRing                   `json:"pq_messaging,omitempty"`
 	Conversations map[string]*Conversation `json:"conversations"`
 	// MaxDeadDropID is the id of the newest verified journalist dead drop
 	// seen; syncs ask for the ones after it.

@@ -34,6 +34,11 @@ type mode interface {
 	// opener returns what opens a verified journalist dead drop with the
 	// vault's own messaging keys valid at now, latest first.
 	opener(v *Vault, pub published, now time.Time) (func(drop) []received, error)
+	// rotateMessaging drops expired messaging keys and publishes a new
+	// one, certified by the identity key id, when the newest is
+	// keys.JournalistMessaging.RotateAfter() old (the same cadence in both
+	// modes). A new key is saved before it is sent. Callers hold mu.
+	rotateMessaging(ctx context.Context, v *Vault, id *keys.KeyPair, now time.Time) error
 	// sealJ2U seals m to a conversation's reader. Callers hold mu.
 	sealJ2U(v *Vault, c *Conversation, m *protocol.JournalistMessage, now time.Time) ([]byte, error)
 }
@@ -99,6 +104,8 @@ func modeFor(name string) (mode, error) {
 	switch name {
 	case "", pq.ModeCoverDrop:
 		return coverDropMode{}, nil
+	case pq.ModePQ:
+		return pqMode{}, nil
 	}
 	return nil, fmt.Errorf("the vault speaks protocol %q, which this version does not know", name)
 }

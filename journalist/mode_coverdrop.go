@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/keys"
@@ -128,4 +130,32 @@ func (v *Vault) coverDropKeys() (*keys.Verified, error) {
 		return nil, errors.New("not in a pq vault yet")
 	}
 	return k.Verified, nil
+}
+
+// rotateMessaging drops expired X25519 messaging keys and publishes the
+// candidate, making one when the newest is a day old. A new key is saved
+// before it is sent.
+func (coverDropMode) rotateMessaging(ctx context.Context, v *Vault, id *keys.KeyPair, now time.Time) error {
+	if v.d.Messaging.Forget(now) {
+		if err := v.save(); err != nil {
+			return err
+		}
+	}
+	cand, created, err := v.d.Messaging.Next(keys.JournalistMessaging, id, now)
+	if err != nil || cand == nil {
+		return err
+	}
+	if created {
+		if err := v.save(); err != nil {
+			return err
+		}
+	}
+	epoch, err := v.api.UploadMessagingKey(ctx, apiclient.PostJournalistMessagingKey, id, cand.Pair.Public)
+	if err != nil {
+		return fmt.Errorf("publishing a messaging key: %w", err)
+	}
+	if err := cand.Published(epoch, nil, now); err != nil {
+		return err
+	}
+	return v.publishedMessagingKey(epoch)
 }
