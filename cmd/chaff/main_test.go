@@ -95,6 +95,7 @@ func TestScripts(t *testing.T) {
 			"grab-passphrase":   cmdGrabPassphrase,
 			"grab-conversation": cmdGrabConversation,
 			"wait-dead-drops":   cmdWaitDeadDrops,
+			"pq-anchor":         cmdPQAnchor,
 		},
 	})
 }

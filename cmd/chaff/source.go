@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ A reference source client: what a news app does for its readers.
                        drops, and send what the queue gives (cover or real)
 
 The passphrase is read from $CHAFF_PASSPHRASE, or from standard input.
+The install speaks the protocol of its anchor (coverdrop, or pq when the
+anchor says "protocol": "pq") and refuses any other from then on.
 `
 
 type sourceFlags struct {
@@ -119,13 +122,21 @@ func parseSourceFlags(cmd string, args []string, stderr io.Writer) (*sourceFlags
 	return f, pos, nil
 }
 
-// start is the app's start.
+// start is the app's start, in the protocol mode of its anchors.
 func (f *sourceFlags) start(cmd string) (*client.App, error) {
-	anchors, err := loadAnchors(f.anchors)
+	var files [][]byte
+	for _, p := range f.anchors {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("trust anchor: %w", err)
+		}
+		files = append(files, b)
+	}
+	anchors, mode, err := client.ParseAnchors(files...)
 	if err != nil {
 		return nil, err
 	}
-	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors, KDF: readerKDF}
+	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors, Protocol: mode, KDF: readerKDF}
 	if cmd == "tick" {
 		cfg.MinRunInterval = f.minInterval
 		if f.minInterval == 0 {
