@@ -94,9 +94,9 @@ func CreateBackup(v *Vault, dir string, n, threshold int, contacts []string) (Ba
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	var sealTo []*crypto.PublicKey
+	var sealTo []func(share []byte) ([]byte, error)
 	if len(contacts) > 0 {
-		ver, err := v.coverDropKeys()
+		ver, err := v.cachedVerified()
 		if err != nil {
 			return BackupResult{}, err
 		}
@@ -104,11 +104,11 @@ func CreateBackup(v *Vault, dir string, n, threshold int, contacts []string) (Ba
 			if c == v.d.JournalistID {
 				return BackupResult{}, errors.New("a share for yourself would let you restore alone: name colleagues")
 			}
-			pk, err := ver.JournalistKey(c)
+			seal, err := ver.shareSealer(c)
 			if err != nil {
 				return BackupResult{}, fmt.Errorf("no published messaging key for %q: %w", c, err)
 			}
-			sealTo = append(sealTo, pk)
+			sealTo = append(sealTo, seal)
 		}
 	}
 	vaultBytes, err := os.ReadFile(v.path)
@@ -139,7 +139,7 @@ func CreateBackup(v *Vault, dir string, n, threshold int, contacts []string) (Ba
 		clear(s.Y)
 		if sealTo != nil {
 			plain, _ := json.Marshal(sf)
-			sealed, err := crypto.SealAnonymous(sealTo[i], plain)
+			sealed, err := sealTo[i](plain)
 			clear(plain)
 			if err != nil {
 				return BackupResult{}, err
@@ -233,11 +233,7 @@ func (v *Vault) OpenShare(b []byte) ([]byte, error) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, sk := range v.d.Messaging.DecryptionKeys(v.now()) {
-		plain, err := crypto.OpenAnonymous(sk, s.Sealed)
-		if err != nil {
-			continue
-		}
+	if plain, err := v.mode.openShare(v, s.Sealed, v.now()); err == nil {
 		inner, err := ParseShare(plain)
 		if err != nil || inner.Sealed != nil || inner.Backup != s.Backup {
 			return nil, errors.New("the sealed share is damaged")

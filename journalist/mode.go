@@ -39,6 +39,10 @@ type mode interface {
 	// keys.JournalistMessaging.RotateAfter() old (the same cadence in both
 	// modes). A new key is saved before it is sent. Callers hold mu.
 	rotateMessaging(ctx context.Context, v *Vault, id *keys.KeyPair, now time.Time) error
+	// openShare opens a backup share sealed to one of the vault's valid
+	// messaging keys (crypto.ErrDecrypt when none opens it). Callers hold
+	// mu.
+	openShare(v *Vault, sealed []byte, now time.Time) ([]byte, error)
 	// sealJ2U seals m to a conversation's reader. Callers hold mu.
 	sealJ2U(v *Vault, c *Conversation, m *protocol.JournalistMessage, now time.Time) ([]byte, error)
 }
@@ -56,6 +60,9 @@ type published interface {
 	// cover message of the same size.
 	sealJ2C(j2u []byte) ([]byte, error)
 	sealCoverJ2C() ([]byte, error)
+	// shareSealer returns what seals a backup share to the journalist
+	// id's latest messaging key.
+	shareSealer(id string) (func(share []byte) ([]byte, error), error)
 }
 
 // deadDrop is what the vault needs of a dead drop of either mode.

@@ -46,6 +46,25 @@ func (k coverDropKeys) sealCoverJ2C() ([]byte, error) {
 	return protocol.SealCoverJ2C(cks)
 }
 
+// shareSealer seals to the colleague's latest X25519 messaging key with
+// a sealed box.
+func (k coverDropKeys) shareSealer(id string) (func([]byte) ([]byte, error), error) {
+	pk, err := k.JournalistKey(id)
+	if err != nil {
+		return nil, err
+	}
+	return func(share []byte) ([]byte, error) { return crypto.SealAnonymous(pk, share) }, nil
+}
+
+func (coverDropMode) openShare(v *Vault, sealed []byte, now time.Time) ([]byte, error) {
+	for _, sk := range v.d.Messaging.DecryptionKeys(now) {
+		if plain, err := crypto.OpenAnonymous(sk, sealed); err == nil {
+			return plain, nil
+		}
+	}
+	return nil, crypto.ErrDecrypt
+}
+
 func (coverDropMode) fetch(ctx context.Context, v *Vault) (published, error) {
 	h, err := v.api.PublicKeys(ctx)
 	if err != nil {
@@ -116,20 +135,6 @@ func (coverDropMode) sealJ2U(v *Vault, c *Conversation, m *protocol.JournalistMe
 		return nil, err
 	}
 	return protocol.SealJ2U(rk, sk, m)
-}
-
-// coverDropKeys returns the kept coverdrop hierarchy, verified now, for
-// what only coverdrop mode does yet. Callers hold mu.
-func (v *Vault) coverDropKeys() (*keys.Verified, error) {
-	pub, err := v.cachedVerified()
-	if err != nil {
-		return nil, err
-	}
-	k, ok := pub.(coverDropKeys)
-	if !ok {
-		return nil, errors.New("not in a pq vault yet")
-	}
-	return k.Verified, nil
 }
 
 // rotateMessaging drops expired X25519 messaging keys and publishes the

@@ -51,6 +51,9 @@ type pqKeys struct {
 	// §6.3's selection: the latest key of the first two CoverNodes, the
 	// first twice if there is one).
 	coverNodes []*pq.PublicKey
+	// journalists are each journalist's X-Wing messaging key with the
+	// latest expiry, by id.
+	journalists map[string]*pq.PublicKey
 }
 
 func (k pqKeys) coverNodeIdentityKeys() []*crypto.VerifyingKey { return k.identity }
@@ -58,6 +61,29 @@ func (k pqKeys) maxEpoch() int64                               { return k.epoch 
 func (k pqKeys) profiles() []keys.JournalistProfile            { return k.profs }
 func (k pqKeys) sealJ2C(j2u []byte) ([]byte, error)            { return pq.SealJ2C(k.coverNodes, j2u) }
 func (k pqKeys) sealCoverJ2C() ([]byte, error)                 { return pq.SealCoverJ2C(k.coverNodes) }
+
+// shareSealer seals to the colleague's latest X-Wing messaging key with
+// HPKE (docs/PQ.md §5.8).
+func (k pqKeys) shareSealer(id string) (func([]byte) ([]byte, error), error) {
+	pk := k.journalists[id]
+	if pk == nil {
+		return nil, keys.ErrNoKey
+	}
+	return func(share []byte) ([]byte, error) { return pq.SealBackupShare(pk, share) }, nil
+}
+
+func (pqMode) openShare(v *Vault, sealed []byte, now time.Time) ([]byte, error) {
+	own, err := v.d.PQMessaging.decryptionKeys(now)
+	if err != nil {
+		return nil, err
+	}
+	for _, sk := range own {
+		if plain, err := pq.OpenBackupShare(sk, sealed); err == nil {
+			return plain, nil
+		}
+	}
+	return nil, crypto.ErrDecrypt
+}
 
 func (pqMode) parsePage(kind deaddrop.Kind, b []byte) ([]drop, error) {
 	l, err := pq.ParseList(kind, b)

@@ -417,3 +417,66 @@ func TestPQVaultReplies(t *testing.T) {
 		t.Fatalf("a reply under a reply key the reader dropped: %v", err)
 	}
 }
+
+// TestPQBackupShares: a pq vault's backup shares are sealed to the
+// colleagues' X-Wing messaging keys with HPKE (docs/PQ.md §5.8); each
+// colleague's vault opens its own share and no other (nor does the
+// backup's owner), and two opened shares restore the vault, still in pq
+// mode.
+func TestPQBackupShares(t *testing.T) {
+	defer SetBackupPadding(1 << 12)()
+	ctx := context.Background()
+	nets := map[string]*pqNet{}
+	for _, id := range []string{"alice", "bob", "carol"} {
+		nets[id] = newPQNet(t)
+		nets[id].v.d.JournalistID = id
+		if _, err := nets[id].v.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := nets["alice"]
+	m := alice.v.mode.(pqFixedKeys)
+	m.keys.journalists = map[string]*pq.PublicKey{"bob": nets["bob"].aliceKey(), "carol": nets["carol"].aliceKey()}
+	alice.v.mode = m
+	res, err := CreateBackup(alice.v, filepath.Join(t.TempDir(), "bk"), 2, 2, []string{"bob", "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup, files, err := ReadBackupFiles(res.Backup, res.Shares)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened [][]byte
+	for i, holder := range []string{"bob", "carol"} {
+		s, err := ParseShare(files[i])
+		if err != nil || s.For != holder || s.Y != "" {
+			t.Fatalf("share %d: %+v %v", i, s, err)
+		}
+		other := nets[[]string{"carol", "bob"}[i]].v
+		for _, v := range []*Vault{other, alice.v} {
+			if _, err := v.OpenShare(files[i]); err == nil {
+				t.Fatalf("share %d for %s opened in %s's vault", i, holder, v.ID())
+			}
+		}
+		plain, err := nets[holder].v.OpenShare(files[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Sealed) != len(plain)+pq.HPKEOverhead {
+			t.Fatalf("a sealed share of %d bytes for %d in the clear", len(s.Sealed), len(plain))
+		}
+		opened = append(opened, plain)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	if err := RestoreBackup(backup, opened, restored); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Open(restored, "pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	if back.Protocol() != pq.ModePQ || back.ID() != "alice" {
+		t.Fatalf("restored %s's vault in %s mode", back.ID(), back.Protocol())
+	}
+}

@@ -104,6 +104,7 @@ const (
 	LabelOrganization       = "chaff-pq-v1/organization"
 	LabelUserDeadDrop       = "chaff-pq-v1/user-dead-drop"
 	LabelJournalistDeadDrop = "chaff-pq-v1/journalist-dead-drop"
+	LabelBackupShare        = "chaff-pq-v1/backup-share"
 )
 
 // Certificate sizes (docs/PQ.md §3, §8).

@@ -251,3 +251,15 @@ func FuzzParseList(f *testing.F) {
 		_ = deaddrop.CheckPageIDs(0, IDs(ds))
 	})
 }
+
+// FuzzOpenBackupShare opens arbitrary bytes as a backup share.
+func FuzzOpenBackupShare(f *testing.F) {
+	if s, err := SealBackupShare(fuzzKeys[0].PublicKey(), []byte(`{"x":1}`)); err == nil {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if pt, err := OpenBackupShare(fuzzKeys[0], b); err == nil && len(pt) != len(b)-HPKEOverhead {
+			t.Fatalf("opened %d bytes from %d", len(pt), len(b))
+		}
+	})
+}

@@ -496,3 +496,41 @@ func TestDeadDrops(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupShare: a sealed share opens only with the colleague's key and
+// its own label, and not once altered; nothing else opens as a share.
+func TestBackupShare(t *testing.T) {
+	colleague, other := mustKey(t), mustKey(t)
+	share := []byte(`{"chaff_backup_share":"1"}`)
+	sealed, err := SealBackupShare(colleague.PublicKey(), share)
+	if err != nil || len(sealed) != len(share)+HPKEOverhead {
+		t.Fatalf("sealed %d bytes, %v", len(sealed), err)
+	}
+	if got, err := OpenBackupShare(colleague, sealed); err != nil || !bytes.Equal(got, share) {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := OpenBackupShare(other, sealed); !errors.Is(err, crypto.ErrDecrypt) {
+		t.Fatalf("another key: %v", err)
+	}
+	altered := bytes.Clone(sealed)
+	altered[len(altered)-1] ^= 1
+	if _, err := OpenBackupShare(colleague, altered); !errors.Is(err, crypto.ErrDecrypt) {
+		t.Fatalf("altered: %v", err)
+	}
+	// Domain separation: a C2J to the same key is no share, and a share of
+	// a C2J's size is no C2J.
+	c2j, err := SealC2J(colleague.PublicKey(), make([]byte, U2JMessageSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenBackupShare(colleague, c2j); !errors.Is(err, crypto.ErrDecrypt) {
+		t.Fatalf("a C2J opened as a share: %v", err)
+	}
+	asShare, err := SealBackupShare(colleague.PublicKey(), make([]byte, U2JMessageSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenC2J(colleague, asShare); !errors.Is(err, crypto.ErrDecrypt) {
+		t.Fatalf("a share opened as a C2J: %v", err)
+	}
+}

@@ -300,6 +300,11 @@ func generateVectors(t *testing.T) []byte {
 		must(err)
 		v.DeadDrops[d.Kind.String()] = &vectorDeadDrop{Digest: d.SignatureData(), DeadDrop: b}
 	}
+	// Last, so that adding it changed none of the values before it.
+	share := []byte(`{"chaff_backup_share":"1","backup":"000102030405060708090a0b0c0d0e0f","threshold":2,"shares":3,"x":1,"y":"` + hex.EncodeToString(bytes.Repeat([]byte{0x5a}, 32)) + `"}`)
+	sealedShare, err := SealBackupShare(sks["journalist"].PublicKey(), share)
+	must(err)
+	v.Messages["backup_share"] = &vectorMessage{Description: "A recovery share of a vault backup sealed to a colleague's X-Wing messaging key (here the journalist key): HPKE, info chaff-pq-v1/backup-share, empty AAD; the plaintext is the share file in the clear.", Plaintext: share, Message: sealedShare, HPKE: g.take()}
 	out, err := json.MarshalIndent(v, "", "  ")
 	must(err)
 	return append(out, '\n')
@@ -375,6 +380,9 @@ func checkVectors(t *testing.T, v *vectorSet) {
 	u2j, err := OpenC2J(sks["journalist"], v.Messages["c2j"].Message)
 	if err != nil || !bytes.Equal(u2j, v.Messages["c2j"].Plaintext) {
 		t.Fatalf("c2j: %v", err)
+	}
+	if share, err := OpenBackupShare(sks["journalist"], v.Messages["backup_share"].Message); err != nil || !bytes.Equal(share, v.Messages["backup_share"].Plaintext) {
+		t.Fatalf("backup_share: %v", err)
 	}
 	rk := ReplyKey(v.Messages["j2u"].ReplyKey)
 	reply, err := OpenJ2U(&rk, v.Messages["j2u"].Message)
