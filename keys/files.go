@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/crypto/xwing"
 )
 
 // KeyPair is a key pair in upstream's key-file format (SPEC §1.2):
 // {"public_key": {signed or unsigned public key}, "secret_key": hex32}.
 // For signing roles the secret is the Ed25519 seed; for encryption roles,
-// the X25519 scalar.
+// the X25519 scalar, or in pq mode the X-Wing seed (docs/PQ.md §2.2: a
+// pair is its 32-byte seed), its public key then being an X-Wing key.
 type KeyPair struct {
 	// Public holds the public key; Certificate and NotValidAfter are zero
 	// when the pair is unsigned (see Signed).
@@ -42,6 +44,20 @@ func NewEncryptionKeyPair(sk *crypto.PrivateKey, pub *SignedPublicKey) *KeyPair 
 	return kp
 }
 
+// NewKEMKeyPair wraps an X-Wing key and its (possibly nil) certificate.
+func NewKEMKeyPair(sk *xwing.PrivateKey, pub *SignedPublicKey) *KeyPair {
+	kp := &KeyPair{}
+	seed := sk.Seed()
+	copy(kp.secret[:], seed)
+	clear(seed)
+	if pub != nil {
+		kp.Public, kp.Signed = *pub, true
+	} else {
+		kp.Public = NewKEMKey(sk.PublicKey())
+	}
+	return kp
+}
+
 func (kp *KeyPair) setPublic(key []byte, pub *SignedPublicKey) {
 	if pub != nil {
 		kp.Public, kp.Signed = *pub, true
@@ -50,12 +66,26 @@ func (kp *KeyPair) setPublic(key []byte, pub *SignedPublicKey) {
 	copy(kp.Public.Key[:], key)
 }
 
-// Generate creates a key pair for role at now. Certified roles other than
-// the organisation need their parent's key pair, which must be signed and
-// unexpired; the child's expiry is clamped to the parent's. The
-// organisation key is self-signed. Users and unsigned identity keys get no
-// certificate (pass a nil parent).
+// Generate creates a key pair for role at now in coverdrop mode (see
+// GenerateIn).
 func Generate(role Role, parent *KeyPair, now time.Time) (*KeyPair, error) {
+	return GenerateIn(ModeCoverDrop, role, parent, now)
+}
+
+// GenerateIn creates a key pair for role at now in a protocol mode.
+// Certified roles other than the organisation need their parent's key
+// pair, which must be signed and unexpired; the child's expiry is clamped
+// to the parent's. The organisation key is self-signed, in pq mode over the
+// pq form (CertifyOrganization). Messaging keys are X25519 in coverdrop
+// mode and X-Wing in pq mode, certified in the KEM form. Users and unsigned
+// identity keys get no certificate (pass a nil parent).
+func GenerateIn(mode string, role Role, parent *KeyPair, now time.Time) (*KeyPair, error) {
+	if err := CheckMode(mode); err != nil {
+		return nil, err
+	}
+	if mode == ModePQ && role.Messaging() {
+		return generateKEM(role, parent, now)
+	}
 	var pub []byte
 	var wrap func(*SignedPublicKey) *KeyPair
 	var self *crypto.SigningKey
@@ -76,7 +106,7 @@ func Generate(role Role, parent *KeyPair, now time.Time) (*KeyPair, error) {
 	}
 	switch {
 	case role == Organization:
-		c, err := Certify(self, nil, pub, role.ValidFor(), now)
+		c, err := CertifyOrganization(self, mode, now)
 		if err != nil {
 			return nil, err
 		}
@@ -87,6 +117,19 @@ func Generate(role Role, parent *KeyPair, now time.Time) (*KeyPair, error) {
 		}
 		return wrap(nil), nil
 	}
+	psk, err := parentKey(role, parent)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Certify(psk, &parent.Public, pub, role.ValidFor(), now)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(c), nil
+}
+
+// parentKey returns the signing key of a certified role's parent pair.
+func parentKey(role Role, parent *KeyPair) (*crypto.SigningKey, error) {
 	if parent == nil || !parent.Signed {
 		return nil, fmt.Errorf("keys: a %s key needs its signed %s key pair", role, role.Parent())
 	}
@@ -94,11 +137,24 @@ func Generate(role Role, parent *KeyPair, now time.Time) (*KeyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: parent of a %s key: %w", role, err)
 	}
-	c, err := Certify(psk, &parent.Public, pub, role.ValidFor(), now)
+	return psk, nil
+}
+
+// generateKEM makes an X-Wing messaging key pair certified by parent.
+func generateKEM(role Role, parent *KeyPair, now time.Time) (*KeyPair, error) {
+	psk, err := parentKey(role, parent)
 	if err != nil {
 		return nil, err
 	}
-	return wrap(c), nil
+	sk, err := xwing.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	c, err := CertifyKEM(psk, &parent.Public, sk.PublicKey(), role.ValidFor(), now)
+	if err != nil {
+		return nil, err
+	}
+	return NewKEMKeyPair(sk, c), nil
 }
 
 // SigningKey returns the Ed25519 key of the pair, checking that it matches
@@ -114,9 +170,28 @@ func (kp *KeyPair) SigningKey() (*crypto.SigningKey, error) {
 	return sk, nil
 }
 
+// KEMPrivateKey returns the X-Wing key of a pq messaging pair, checking
+// that it matches the public key.
+func (kp *KeyPair) KEMPrivateKey() (*xwing.PrivateKey, error) {
+	if kp.Public.KEM == nil {
+		return nil, errors.New("keys: not an X-Wing key pair")
+	}
+	sk, err := xwing.NewPrivateKey(kp.secret[:])
+	if err != nil {
+		return nil, err
+	}
+	if !sk.PublicKey().Equal(kp.Public.KEM) {
+		return nil, errors.New("keys: secret key does not match the X-Wing public key")
+	}
+	return sk, nil
+}
+
 // PrivateKey returns the X25519 key of the pair, checking that it matches
 // the public key.
 func (kp *KeyPair) PrivateKey() (*crypto.PrivateKey, error) {
+	if kp.Public.KEM != nil {
+		return nil, errNotX25519
+	}
 	sk, err := crypto.NewPrivateKey(kp.secret[:])
 	if err != nil {
 		return nil, err
@@ -148,7 +223,7 @@ type keyPairJSON struct {
 
 // MarshalJSON writes the upstream key-pair file format.
 func (kp *KeyPair) MarshalJSON() ([]byte, error) {
-	var pub any = unsignedJSON{Key: hex.EncodeToString(kp.Public.Key[:])}
+	var pub any = unsignedJSON{Key: kp.Public.wireHex()}
 	if kp.Signed {
 		pub = kp.Public
 	}
@@ -186,11 +261,8 @@ func (kp *KeyPair) UnmarshalJSON(b []byte) error {
 func parsePublicKey(b []byte) (SignedPublicKey, bool, error) {
 	var u unsignedJSON
 	if err := strictUnmarshal(b, &u); err == nil {
-		var k SignedPublicKey
-		if err := decodeHexInto(k.Key[:], u.Key, "key"); err != nil {
-			return k, false, err
-		}
-		return k, false, nil
+		k, err := decodeKey(u.Key)
+		return k, false, err
 	}
 	var k SignedPublicKey
 	if err := json.Unmarshal(b, &k); err != nil {
@@ -238,7 +310,7 @@ func ReadKeyPairFile(path string) (*KeyPair, error) {
 // WritePublicKeyFile writes the public half of kp into dir under
 // upstream's file name, readable by all, and returns the path.
 func WritePublicKeyFile(dir string, role Role, kp *KeyPair) (string, error) {
-	var v any = unsignedJSON{Key: hex.EncodeToString(kp.Public.Key[:])}
+	var v any = unsignedJSON{Key: kp.Public.wireHex()}
 	if kp.Signed {
 		v = kp.Public
 	}

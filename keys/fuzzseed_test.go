@@ -9,9 +9,10 @@ import (
 	"github.com/chaffhq/chaff/keys"
 )
 
-// generatedPairs makes a key pair of every role at now, each certified
-// by its parent's (the fuzz targets' seeds when the vectors are absent).
-func generatedPairs(f *testing.F, now time.Time) map[keys.Role]*keys.KeyPair {
+// generatedPairs makes a key pair of every role at now in a protocol mode,
+// each certified by its parent's (the fuzz targets' seeds when the vectors
+// are absent).
+func generatedPairs(f *testing.F, mode string, now time.Time) map[keys.Role]*keys.KeyPair {
 	out := map[keys.Role]*keys.KeyPair{}
 	for _, role := range []keys.Role{
 		keys.Organization,
@@ -20,7 +21,7 @@ func generatedPairs(f *testing.F, now time.Time) map[keys.Role]*keys.KeyPair {
 		keys.Admin, keys.BackupIdentity, keys.BackupMessaging,
 		keys.User, keys.UnsignedCoverNodeIdentity, keys.UnsignedJournalistIdentity,
 	} {
-		kp, err := keys.Generate(role, out[role.Parent()], now)
+		kp, err := keys.GenerateIn(mode, role, out[role.Parent()], now)
 		if err != nil {
 			f.Fatalf("%s: %v", role, err)
 		}
@@ -30,9 +31,13 @@ func generatedPairs(f *testing.F, now time.Time) map[keys.Role]*keys.KeyPair {
 }
 
 // seedKeyFiles adds the key-pair files (or, with public, the public key
-// files) of a key of every role.
+// files) of a key of every role, in both protocol modes.
 func seedKeyFiles(f *testing.F, public bool) {
-	for _, kp := range generatedPairs(f, time.Now()) {
+	pairs := generatedPairs(f, keys.ModeCoverDrop, time.Now())
+	for r, kp := range generatedPairs(f, keys.ModePQ, time.Now()) {
+		pairs[r+100] = kp
+	}
+	for _, kp := range pairs {
 		var v any = kp
 		if public {
 			v = &kp.Public
@@ -48,13 +53,13 @@ func seedKeyFiles(f *testing.F, public bool) {
 	}
 }
 
-// publishedHierarchy returns a GET /v1/public-keys body valid at now: an
-// organisation with two CoverNodes, two journalists (one with a second
-// identity), and backup keys.
-func publishedHierarchy(f *testing.F, now time.Time) []byte {
+// publishedHierarchy returns a GET /v1/public-keys body valid at now in a
+// protocol mode: an organisation with two CoverNodes, two journalists (one
+// with a second identity), and backup keys.
+func publishedHierarchy(f *testing.F, mode string, now time.Time) []byte {
 	at := now.Add(-time.Hour)
 	gen := func(role keys.Role, parent *keys.KeyPair) *keys.KeyPair {
-		kp, err := keys.Generate(role, parent, at)
+		kp, err := keys.GenerateIn(mode, role, parent, at)
 		if err != nil {
 			f.Fatalf("%s: %v", role, err)
 		}
@@ -103,7 +108,7 @@ func publishedHierarchy(f *testing.F, now time.Time) []byte {
 		f.Fatalf("the published hierarchy does not parse: %v", err)
 	}
 	v, err := keys.Verify(parsed, []keys.SignedPublicKey{org.Public}, now)
-	if err != nil || len(v.CoverNodeIDs()) != 2 || len(v.JournalistIDs()) != 2 {
+	if err != nil || len(v.CoverNodeIDs()) != 2 || len(v.JournalistIDs()) != 2 || len(v.Dropped) != 0 {
 		f.Fatalf("the published hierarchy does not verify whole: %v", err)
 	}
 	return b

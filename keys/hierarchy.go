@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/crypto/xwing"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -124,7 +125,10 @@ var ErrNoTrustedKeys = errors.New("no organisation key verifies under the trust 
 // instant. Everything that failed or had expired is left out and listed in
 // Dropped (the item that failed, not its descendants).
 type Verified struct {
-	At                     time.Time
+	At time.Time
+	// Mode is the protocol mode of the trust anchors, and so of every key
+	// that verified (ModeCoverDrop or ModePQ).
+	Mode                   string
 	MaxEpoch               int64
 	Profiles               []JournalistProfile
 	DefaultJournalistID    string
@@ -142,15 +146,51 @@ type Verified struct {
 	Trusted *Hierarchy
 }
 
+// ErrMixedModes is returned when trust anchors of both protocol modes are
+// given: an install, a server or a vault speaks one mode.
+var ErrMixedModes = errors.New("keys: trust anchors of two protocol modes")
+
 // Verify checks a published hierarchy against the trust anchors at now
 // (SPEC §2.4). An organisation key is trusted only if it equals an anchor
-// in key, certificate and expiry and self-verifies. Below it, every key
-// must verify under the key it is listed under; a failing key is dropped
-// with its subtree and reported in Dropped. Verify fails only when no
-// organisation key is trusted.
+// in key, certificate, expiry and protocol mode and self-verifies in that
+// mode's form (docs/PQ.md §8). Below it, every key must verify under the
+// key it is listed under and be of the anchors' mode (X25519 messaging
+// keys in coverdrop mode, X-Wing ones in pq mode, ErrWrongMode otherwise);
+// a failing key is dropped with its subtree and reported in Dropped.
+// Verify fails only when no organisation key is trusted, or the anchors
+// are of two modes.
 func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, error) {
+	mode := ModeCoverDrop
+	for i := range anchors {
+		if i == 0 {
+			mode = anchors[0].Mode()
+		} else if anchors[i].Mode() != mode {
+			return nil, ErrMixedModes
+		}
+	}
+	return verify(h, mode, anchors, now)
+}
+
+// VerifyIn is Verify for a holder pinned to a protocol mode (a client, a
+// vault, a CoverNode): it refuses anchors of another mode before looking
+// at the hierarchy, so that no hierarchy of the other mode is ever used
+// (no downgrade).
+func VerifyIn(mode string, h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, error) {
+	if err := CheckMode(mode); err != nil {
+		return nil, err
+	}
+	for i := range anchors {
+		if anchors[i].Mode() != mode {
+			return nil, fmt.Errorf("keys: a trust anchor of a %s deployment, where %s is pinned: %w", anchors[i].Mode(), mode, ErrWrongMode)
+		}
+	}
+	return verify(h, mode, anchors, now)
+}
+
+func verify(h *Hierarchy, mode string, anchors []SignedPublicKey, now time.Time) (*Verified, error) {
 	v := &Verified{
 		At:          now,
+		Mode:        mode,
 		MaxEpoch:    h.MaxEpoch,
 		Profiles:    h.JournalistProfiles,
 		CoverNodes:  map[string][]VerifiedFamily{},
@@ -159,7 +199,7 @@ func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, 
 	}
 	for i := range h.Keys {
 		org := &h.Keys[i]
-		if err := verifyOrganization(&org.OrgPK, anchors, now); err != nil {
+		if err := verifyOrganization(&org.OrgPK, mode, anchors, now); err != nil {
 			v.drop(Organization, "", &org.OrgPK, err)
 			continue
 		}
@@ -202,7 +242,10 @@ func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, 
 	return v, nil
 }
 
-func verifyOrganization(k *SignedPublicKey, anchors []SignedPublicKey, now time.Time) error {
+func verifyOrganization(k *SignedPublicKey, mode string, anchors []SignedPublicKey, now time.Time) error {
+	if err := checkMode(mode, Organization, k); err != nil {
+		return err
+	}
 	if err := k.Verify(k, now); err != nil {
 		return err
 	}
@@ -244,6 +287,10 @@ func (v *Verified) drop(role Role, owner string, k *SignedPublicKey, err error) 
 }
 
 func (v *Verified) check(role Role, owner string, k, parent *SignedPublicKey) bool {
+	if err := checkMode(v.Mode, role, k); err != nil {
+		v.drop(role, owner, k, err)
+		return false
+	}
 	if err := k.Verify(parent, v.At); err != nil {
 		if errors.Is(err, ErrBadCertificate) {
 			err = fmt.Errorf("%w under the %s key %s it is listed under", err, role.Parent(), parent.Prefix())
@@ -331,17 +378,32 @@ func (v *Verified) CoverNodeIdentityKeys() []*crypto.VerifyingKey {
 	return out
 }
 
-// messagingKeys returns the verified messaging keys of an id, latest expiry
-// first, across its identity families.
+// messagingKeys returns the verified X25519 messaging keys of an id,
+// latest expiry first, across its identity families: none in pq mode.
 func messagingKeys(fams []VerifiedFamily) []*crypto.PublicKey {
+	return messagingKeysAs(fams, (*SignedPublicKey).PublicKey)
+}
+
+// kemKeys returns the verified X-Wing messaging keys of an id, latest
+// expiry first, across its identity families: none in coverdrop mode.
+func kemKeys(fams []VerifiedFamily) []*xwing.PublicKey {
+	return messagingKeysAs(fams, func(k *SignedPublicKey) (*xwing.PublicKey, error) {
+		if k.KEM == nil {
+			return nil, errNotX25519
+		}
+		return k.KEM, nil
+	})
+}
+
+func messagingKeysAs[K any](fams []VerifiedFamily, as func(*SignedPublicKey) (K, error)) []K {
 	var ks []VerifiedKey
 	for _, f := range fams {
 		ks = append(ks, f.Messaging...)
 	}
 	sortKeys(ks)
-	var out []*crypto.PublicKey
+	var out []K
 	for i := range ks {
-		if pk, err := ks[i].PublicKey(); err == nil {
+		if pk, err := as(&ks[i].SignedPublicKey); err == nil {
 			out = append(out, pk)
 		}
 	}
@@ -357,9 +419,13 @@ func (v *Verified) CoverNodeMessagingKeys(id string) []*crypto.PublicKey {
 // AllCoverNodeMessagingKeys returns every CoverNode's verified messaging
 // keys: the senders a journalist tries on C2J messages.
 func (v *Verified) AllCoverNodeMessagingKeys() []*crypto.PublicKey {
-	var out []*crypto.PublicKey
+	return allCoverNodeKeys(v, v.CoverNodeMessagingKeys)
+}
+
+func allCoverNodeKeys[K any](v *Verified, of func(id string) []K) []K {
+	var out []K
 	for _, id := range v.CoverNodeIDs() {
-		out = append(out, v.CoverNodeMessagingKeys(id)...)
+		out = append(out, of(id)...)
 	}
 	return out
 }
@@ -388,9 +454,13 @@ func (v *Verified) JournalistKey(id string) (*crypto.PublicKey, error) {
 // protocol.CoverNodeWrappingKeyCount CoverNodes by id, the first repeated when fewer exist
 // (SPEC §6.3).
 func (v *Verified) CoverNodeKeys() ([]*crypto.PublicKey, error) {
-	var out []*crypto.PublicKey
+	return wrappingKeys(v, v.CoverNodeMessagingKeys)
+}
+
+func wrappingKeys[K any](v *Verified, of func(id string) []K) ([]K, error) {
+	var out []K
 	for _, id := range v.CoverNodeIDs() {
-		if ks := v.CoverNodeMessagingKeys(id); len(ks) > 0 && len(out) < protocol.CoverNodeWrappingKeyCount {
+		if ks := of(id); len(ks) > 0 && len(out) < protocol.CoverNodeWrappingKeyCount {
 			out = append(out, ks[0])
 		}
 	}
@@ -401,6 +471,48 @@ func (v *Verified) CoverNodeKeys() ([]*crypto.PublicKey, error) {
 		out = append(out, out[0])
 	}
 	return out, nil
+}
+
+// CoverNodeKEMKeys returns a CoverNode's verified X-Wing messaging keys,
+// latest expiry first (pq mode; none in coverdrop mode).
+func (v *Verified) CoverNodeKEMKeys(id string) []*xwing.PublicKey { return kemKeys(v.CoverNodes[id]) }
+
+// AllCoverNodeKEMKeys returns every CoverNode's verified X-Wing messaging
+// keys (pq mode).
+func (v *Verified) AllCoverNodeKEMKeys() []*xwing.PublicKey {
+	return allCoverNodeKeys(v, v.CoverNodeKEMKeys)
+}
+
+// JournalistKEMKeys returns a journalist's verified X-Wing messaging keys,
+// latest expiry first (pq mode; none in coverdrop mode).
+func (v *Verified) JournalistKEMKeys(id string) []*xwing.PublicKey {
+	return kemKeys(v.Journalists[id])
+}
+
+// JournalistKEMKey returns the X-Wing key to seal to a journalist: its
+// messaging key with the latest expiry (docs/PQ.md §3's key selection).
+func (v *Verified) JournalistKEMKey(id string) (*xwing.PublicKey, error) {
+	ks := v.JournalistKEMKeys(id)
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("%w for journalist %q", ErrNoKey, id)
+	}
+	return ks[0], nil
+}
+
+// CoverNodeKEMWrappingKeys returns the X-Wing keys that wrap a U2C or J2C
+// message in pq mode, chosen as CoverNodeKeys chooses (docs/PQ.md §3).
+func (v *Verified) CoverNodeKEMWrappingKeys() ([]*xwing.PublicKey, error) {
+	return wrappingKeys(v, v.CoverNodeKEMKeys)
+}
+
+// BackupKEMKey returns the backup messaging X-Wing key with the latest
+// expiry (pq mode).
+func (v *Verified) BackupKEMKey() (*xwing.PublicKey, error) {
+	ks := kemKeys(v.Backup)
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("%w for backups", ErrNoKey)
+	}
+	return ks[0], nil
 }
 
 // Walk calls fn for every signed key in the hierarchy, with its role and

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/crypto/xwing"
 )
 
 // OwnKey is one of a key holder's own key pairs (a journalist's or a
@@ -73,6 +74,12 @@ func (r Ring) Due(now time.Time, every time.Duration) bool {
 // uncertified, for the identity API to certify. Next returns nil when
 // nothing is to be published.
 func (r *Ring) Next(role Role, parent *KeyPair, now time.Time) (next *OwnKey, created bool, err error) {
+	return r.NextIn(ModeCoverDrop, role, parent, now)
+}
+
+// NextIn is Next in a protocol mode: in pq mode a new messaging key is an
+// X-Wing key certified in the KEM form (GenerateIn), on the same cadence.
+func (r *Ring) NextIn(mode string, role Role, parent *KeyPair, now time.Time) (next *OwnKey, created bool, err error) {
 	if c := r.Candidate(); c != nil {
 		return c, false, nil
 	}
@@ -86,7 +93,7 @@ func (r *Ring) Next(role Role, parent *KeyPair, now time.Time) (next *OwnKey, cr
 			return nil, false, err
 		}
 		kp = NewSigningKeyPair(sk, nil)
-	} else if kp, err = Generate(role, parent, now); err != nil {
+	} else if kp, err = GenerateIn(mode, role, parent, now); err != nil {
 		return nil, false, err
 	}
 	next = &OwnKey{Pair: kp, CreatedAt: now}
@@ -114,14 +121,24 @@ func (r *Ring) Forget(now time.Time) (dropped bool) {
 // first, for trial decryption (a published key and its candidate
 // successor both open messages while clients change over).
 func (r Ring) DecryptionKeys(now time.Time) []*crypto.PrivateKey {
+	return decryptionKeys(r, now, (*KeyPair).PrivateKey)
+}
+
+// KEMDecryptionKeys returns the X-Wing private keys of every unexpired
+// key, newest first: DecryptionKeys of a pq ring.
+func (r Ring) KEMDecryptionKeys(now time.Time) []*xwing.PrivateKey {
+	return decryptionKeys(r, now, (*KeyPair).KEMPrivateKey)
+}
+
+func decryptionKeys[K any](r Ring, now time.Time, private func(*KeyPair) (K, error)) []K {
 	ks := append(Ring(nil), r...)
 	sort.SliceStable(ks, func(i, j int) bool { return ks[i].CreatedAt.After(ks[j].CreatedAt) })
-	var out []*crypto.PrivateKey
+	var out []K
 	for _, k := range ks {
 		if k.Pair.Public.Expired(now) {
 			continue
 		}
-		if sk, err := k.Pair.PrivateKey(); err == nil {
+		if sk, err := private(k.Pair); err == nil {
 			out = append(out, sk)
 		}
 	}

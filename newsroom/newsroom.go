@@ -38,23 +38,32 @@ type Created struct {
 	Files map[keys.Role]string
 }
 
-// Init creates the organisation key (the trust anchor), the provisioning
-// keys and an admin key in dir. It refuses a directory that already holds
-// an organisation key pair.
-func Init(dir string, now time.Time) (*Created, error) {
+// Init creates a coverdrop deployment's keys (see InitIn).
+func Init(dir string, now time.Time) (*Created, error) { return InitIn(dir, keys.ModeCoverDrop, now) }
+
+// InitIn creates the organisation key (the trust anchor) of a deployment in
+// a protocol mode, the provisioning keys and an admin key in dir. The mode
+// is what the organisation key signs about itself (docs/PQ.md §8): in pq
+// mode its public key file, the anchor, has "protocol": "pq", and every
+// key below it is made in that mode (keys.GenerateIn). It refuses a
+// directory that already holds an organisation key pair.
+func InitIn(dir, mode string, now time.Time) (*Created, error) {
+	if err := keys.CheckMode(mode); err != nil {
+		return nil, err
+	}
 	if existing, _ := filepath.Glob(filepath.Join(dir, keys.Organization.String()+"-*.keypair.json")); len(existing) > 0 {
 		return nil, fmt.Errorf("%s already holds an organisation key pair (%s): refusing to create another", dir, filepath.Base(existing[0]))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	org, err := keys.Generate(keys.Organization, nil, now)
+	org, err := keys.GenerateIn(mode, keys.Organization, nil, now)
 	if err != nil {
 		return nil, err
 	}
 	made := map[keys.Role]*keys.KeyPair{keys.Organization: org}
 	for _, role := range InitRoles[1:] {
-		if made[role], err = keys.Generate(role, org, now); err != nil {
+		if made[role], err = keys.GenerateIn(mode, role, org, now); err != nil {
 			return nil, err
 		}
 	}
@@ -123,6 +132,16 @@ func Anchor(dir string) (*keys.SignedPublicKey, string, error) {
 	sort.Strings(paths)
 	k, err := keys.ReadPublicKeyFile(paths[len(paths)-1])
 	return k, paths[len(paths)-1], err
+}
+
+// Mode returns the protocol mode of the deployment whose keys are in dir:
+// the one its organisation key (the anchor file) signed.
+func Mode(dir string) (string, error) {
+	k, _, err := Anchor(dir)
+	if err != nil {
+		return "", err
+	}
+	return k.Mode(), nil
 }
 
 // RoleWords names a role in plain words.

@@ -13,25 +13,22 @@
 package pq
 
 import (
-	"crypto/mlkem"
-
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/crypto/xwing"
+	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
 
 // X-Wing and HPKE sizes (docs/PQ.md §2).
 const (
 	// X25519Size is the size of an X25519 public or secret key.
-	X25519Size = 32
-	// SeedSize is the size of an X-Wing private key: a seed that SHAKE256
-	// expands into the ML-KEM-768 seed and the X25519 secret key.
-	SeedSize = 32
-	// PublicKeySize is an X-Wing public key: the ML-KEM-768 encapsulation
-	// key, then the X25519 public key.
-	PublicKeySize = mlkem.EncapsulationKeySize768 + X25519Size // 1216
-	// EncSize is an X-Wing encapsulation: the ML-KEM-768 ciphertext, then
-	// the ephemeral X25519 public key.
-	EncSize = mlkem.CiphertextSize768 + X25519Size // 1120
+	X25519Size = xwing.X25519Size
+	// SeedSize is the size of an X-Wing private key (package xwing).
+	SeedSize = xwing.SeedSize
+	// PublicKeySize is an X-Wing public key (package xwing).
+	PublicKeySize = xwing.PublicKeySize // 1216
+	// EncSize is an X-Wing encapsulation (package xwing).
+	EncSize = xwing.EncSize // 1120
 	// AEADTagSize is the size of a Poly1305 tag.
 	AEADTagSize = crypto.TagSize // 16
 	// HPKEOverhead is what one HPKE seal adds to its plaintext.
@@ -100,8 +97,8 @@ const (
 	LabelU2CPayload         = "chaff-pq-v1/u2c-payload"
 	LabelJ2CPayload         = "chaff-pq-v1/j2c-payload"
 	LabelReplyKey           = "chaff-pq-v1/reply-key"
-	LabelKEMKey             = "chaff-pq-v1/kem-key"
-	LabelOrganization       = "chaff-pq-v1/organization"
+	LabelKEMKey             = keys.LabelKEMKey
+	LabelOrganization       = keys.LabelOrganization
 	LabelUserDeadDrop       = "chaff-pq-v1/user-dead-drop"
 	LabelJournalistDeadDrop = "chaff-pq-v1/journalist-dead-drop"
 	LabelBackupShare        = "chaff-pq-v1/backup-share"
@@ -110,14 +107,14 @@ const (
 // Certificate sizes (docs/PQ.md §3, §8).
 const (
 	// KEMCertificateDataSize is what a KEM key's certificate signs.
-	KEMCertificateDataSize = len(LabelKEMKey) + PublicKeySize + 8 // 1243
+	KEMCertificateDataSize = keys.KEMCertificateDataSize // 1243
 	// OrgCertificateDataSize is what the organisation key's pq-mode
 	// self-certificate signs.
-	OrgCertificateDataSize = len(LabelOrganization) + crypto.KeySize + 8 // 64
+	OrgCertificateDataSize = keys.OrgCertificateDataSize // 64
 )
 
 // Mode names (docs/PQ.md §8).
 const (
-	ModeCoverDrop = "coverdrop"
-	ModePQ        = "pq"
+	ModeCoverDrop = keys.ModeCoverDrop
+	ModePQ        = keys.ModePQ
 )

@@ -1,8 +1,6 @@
 package pq
 
 import (
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +8,6 @@ import (
 
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/keys"
-	"github.com/chaffhq/chaff/protocol"
 )
 
 // SignedKEMKey is an X-Wing messaging key (CoverNode, journalist or backup)
@@ -24,192 +21,126 @@ type SignedKEMKey struct {
 }
 
 // KEMCertificateData returns the 1,243 bytes a KEM key's certificate
-// signs: LabelKEMKey ‖ key ‖ not_valid_after in whole Unix seconds
-// (floored), big-endian. The label keeps the signed bytes unlike anything
-// an identity key signs in coverdrop mode.
+// signs (keys.KEMCertificateData): LabelKEMKey ‖ key ‖ not_valid_after in
+// whole Unix seconds (floored), big-endian.
 func KEMCertificateData(key *PublicKey, notValidAfter time.Time) []byte {
-	out := make([]byte, 0, KEMCertificateDataSize)
-	out = append(append(out, LabelKEMKey...), key.Bytes()...)
-	return binary.BigEndian.AppendUint64(out, uint64(notValidAfter.Unix()))
+	return keys.KEMCertificateData(key.Bytes(), notValidAfter)
 }
 
 // CertifyKEMKey certifies pub with parent (an identity key whose own
 // certificate is parentPub) at now, for validFor clamped to the parent's
-// expiry, as keys.Certify does for coverdrop keys.
+// expiry (keys.CertifyKEM).
 func CertifyKEMKey(parent *crypto.SigningKey, parentPub *keys.SignedPublicKey, pub *PublicKey, validFor time.Duration, now time.Time) (*SignedKEMKey, error) {
-	if pub == nil || parent == nil || parentPub == nil {
+	if parent == nil {
 		return nil, errors.New("pq: certifying a KEM key needs the key and its parent")
 	}
-	if validFor <= 0 {
-		return nil, errors.New("pq: validity must be positive")
+	k, err := keys.CertifyKEM(parent, parentPub, pub, validFor, now)
+	if err != nil {
+		return nil, fmt.Errorf("pq: %w", err)
 	}
-	if parentPub.Expired(now) {
-		return nil, fmt.Errorf("pq: cannot certify with an expired key: %w", keys.ErrParentExpired)
+	return KEMKey(k)
+}
+
+// KEMKey returns the X-Wing key of a signed key of a pq hierarchy, as it
+// sits in keys.SignedPublicKey (whose KEM it is); it refuses any other key.
+func KEMKey(k *keys.SignedPublicKey) (*SignedKEMKey, error) {
+	if k.KEM == nil {
+		return nil, fmt.Errorf("pq: %w: not an X-Wing key", keys.ErrWrongMode)
 	}
-	nva := now.UTC().Add(validFor).Truncate(time.Microsecond)
-	if nva.After(parentPub.NotValidAfter) {
-		nva = parentPub.NotValidAfter
-	}
-	k := &SignedKEMKey{Key: pub, NotValidAfter: nva}
-	copy(k.Certificate[:], parent.Sign(KEMCertificateData(pub, nva)))
-	return k, nil
+	return &SignedKEMKey{Key: k.KEM, Certificate: k.Certificate, NotValidAfter: k.NotValidAfter}, nil
+}
+
+// Signed returns k as the key hierarchy holds it.
+func (k *SignedKEMKey) Signed() keys.SignedPublicKey {
+	s := keys.NewKEMKey(k.Key)
+	s.Certificate, s.NotValidAfter = k.Certificate, k.NotValidAfter
+	return s
 }
 
 // Verify checks k against the identity key that certifies it at now:
 // neither may have expired, and the parent's signature must verify.
 func (k *SignedKEMKey) Verify(parent *keys.SignedPublicKey, now time.Time) error {
-	if now.After(k.NotValidAfter) {
-		return fmt.Errorf("%w (not valid after %s)", keys.ErrExpired, protocol.FormatTime(k.NotValidAfter))
-	}
-	if parent.Expired(now) {
-		return fmt.Errorf("%w (not valid after %s)", keys.ErrParentExpired, protocol.FormatTime(parent.NotValidAfter))
-	}
-	vk, err := parent.VerifyingKey()
-	if err != nil {
-		return fmt.Errorf("%w: parent key: %v", keys.ErrBadCertificate, err)
-	}
-	if vk.Verify(KEMCertificateData(k.Key, k.NotValidAfter), k.Certificate[:]) != nil {
-		return keys.ErrBadCertificate
-	}
-	return nil
-}
-
-type signedKeyJSON struct {
-	Key           string `json:"key"`
-	Certificate   string `json:"certificate"`
-	NotValidAfter string `json:"not_valid_after"`
+	s := k.Signed()
+	return s.Verify(parent, now)
 }
 
 // MarshalJSON writes the key, certificate and expiry.
-func (k *SignedKEMKey) MarshalJSON() ([]byte, error) {
-	return json.Marshal(signedKeyJSON{
-		Key:           hex.EncodeToString(k.Key.Bytes()),
-		Certificate:   hex.EncodeToString(k.Certificate[:]),
-		NotValidAfter: protocol.FormatTime(k.NotValidAfter),
-	})
-}
+func (k *SignedKEMKey) MarshalJSON() ([]byte, error) { return json.Marshal(k.Signed()) }
 
 // UnmarshalJSON reads exactly the three fields, all present, and checks
 // the key's encoding. The certificate is not checked here (see Verify).
 func (k *SignedKEMKey) UnmarshalJSON(b []byte) error {
-	var j signedKeyJSON
-	if err := protocol.DecodeJSON(b, &j, true); err != nil {
+	var s keys.SignedPublicKey
+	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("pq: signed KEM key: %w", err)
 	}
-	key, err := hex.DecodeString(j.Key)
-	if err != nil {
-		return fmt.Errorf("pq: signed KEM key: key is not hex")
-	}
-	pk, err := NewPublicKey(key)
+	out, err := KEMKey(&s)
 	if err != nil {
 		return err
 	}
-	out := SignedKEMKey{Key: pk}
-	if len(j.Certificate) != 2*crypto.SignatureSize {
-		return fmt.Errorf("pq: signed KEM key: certificate is %d hex digits, want %d", len(j.Certificate), 2*crypto.SignatureSize)
-	}
-	if _, err := hex.Decode(out.Certificate[:], []byte(j.Certificate)); err != nil {
-		return fmt.Errorf("pq: signed KEM key: certificate is not hex")
-	}
-	if out.NotValidAfter, err = protocol.ParseTime(j.NotValidAfter); err != nil {
-		return fmt.Errorf("pq: signed KEM key: not_valid_after: %w", err)
-	}
-	*k = out
+	*k = *out
 	return nil
 }
 
 // OrgCertificateData returns what the organisation key signs about itself
-// in a mode (docs/PQ.md §8): coverdrop mode's 40 bytes (key ‖ expiry,
-// unchanged from upstream), or in pq mode LabelOrganization ‖ key ‖ expiry.
-// A pq organisation never signs the coverdrop form, so no pq client can be
-// shown a coverdrop hierarchy under its anchor.
+// in a mode (keys.OrgCertificateData, docs/PQ.md §8).
 func OrgCertificateData(mode string, key []byte, notValidAfter time.Time) ([]byte, error) {
-	switch mode {
-	case ModeCoverDrop:
-		return keys.CertificateData(key, notValidAfter), nil
-	case ModePQ:
-		out := make([]byte, 0, OrgCertificateDataSize)
-		return append(append(out, LabelOrganization...), keys.CertificateData(key, notValidAfter)...), nil
-	}
-	return nil, fmt.Errorf("pq: unknown protocol mode %q", mode)
+	return keys.OrgCertificateData(mode, key, notValidAfter)
 }
 
 // Anchor is an organisation key with the protocol mode it signed: the
 // trust anchor a client pins, and org_pk in a published hierarchy. In
 // coverdrop mode its JSON is upstream's three fields, byte for byte; in pq
-// mode it has a fourth, "protocol": "pq".
+// mode it has a fourth, "protocol": "pq". Mode rules: the embedded key's
+// Protocol is set from it when the anchor is written or made.
 type Anchor struct {
 	keys.SignedPublicKey
 	Mode string
 }
 
-// NewAnchor self-certifies the organisation key sk in mode at now.
+// NewAnchor self-certifies the organisation key sk in mode at now
+// (keys.CertifyOrganization).
 func NewAnchor(sk *crypto.SigningKey, mode string, now time.Time) (*Anchor, error) {
-	a := &Anchor{Mode: mode}
-	a.NotValidAfter = now.UTC().Add(keys.Organization.ValidFor()).Truncate(time.Microsecond)
-	copy(a.Key[:], sk.VerifyingKey().Bytes())
-	data, err := OrgCertificateData(mode, a.Key[:], a.NotValidAfter)
+	k, err := keys.CertifyOrganization(sk, mode, now)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pq: %w", err)
 	}
-	copy(a.Certificate[:], sk.Sign(data))
-	return a, nil
+	return &Anchor{*k, mode}, nil
+}
+
+// Signed returns the anchor as a keys.SignedPublicKey in its mode's form (its
+// Protocol set from Mode), as keys.Verify takes trust anchors.
+func (a *Anchor) Signed() keys.SignedPublicKey {
+	k := a.SignedPublicKey
+	k.Protocol = ""
+	if a.Mode == ModePQ {
+		k.Protocol = ModePQ
+	}
+	return k
 }
 
 // Verify checks the self-certificate in the anchor's own mode at now.
 func (a *Anchor) Verify(now time.Time) error {
-	if a.Expired(now) {
-		return fmt.Errorf("%w (not valid after %s)", keys.ErrExpired, protocol.FormatTime(a.NotValidAfter))
+	if err := keys.CheckMode(a.Mode); err != nil {
+		return fmt.Errorf("pq: %w", err)
 	}
-	vk, err := a.VerifyingKey()
-	if err != nil {
-		return fmt.Errorf("%w: %v", keys.ErrBadCertificate, err)
-	}
-	data, err := OrgCertificateData(a.Mode, a.Key[:], a.NotValidAfter)
-	if err != nil {
-		return err
-	}
-	if vk.Verify(data, a.Certificate[:]) != nil {
-		return keys.ErrBadCertificate
-	}
-	return nil
+	k := a.Signed()
+	return k.Verify(&k, now)
 }
 
 // MarshalJSON writes upstream's three fields, and "protocol" in pq mode.
-func (a *Anchor) MarshalJSON() ([]byte, error) {
-	if a.Mode == ModeCoverDrop {
-		return json.Marshal(a.SignedPublicKey)
-	}
-	return json.Marshal(struct {
-		signedKeyJSON
-		Protocol string `json:"protocol"`
-	}{signedKeyJSON{hex.EncodeToString(a.Key[:]), hex.EncodeToString(a.Certificate[:]), protocol.FormatTime(a.NotValidAfter)}, a.Mode})
-}
+func (a *Anchor) MarshalJSON() ([]byte, error) { return json.Marshal(a.Signed()) }
 
 // ParseAnchor reads an organisation key and its mode: no "protocol" field
 // is coverdrop, "pq" is pq, anything else is refused. A client keeps the
 // mode with the anchor and never speaks another.
 func ParseAnchor(b []byte) (*Anchor, error) {
-	var j struct {
-		signedKeyJSON
-		Protocol *string `json:"protocol"`
-	}
-	if err := protocol.DecodeJSON(b, &j, true); err != nil {
+	var k keys.SignedPublicKey
+	if err := json.Unmarshal(b, &k); err != nil {
 		return nil, fmt.Errorf("pq: organisation key: %w", err)
 	}
-	a := &Anchor{Mode: ModeCoverDrop}
-	if j.Protocol != nil {
-		if *j.Protocol != ModePQ {
-			return nil, fmt.Errorf("pq: organisation key: unknown protocol %q", *j.Protocol)
-		}
-		a.Mode = ModePQ
+	if k.KEM != nil {
+		return nil, errors.New("pq: organisation key: an X-Wing key is not an organisation key")
 	}
-	plain, err := json.Marshal(j.signedKeyJSON)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.SignedPublicKey.UnmarshalJSON(plain); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return &Anchor{k, k.Mode()}, nil
 }

@@ -1,14 +1,13 @@
 package pq
 
 import (
-	"crypto/hpke"
-	"crypto/mlkem"
 	"fmt"
 	"maps"
 	"slices"
 	"testing"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/crypto/xwing"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/protocol"
 )
@@ -217,19 +216,11 @@ func adversaryKeys(t *testing.T, keys []*PrivateKey, h half) []*PrivateKey {
 		if h == mlkemHalf {
 			x = ownX
 		}
-		dk, err := mlkem.NewDecapsulationKey768(m)
+		sk, err := xwing.FromComponents(m, x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		xk, err := newX25519Exchanger(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hk, err := hpke.NewHybridPrivateKey(dk, xk)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, &PrivateKey{k: hk})
+		out = append(out, sk)
 	}
 	return out
 }

@@ -22,8 +22,11 @@ const adminUsage = `usage: chaff admin <command> [flags]
 
 The key ceremony and the newsroom's operations.
 
-  init --out DIR                  create the organisation key (the trust anchor),
-                                  the provisioning keys and an admin key
+  init --out DIR [--protocol coverdrop|pq]
+                                  create the organisation key (the trust anchor),
+                                  the provisioning keys and an admin key, for a
+                                  deployment in that protocol mode (coverdrop,
+                                  the default, or pq: docs/PQ.md)
   bootstrap --api URL             upload the provisioning and admin keys
   renew --api URL                 renew the provisioning and admin keys with the
                                   organisation key (every 26 weeks; keys --check
@@ -138,6 +141,7 @@ func adminInit(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("chaff admin init", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "directory to create the keys in (required; must not hold keys already)")
+	mode := fs.String("protocol", keys.ModeCoverDrop, "the deployment's protocol mode, signed into the trust anchor: coverdrop or pq (docs/PQ.md)")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
@@ -145,12 +149,16 @@ func adminInit(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "chaff admin init: --out DIR is required")
 		return errUsage
 	}
-	c, err := newsroom.Init(*out, time.Now())
+	if err := keys.CheckMode(*mode); err != nil {
+		fmt.Fprintf(stderr, "chaff admin init: --protocol: %v\n", err)
+		return errUsage
+	}
+	c, err := newsroom.InitIn(*out, *mode, time.Now())
 	if err != nil {
 		return err
 	}
 	base := func(r keys.Role) string { return filepath.Base(c.Files[r]) }
-	fmt.Fprintf(stdout, `Created the organisation's keys in %s.
+	fmt.Fprintf(stdout, `Created the organisation's keys in %s, for a deployment in %s mode.
 
 Trust anchor (public): %s
   Build it into the apps and start the API with: chaff api --anchor %s
@@ -167,7 +175,7 @@ Then move %s to offline storage (for example an encrypted
 drive in a safe) and delete it from this machine: it is needed again only to
 renew the provisioning keys, every 26 weeks. Keep the provisioning and admin
 key pairs on the newsroom machine that runs chaff admin, never on the cloud side.
-`, *out, c.Anchor, c.Anchor, mustDigest(c.Org), base(keys.Organization), protocol.FormatTime(c.Org.Public.NotValidAfter),
+`, *out, *mode, c.Anchor, c.Anchor, mustDigest(c.Org), base(keys.Organization), protocol.FormatTime(c.Org.Public.NotValidAfter),
 		base(keys.CoverNodeProvisioning), base(keys.JournalistProvisioning), base(keys.Admin),
 		*out, c.Files[keys.Organization])
 	return nil

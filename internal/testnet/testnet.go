@@ -39,8 +39,12 @@ type TB interface {
 
 // Newsroom holds every key of a test organisation.
 type Newsroom struct {
-	t           TB
-	Now         time.Time
+	t   TB
+	Now time.Time
+	// Mode is the protocol mode the keys are made in (keys.ModeCoverDrop
+	// when empty): in keys.ModePQ the organisation key signs the pq form
+	// and messaging keys are X-Wing keys.
+	Mode        string
 	Org         *keys.KeyPair
 	CNProv      *keys.KeyPair
 	JProv       *keys.KeyPair
@@ -55,9 +59,14 @@ type Member struct {
 	Msg []*keys.KeyPair
 }
 
-// NewNewsroom generates an organisation with provisioning and admin keys.
-func NewNewsroom(t TB, now time.Time) *Newsroom {
-	n := &Newsroom{t: t, Now: now, CoverNodes: map[string]*Member{}, Journalists: map[string]*Member{}}
+// NewNewsroom generates a coverdrop organisation with provisioning and
+// admin keys.
+func NewNewsroom(t TB, now time.Time) *Newsroom { return NewNewsroomIn(t, keys.ModeCoverDrop, now) }
+
+// NewNewsroomIn generates an organisation of a protocol mode with
+// provisioning and admin keys.
+func NewNewsroomIn(t TB, mode string, now time.Time) *Newsroom {
+	n := &Newsroom{t: t, Now: now, Mode: mode, CoverNodes: map[string]*Member{}, Journalists: map[string]*Member{}}
 	n.Org = n.Gen(keys.Organization, nil)
 	n.CNProv = n.Gen(keys.CoverNodeProvisioning, n.Org)
 	n.JProv = n.Gen(keys.JournalistProvisioning, n.Org)
@@ -65,10 +74,15 @@ func NewNewsroom(t TB, now time.Time) *Newsroom {
 	return n
 }
 
-// Gen generates a key pair of role certified by parent at n.Now.
+// Gen generates a key pair of role certified by parent at n.Now, in the
+// newsroom's mode.
 func (n *Newsroom) Gen(role keys.Role, parent *keys.KeyPair) *keys.KeyPair {
 	n.t.Helper()
-	kp, err := keys.Generate(role, parent, n.Now)
+	mode := n.Mode
+	if mode == "" {
+		mode = keys.ModeCoverDrop
+	}
+	kp, err := keys.GenerateIn(mode, role, parent, n.Now)
 	if err != nil {
 		n.t.Fatal(err)
 	}
