@@ -20,26 +20,68 @@ type wireRun struct {
 	times []float64
 }
 
+// wireDeployment is a deployment of one protocol mode as the wire tests
+// use it: its API, an install of it, the journalist the sources write to,
+// and what that journalist received (text → times), once it received
+// want messages or the mix's bound passed.
+type wireDeployment struct {
+	api      string
+	install  func(dir string) client.Config
+	to       string
+	received func(t *testing.T, want int) map[string]int
+}
+
+// wireDeployments start a deployment of each protocol mode: a whole
+// coverdrop one with journalist carol, and a pq one (client.FakePQ, whose
+// ingest the test reads as alice would, until the pq deployment runs).
+var wireDeployments = map[string]func(t *testing.T) wireDeployment{
+	client.ProtocolCoverDrop: func(t *testing.T) wireDeployment {
+		d := adversary.Start(t, adversary.Options{})
+		carol, _ := d.Journalist("carol")
+		if _, err := carol.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return wireDeployment{d.API.URL, d.ReaderConfig, "carol", func(t *testing.T, want int) map[string]int {
+			adversary.SyncUntil(t, carol, "every source's message", func() bool { return len(adversary.Received(carol)) == want })
+			return adversary.Received(carol)
+		}}
+	},
+	client.ProtocolPQ: func(t *testing.T) wireDeployment {
+		f := client.StartFakePQ(t)
+		return wireDeployment{f.URL, f.Config, "alice", func(t *testing.T, want int) map[string]int {
+			// The same message posted twice counts once, as the
+			// CoverNode's replay guard takes it once.
+			got, seen := map[string]int{}, map[string]bool{}
+			for _, m := range f.Posted() {
+				if seen[string(m)] {
+					continue
+				}
+				seen[string(m)] = true
+				if um, _ := f.Open(m); um != nil {
+					got[um.Text]++
+				}
+			}
+			return got
+		}}
+	},
+}
+
 // recordRuns runs readers installs, the first sources of them with a
-// mailbox and a message queued to carol, through runs background runs
-// each, and returns what the wire shows of each run, by source and
-// non-source. Carol must receive every message, once, within the mix's
-// bound.
-func recordRuns(t *testing.T, readers, sources, runs int) (src, other []wireRun) {
+// mailbox and a message queued to the deployment's journalist, through
+// runs background runs each, and returns what the wire shows of each run,
+// by source and non-source. The journalist must receive every message,
+// once, within the mix's bound.
+func recordRuns(t *testing.T, mode string, readers, sources, runs int) (src, other []wireRun) {
 	t.Helper()
 	ctx := context.Background()
-	d := adversary.Start(t, adversary.Options{})
-	carol, _ := d.Journalist("carol")
-	if _, err := carol.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d := wireDeployments[mode](t)
 	// Each install has its own path to the API, as each phone has its own
 	// address: the adversary records each install's exchanges apart.
 	apps := make([]*client.App, readers)
 	proxies := make([]*adversary.Proxy, readers)
 	for i := range apps {
-		proxies[i] = adversary.NewProxy(t, d.API.URL)
-		cfg := d.ReaderConfig(t.TempDir())
+		proxies[i] = adversary.NewProxy(t, d.api)
+		cfg := d.install(t.TempDir())
 		cfg.API = apiclient.New(proxies[i].URL)
 		app, err := client.Start(cfg)
 		if err != nil {
@@ -54,7 +96,7 @@ func recordRuns(t *testing.T, readers, sources, runs int) (src, other []wireRun)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Send("carol", fmt.Sprintf("from source %d", i)); err != nil {
+			if err := s.Send(d.to, fmt.Sprintf("from source %d", i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -84,8 +126,11 @@ func recordRuns(t *testing.T, readers, sources, runs int) (src, other []wireRun)
 			other = append(other, r)
 		}
 	}
-	adversary.SyncUntil(t, carol, "every source's message", func() bool { return len(adversary.Received(carol)) == sources })
-	for text, n := range adversary.Received(carol) {
+	got := d.received(t, sources)
+	if len(got) != sources {
+		t.Fatalf("%s received %d of the sources' %d messages", d.to, len(got), sources)
+	}
+	for text, n := range got {
 		if n != 1 {
 			t.Fatalf("%q received %d times", text, n)
 		}
@@ -123,15 +168,20 @@ func distinguishable(src, other []wireRun) string {
 // sources' messages reach the journalist within the mix's bound (b), once
 // each (c). The negative control makes Send post at once instead of in
 // the next run's place of a cover message, and the test sees the sources.
+// It runs in both protocol modes.
 func TestWireShowsNoSource(t *testing.T) {
-	src, other := recordRuns(t, 8, 3, 2)
-	if why := distinguishable(src, other); why != "" {
-		t.Fatal(why)
+	for _, mode := range []string{client.ProtocolCoverDrop, client.ProtocolPQ} {
+		t.Run(mode, func(t *testing.T) {
+			src, other := recordRuns(t, mode, 8, 3, 2)
+			if why := distinguishable(src, other); why != "" {
+				t.Fatal(why)
+			}
+			t.Run("negative control", func(t *testing.T) {
+				defer client.SetSendAtOnce(true)()
+				if why := distinguishable(recordRuns(t, mode, 8, 3, 2)); why == "" {
+					t.Fatal("the test did not see sources posting at once")
+				}
+			})
+		})
 	}
-	t.Run("negative control", func(t *testing.T) {
-		defer client.SetSendAtOnce(true)()
-		if why := distinguishable(recordRuns(t, 8, 3, 2)); why == "" {
-			t.Fatal("the test did not see sources posting at once")
-		}
-	})
 }
