@@ -346,6 +346,10 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 	}
 	v, err := a.mode.verify(kb, a.cfg.Anchors, now)
 	if err != nil {
+		if testHookWriteRefusedKeys {
+			a.pub.Keys = kb
+			a.writeAll(nil, nil)
+		}
 		return nil, fmt.Errorf("the published keys do not verify: %w", err)
 	}
 	next.Keys, next.KeysDownloaded = kb, now
@@ -372,7 +376,7 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 		// that never verifies (signed by a key that has since expired)
 		// would hold every install at the same page forever. Skipped dead
 		// drops after the last verified one are asked for again.
-		if v.verifyDeadDrop(d) != nil || d.CreatedAt.After(now.Add(MaxClockSkew)) {
+		if (v.verifyDeadDrop(d) != nil || d.CreatedAt.After(now.Add(MaxClockSkew))) && !testHookKeepUnchecked {
 			continue
 		}
 		next.MaxDeadDropID = d.ID
@@ -634,6 +638,9 @@ func (s *Session) readReplies() {
 }
 
 func (s *Session) has(id string, m Message) bool {
+	if testHookKeepReplyCopies {
+		return false
+	}
 	for _, x := range s.mb.Threads[id] {
 		if x.From == m.From && x.Text == m.Text && x.HandoverTo == m.HandoverTo && x.Time.Equal(m.Time) {
 			return true
@@ -705,6 +712,14 @@ func (s *Session) Send(journalistID, text string) error {
 // it: the leak the queue exists to prevent (a request tied to what the
 // reader does), for the negative control of the wire tests.
 var testHookSendAtOnce bool
+
+// Hooks for the negative controls of the hostile-API tests, set only by
+// tests: testHookWriteRefusedKeys rewrites the install with a key set that
+// does not verify (as if it had moved the install before checking);
+// testHookKeepUnchecked keeps dead drops that do not verify or are dated
+// beyond the skew; testHookKeepReplyCopies shows a reply again each time a
+// dead drop carrying it is served.
+var testHookWriteRefusedKeys, testHookKeepUnchecked, testHookKeepReplyCopies bool
 
 // Queued is the number of real messages waiting to be sent. It writes
 // nothing.

@@ -2,8 +2,11 @@ package journalist_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,9 +117,19 @@ func TestSyncReplayedDeadDrops(t *testing.T) {
 		if _, err := d.Cloud.ReplayStored(ctx, genuine, n); err != nil {
 			t.Fatal(err)
 		}
-		res, err := c.Carol.Sync(ctx)
-		if err != nil || res.DeadDrops != n {
-			t.Fatalf("sync after %d copies: %+v %v", n, res, err)
+		// The API hears of dead drops written into the stream a moment
+		// later: sync until every copy was read.
+		got := 0
+		adversary.WaitFor(t, adversary.LiveBound, "the copies read", func() bool {
+			res, err := c.Carol.Sync(ctx)
+			if err != nil {
+				t.Fatalf("sync after %d copies: %+v %v", n, res, err)
+			}
+			got += res.DeadDrops
+			return got >= n
+		})
+		if got != n {
+			t.Fatalf("syncs read %d dead drops after %d copies", got, n)
 		}
 	}
 	replay(3)
@@ -168,4 +181,55 @@ func TestSeizedLaptopShowsNoMessages(t *testing.T) {
 			t.Fatalf("the test did not see an unpadded vault grow: %v", got)
 		}
 	})
+}
+
+// TestHostileKeySetJournalist: the API (or the CDN) serves journalists
+// the genuine keys with max_epoch (which no signature covers) set to 0,
+// so that every dead drop looks newer than the keys. Syncs wait, but at
+// most MaxEpochWait; then the message sent meanwhile arrives, once. The
+// negative control, first in the same deployment, brings back the sync
+// that acted on the epoch alone (SetEpochFirst): past MaxEpochWait it
+// still waits and the message does not arrive, and the test sees it.
+func TestHostileKeySetJournalist(t *testing.T) {
+	ctx := context.Background()
+	d := adversary.Start(t, adversary.Options{})
+	c := d.StartConversation("first")
+	adversary.SyncUntil(t, c.Carol, "the first message", func() bool { return adversary.Received(c.Carol)["first"] == 1 })
+
+	d.Proxy.Intercept(adversary.Rule{Method: "GET", Path: "/v1/public-keys", Rewrite: func(ex *adversary.Exchange) {
+		if ex.Path != "/v1/public-keys" || ex.Status != 200 {
+			return
+		}
+		var h map[string]json.RawMessage
+		if json.Unmarshal(ex.RespBody, &h) == nil {
+			h["max_epoch"] = json.RawMessage("0")
+			ex.RespBody, _ = json.Marshal(h)
+			ex.RespHeader.Del("Etag")
+		}
+	}})
+	c.Send("second")
+	waits := func() bool {
+		res, err := c.Carol.Sync(ctx)
+		return err == nil && strings.Contains(res.Waiting, "newer keys")
+	}
+	t.Run("negative control", func(t *testing.T) {
+		defer journalist.SetEpochFirst(true)()
+		adversary.WaitFor(t, adversary.LiveBound, "a sync to wait for keys", waits)
+		d.AdvanceJournalistClocks(journalist.MaxEpochWait + time.Minute)
+		for range 3 {
+			if !waits() {
+				t.Fatal("the sync acting on the epoch alone went on past MaxEpochWait")
+			}
+		}
+		if adversary.Received(c.Carol)["second"] != 0 {
+			t.Fatal("the message arrived: the test cannot catch a sync held for ever")
+		}
+	})
+	adversary.WaitFor(t, adversary.LiveBound, "a sync to wait for keys", waits)
+	d.AdvanceJournalistClocks(journalist.MaxEpochWait + time.Minute)
+	adversary.SyncUntil(t, c.Carol, "the second message", func() bool { return adversary.Received(c.Carol)["second"] == 1 })
+	got := adversary.Received(c.Carol)
+	if texts := slices.Sorted(maps.Keys(got)); !slices.Equal(texts, []string{"first", "second"}) || got["first"] != 1 || got["second"] != 1 {
+		t.Fatalf("carol has %v", got)
+	}
 }
