@@ -142,7 +142,7 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	go hs.Serve(ln)
 	defer hs.Close()
 	fmt.Fprintf(stdout, "covernode running; health and metrics on http://%s\n", ln.Addr())
-	log.Info("covernode started", "u2j", fmt.Sprintf("%+v", u2j.p), "j2u", fmt.Sprintf("%+v", j2u.p))
+	log.Info("covernode started", "protocol", node.Mode(), "u2j", fmt.Sprintf("%+v", u2j.p), "j2u", fmt.Sprintf("%+v", j2u.p))
 	err = node.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -31,8 +31,10 @@ type keyState struct {
 	Identity    keys.Ring `json:"identity"`
 	Messaging   keys.Ring `json:"messaging"`
 	LogKey      []byte    `json:"log_key"`
-	// kem is the node's X-Wing messaging keys in pq mode, newest first.
-	kem []*pq.PrivateKey
+	// Mode is the protocol mode of the node's messaging keys: empty for
+	// coverdrop (as every key state of earlier versions), keys.ModePQ for
+	// X-Wing keys. It is set on the first start and never changes.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Files of the key state in the state directory: sealed (SealedKeysFile
@@ -122,11 +124,32 @@ func (ks *keyState) save() error {
 	return atomicfile.Write(ks.path, box, 0o600)
 }
 
+// mode returns the protocol mode of the node's keys. Callers hold mu.
+func (ks *keyState) mode() string {
+	if ks.Mode == "" {
+		return keys.ModeCoverDrop
+	}
+	return ks.Mode
+}
+
 // setup makes sure the node has a published identity key (from the setup
-// bundle on first start) and a log key.
-func (ks *keyState) setup(ctx context.Context, api *apiclient.Client, bundlePath string) error {
+// bundle on first start) and a log key, and that its keys are of the
+// deployment's protocol mode: a new node takes it, a node with keys of
+// another mode refuses to start.
+func (ks *keyState) setup(ctx context.Context, api *apiclient.Client, bundlePath, mode string) error {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
+	if err := keys.CheckMode(mode); err != nil {
+		return err
+	}
+	if len(ks.Identity) == 0 && len(ks.Messaging) == 0 {
+		ks.Mode = ""
+		if mode != keys.ModeCoverDrop {
+			ks.Mode = mode
+		}
+	} else if ks.mode() != mode {
+		return fmt.Errorf("the key state in %s is a %s CoverNode's, and the deployment (its organisation key) is in %s mode: a node speaks its deployment's mode only", filepath.Dir(ks.path), ks.mode(), mode)
+	}
 	if len(ks.LogKey) == 0 {
 		ks.LogKey = make([]byte, crypto.SecretBoxKeySize)
 		if _, err := rand.Read(ks.LogKey); err != nil {
@@ -202,7 +225,7 @@ func (ks *keyState) rotateMessaging(ctx context.Context, api *apiclient.Client, 
 		return false, errors.New("the CoverNode's identity keys have all expired: rotate it with chaff identity-api")
 	}
 	ks.forgetExpired(now)
-	candidate, created, err := ks.Messaging.Next(keys.CoverNodeMessaging, id.Pair, now)
+	candidate, created, err := ks.Messaging.NextIn(ks.mode(), keys.CoverNodeMessaging, id.Pair, now)
 	if err != nil {
 		return false, err
 	}
@@ -271,12 +294,12 @@ func (ks *keyState) messagingKey(now time.Time) (*crypto.PrivateKey, error) {
 	return msg.Pair.PrivateKey()
 }
 
-// kemDecryptionKeys returns the node's X-Wing messaging keys (pq mode),
-// newest first.
+// kemDecryptionKeys returns every unexpired X-Wing messaging key (pq
+// mode), newest first.
 func (ks *keyState) kemDecryptionKeys(now time.Time) []*pq.PrivateKey {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	return ks.kem
+	return ks.Messaging.KEMDecryptionKeys(now)
 }
 
 // rotateIdentity replaces the identity key through the identity API when

@@ -63,6 +63,21 @@ type c2jSealer interface {
 	close()
 }
 
+// deploymentMode is the protocol mode of the deployment: the one its
+// organisation keys (the trust anchors) signed. Anchors of two modes are
+// refused.
+func deploymentMode(anchors []keys.SignedPublicKey) (protocolMode, error) {
+	name := keys.ModeCoverDrop
+	for i := range anchors {
+		if i == 0 {
+			name = anchors[i].Mode()
+		} else if anchors[i].Mode() != name {
+			return nil, keys.ErrMixedModes
+		}
+	}
+	return modeByName(name)
+}
+
 // modeByName returns the mode of that name; "" is coverdrop.
 func modeByName(name string) (protocolMode, error) {
 	switch name {

@@ -122,7 +122,10 @@ func (pqMode) deadDrop(kind deaddrop.Kind, createdAt time.Time, data []byte, epo
 // expiry).
 func pqJournalistKeys(v *keys.Verified) map[protocol.RecipientTag]*pq.PublicKey {
 	byTag := map[protocol.RecipientTag]*pq.PublicKey{}
-	// The hierarchy holds no X-Wing keys until keys has pq mode.
-	_ = v
+	for _, id := range v.JournalistIDs() {
+		if k, err := v.JournalistKEMKey(id); err == nil {
+			byTag[protocol.TagFor(id)] = k
+		}
+	}
 	return byTag
 }

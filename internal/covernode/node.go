@@ -117,6 +117,10 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	mode, err := deploymentMode(cfg.Anchors)
+	if err != nil {
+		return nil, err
+	}
 	ks, migrated, err := loadKeyState(cfg.StateDir, cfg.StateKey)
 	if err != nil {
 		return nil, err
@@ -124,7 +128,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	if migrated {
 		cfg.Logger.Warn("the key state was plaintext: sealed it under the state key and removed the plaintext (" + plainKeysFile + "); its blocks may remain on the disk")
 	}
-	if err := ks.setup(ctx, cfg.API, cfg.BundlePath); err != nil {
+	if err := ks.setup(ctx, cfg.API, cfg.BundlePath, mode.name()); err != nil {
 		return nil, err
 	}
 	if _, err := ks.rotateMessaging(ctx, cfg.API, cfg.Now()); err != nil {
@@ -134,7 +138,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js, mode: coverDropMode{}}
+	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js, mode: mode}
 	if n.m, err = newNodeMetrics(cfg.Registry, js, map[string]mix.Params{dirU2J: cfg.U2J, dirJ2U: cfg.J2U}); err != nil {
 		return nil, err
 	}
@@ -143,6 +147,10 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	}
 	return n, nil
 }
+
+// Mode is the node's protocol mode, the deployment's: keys.ModeCoverDrop
+// or keys.ModePQ.
+func (n *Node) Mode() string { return n.mode.name() }
 
 // hierarchyMaxAge is how old the published keys a node acts on may be
 // when nothing asks for newer ones.
@@ -174,7 +182,7 @@ func (n *Node) hierarchy(ctx context.Context, force bool, since ...time.Time) (*
 		}
 		return nil, err
 	}
-	v, err := keys.Verify(h, n.cfg.Anchors, now)
+	v, err := keys.VerifyIn(n.mode.name(), h, n.cfg.Anchors, now)
 	if err != nil {
 		if n.hier != nil {
 			// A bad answer (a hostile or half-updated API) leaves the node

@@ -70,7 +70,9 @@ func (s passOnSchedule) nak(n uint64) []byte {
 // than self with a messaging key: one that may open what self cannot.
 func othersOpen(v *keys.Verified, self string) bool {
 	for _, id := range v.CoverNodeIDs() {
-		if id != self && len(v.CoverNodeMessagingKeys(id)) > 0 {
+		// The hierarchy verified in the node's mode: only that mode's
+		// messaging keys are in it.
+		if id != self && (len(v.CoverNodeMessagingKeys(id)) > 0 || len(v.CoverNodeKEMKeys(id)) > 0) {
 			return true
 		}
 	}
