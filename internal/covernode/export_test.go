@@ -31,3 +31,16 @@ func DisablePassOn(t interface{ Cleanup(func()) }) {
 	passOnDisabled = true
 	t.Cleanup(func() { passOnDisabled = false })
 }
+
+// CrashAfterLogging makes every direction stop right after it logged a
+// batch, before acknowledging it, as a crash would, until the test ends
+// or the returned function is called; Run then returns ErrCrashed.
+func CrashAfterLogging(t interface{ Cleanup(func()) }) (off func()) {
+	crashAfterLogging.Store(true)
+	off = func() { crashAfterLogging.Store(false) }
+	t.Cleanup(off)
+	return off
+}
+
+// ErrCrashed is what Run returns after CrashAfterLogging stopped it.
+var ErrCrashed = errCrashed

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -83,6 +84,10 @@ type Node struct {
 
 	m *nodeMetrics
 
+	// acked are, per direction, the stream sequences of the batch logged
+	// before a crash and acknowledged when the node started (settle).
+	acked map[string]map[uint64]bool
+
 	// The wrapping slot that last opened, tried first: senders put the
 	// CoverNodes' keys in a stable order, so this one usually opens at
 	// the cost of one key agreement (one X25519, or one X-Wing
@@ -128,6 +133,11 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	if migrated {
 		cfg.Logger.Warn("the key state was plaintext: sealed it under the state key and removed the plaintext (" + plainKeysFile + "); its blocks may remain on the disk")
 	}
+	// Before anything that needs the API, which may be down with the node.
+	acked, err := settle(ctx, nc, cfg, ks.LogKey, mode.payloadSize())
+	if err != nil {
+		return nil, err
+	}
 	if err := ks.setup(ctx, cfg.API, cfg.BundlePath, mode.name()); err != nil {
 		return nil, err
 	}
@@ -138,7 +148,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js, mode: mode}
+	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js, mode: mode, acked: acked}
 	if n.m, err = newNodeMetrics(cfg.Registry, js, map[string]mix.Params{dirU2J: cfg.U2J, dirJ2U: cfg.J2U}); err != nil {
 		return nil, err
 	}
@@ -377,30 +387,21 @@ func (d *direction) run(ctx context.Context) error {
 	defer log.close()
 	mixer := mix.New[entry](d.params, st.lastRelease)
 	mixer.Restore(st.seen, st.lastRelease, st.buffer)
-	// The last batch before a crash may not have been acknowledged: do it
-	// now, before JetStream offers those messages to anyone else, and keep
-	// their sequence numbers to recognise a copy already on its way.
-	// An input that was being handed on to another node is handed on
-	// again (passon.go), and not skipped should it come back.
-	skip := map[uint64]bool{}
-	if len(st.unacked) > 0 {
-		for _, e := range st.unacked {
-			ack := []byte("+ACK")
-			if e.kind == kindPassed {
-				ack = passOn.nak(1)
-			} else {
-				skip[e.seq] = true
-			}
-			if e.reply != "" {
-				n.js.Conn().Publish(e.reply, ack)
-			}
-		}
-		if err := n.js.Conn().FlushTimeout(30 * time.Second); err != nil {
+	// The batch logged before a crash was acknowledged when the node
+	// started (settle); a copy of its messages may still be on its way:
+	// skip is their sequences. An input that was being handed on to
+	// another node was handed on again (passon.go), and is not skipped
+	// should it come back.
+	skip := n.acked[d.name]
+	if skip == nil {
+		skip = map[uint64]bool{}
+	}
+	if len(st.unacked) > 0 { // logged since, by an earlier Run of this node
+		more, err := ackLogged(ctx, n.js.Conn(), log, st, n.cfg.AckWait)
+		if err != nil {
 			return fmt.Errorf("%s: acknowledging: %w", d.name, err)
 		}
-		if err := log.appendAcked(); err != nil {
-			return err
-		}
+		maps.Copy(skip, more)
 	}
 	if st.pending != nil {
 		// A dead drop written before a crash: post the very same bytes.
@@ -446,29 +447,34 @@ func (d *direction) run(ctx context.Context) error {
 				e.kind, e.payload = kindCover, nil
 			}
 		}
-		// Durable first, then acknowledge every message of the batch in
-		// stream order: what is acknowledged, and when, depends on the
-		// batch alone, never on which messages were real. An input no key
-		// of the node opened may be handed on instead (passon.go).
+		// Durable first, then acknowledge every message of the batch, and
+		// wait until JetStream confirms each acknowledgement (ackConfirmed):
+		// what is acknowledged, and when, depends on the batch alone, never
+		// on which messages were real. An input no key of the node opened
+		// may be handed on instead (passon.go).
 		if err := log.appendBatch(now, entries); err != nil {
 			return fmt.Errorf("%s round log: %w", d.name, err)
 		}
-		passed := map[uint64]time.Duration{}
+		if crashAfterLogging.Load() {
+			return errCrashed
+		}
+		passed := map[uint64][]byte{}
 		for _, e := range entries {
 			if e.kind == kindPassed {
-				passed[e.seq] = passOn.delay(e.delivered)
+				passed[e.seq] = passOn.nak(e.delivered)
 			}
 		}
+		acks := make([]ack, 0, len(msgs))
 		for _, m := range msgs {
+			a := ack{reply: m.Reply(), body: ackBody}
 			if md, err := m.Metadata(); err == nil {
-				if delay, ok := passed[md.Sequence.Stream]; ok {
-					m.NakWithDelay(delay)
-					continue
+				if nak, ok := passed[md.Sequence.Stream]; ok {
+					a.body = nak
 				}
 			}
-			m.Ack()
+			acks = append(acks, a)
 		}
-		if err := n.js.Conn().FlushTimeout(30 * time.Second); err != nil {
+		if err := ackConfirmed(ctx, n.js.Conn(), acks, n.cfg.AckWait, n.log); err != nil {
 			return fmt.Errorf("%s: acknowledging: %w", d.name, err)
 		}
 		if err := log.appendAcked(); err != nil {
