@@ -53,6 +53,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	// The chaos test runs NATS nodes as processes of this binary too.
+	if spec := os.Getenv(natsNodeEnv); spec != "" {
+		runNATSNode(spec)
+		return
+	}
 	testscript.Main(m, map[string]func(){
 		"chaff": main,
 	})

@@ -44,13 +44,18 @@ type Injected struct {
 
 // Options configure a run.
 type Options struct {
-	API, Ingest   string // URLs; Ingest defaults to API
-	Anchors       []keys.SignedPublicKey
-	Readers       int
-	Rate          float64       // messages per second, all readers together
-	Duration      time.Duration // of the run
-	Real          int           // real messages to put among the cover
-	To            []string      // journalists the real messages go to, in turn
+	API, Ingest string // URLs; Ingest defaults to API
+	Anchors     []keys.SignedPublicKey
+	Readers     int
+	Rate        float64       // messages per second, all readers together
+	Duration    time.Duration // of the run
+	Real        int           // real messages to put among the cover
+	To          []string      // journalists the real messages go to, in turn
+	// ReplyKeys are the reply keys the real messages carry, in turn: the
+	// k-th carries ReplyKeys[k mod len], so that whoever holds their
+	// private halves reads the replies. Without them each real message
+	// carries a fresh key whose private half is dropped.
+	ReplyKeys     []*crypto.PublicKey
 	DownloadEvery time.Duration // each reader's user dead-drop downloads
 }
 
@@ -83,11 +88,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	ingest := apiclient.NewWith(o.Ingest, &http.Client{Timeout: apiclient.DefaultTimeout, Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}})
-	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
-	defer cancel()
 
-	// Real messages: each goes to a random reader, in place of one of its
-	// cover messages.
+	// Real messages: the k-th is handed at k/Real of the run to a random
+	// reader, which sends it in place of its next cover message, so that
+	// real messages flow through the whole run.
 	type pending struct {
 		idx int
 		msg []byte
@@ -97,22 +101,42 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		queues[i] = make(chan pending, 4)
 	}
 	rep := &Report{Readers: o.Readers, Errors: map[string]int{}}
+	reals := make([]pending, o.Real)
 	for k := range o.Real {
-		reply, _ := crypto.GenerateKey()
+		var reply *crypto.PublicKey
+		if len(o.ReplyKeys) > 0 {
+			reply = o.ReplyKeys[k%len(o.ReplyKeys)]
+		} else {
+			sk, err := crypto.GenerateKey()
+			if err != nil {
+				return nil, err
+			}
+			reply = sk.PublicKey()
+		}
 		text := fmt.Sprintf("loadgen real message %d of %d, %x", k+1, o.Real, rand.Uint64())
 		id := recipients[k%len(recipients)]
-		msg, err := protocol.SealU2C(cks, id, jks[id], reply.PublicKey(), text)
+		msg, err := protocol.SealU2C(cks, id, jks[id], reply, text)
 		if err != nil {
 			return nil, err
 		}
 		rep.Real = append(rep.Real, Injected{To: id, Text: text})
-		queues[rand.IntN(o.Readers)] <- pending{idx: k, msg: msg}
+		reals[k] = pending{idx: k, msg: msg}
 	}
+	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
+	defer cancel()
+	start := time.Now()
+	go handOut(runCtx, start, o.Duration, reals, func(p pending) bool {
+		select {
+		case queues[rand.IntN(o.Readers)] <- p:
+			return true
+		default:
+			return false
+		}
+	})
 	var sent, acked, downloads atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
 	perReader := time.Duration(float64(o.Readers) / o.Rate * float64(time.Second))
-	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range o.Readers {
 		wg.Add(1)
@@ -192,4 +216,32 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// handOut hands each item to give at its share of the run (the k-th of n
+// at k/n of d from start), trying again every millisecond while give
+// refuses, until ctx ends.
+func handOut[T any](ctx context.Context, start time.Time, d time.Duration, items []T, give func(T) bool) {
+	for k, it := range items {
+		if !sleepUntil(ctx, start.Add(time.Duration(float64(d)*float64(k)/float64(len(items))))) {
+			return
+		}
+		for !give(it) {
+			if !sleepUntil(ctx, time.Now().Add(time.Millisecond)) {
+				return
+			}
+		}
+	}
+}
+
+// sleepUntil waits until t and reports whether ctx is still live.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
