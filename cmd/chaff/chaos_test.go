@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -284,6 +285,53 @@ type chaosReport struct {
 	RepliesRetried            int // replies whose post had to be retried (a copy may then be in the streams twice)
 	Failovers                 int64
 	Setup, Calm, Chaos, Drain time.Duration
+	// Probes of the API replicas' health during the chaos, every
+	// probeEvery: how many, how many found neither replica answering, and
+	// how long each replica's outages (kills and exits alike) lasted.
+	Probes, NoReplica int
+	Outages           []time.Duration
+}
+
+// probeEvery is how often the chaos probes the API replicas' health.
+const probeEvery = 100 * time.Millisecond
+
+// probeAPIs probes each replica's health every probeEvery until stop is
+// closed, and records in rep how often none answered and how long each
+// outage of a replica lasted.
+func probeAPIs(urls []string, rep *chaosReport, stop <-chan struct{}) {
+	hc := &http.Client{Timeout: time.Second}
+	down := make([]time.Time, len(urls)) // zero while it answers
+	tick := time.NewTicker(probeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		up := 0
+		for i, u := range urls {
+			ok := false
+			if res, err := hc.Get(u + apiclient.Healthcheck.Path); err == nil {
+				res.Body.Close()
+				ok = res.StatusCode == http.StatusOK
+			}
+			switch {
+			case ok && !down[i].IsZero():
+				rep.Outages = append(rep.Outages, time.Since(down[i]))
+				down[i] = time.Time{}
+			case !ok && down[i].IsZero():
+				down[i] = time.Now()
+			}
+			if ok {
+				up++
+			}
+		}
+		rep.Probes++
+		if up == 0 {
+			rep.NoReplica++
+		}
+	}
 }
 
 // journalistDesk is the journalist: it reads every journalist dead drop
@@ -623,6 +671,11 @@ func runChaos(t *testing.T, p chaosPlan) *chaosReport {
 		loads = append(loads, r)
 	}
 	t1 := time.Now()
+	stopProbes, probesDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(probesDone)
+		probeAPIs(apiURLs, rep, stopProbes)
+	}()
 	chaosDone := make(chan *loadgen.Report, 1)
 	go func() {
 		r, err := load(p.chaos, p.reals-calmReals)
@@ -656,6 +709,8 @@ func runChaos(t *testing.T, p chaosPlan) *chaosReport {
 		waitUntilWithin(t, 2*time.Minute, s.name+" running, to be killed", func() bool { return s.kill(t) })
 	}
 	chaos := <-chaosDone
+	close(stopProbes)
+	<-probesDone
 	if chaos == nil {
 		t.FailNow()
 	}
@@ -791,6 +846,15 @@ func (r *chaosReport) String() string {
 	}
 	fmt.Fprintf(&b, "load with kills: %d messages in %s, %.0f/s; not acknowledged: %v; balancer failovers %d\n",
 		r.ChaosSent, r.Chaos.Round(time.Second), r.ChaosRate, r.ChaosErrors, r.Failovers)
+	if r.Probes > 0 {
+		sort.Slice(r.Outages, func(i, j int) bool { return r.Outages[i] < r.Outages[j] })
+		var med, worst time.Duration
+		if len(r.Outages) > 0 {
+			med, worst = r.Outages[len(r.Outages)/2], r.Outages[len(r.Outages)-1]
+		}
+		fmt.Fprintf(&b, "API replicas during the kills: neither answering in %d of %d probes (%.0f%%); %d outages of a replica, median %s, longest %s\n",
+			r.NoReplica, r.Probes, 100*float64(r.NoReplica)/float64(r.Probes), len(r.Outages), med.Round(100*time.Millisecond), worst.Round(100*time.Millisecond))
+	}
 	fmt.Fprintf(&b, "real messages: %d sent, %d acknowledged, %d delivered (acknowledged or not), %d lost, %d delivered more than once\n",
 		r.RealsSent, r.RealsAcked, r.RealsFound, r.RealsLost, r.RealDuplicates)
 	fmt.Fprintf(&b, "replies: %d sent, %d read by their reader, %d posted more than once, %d read more than once\n",
