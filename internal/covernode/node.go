@@ -133,10 +133,13 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 	if migrated {
 		cfg.Logger.Warn("the key state was plaintext: sealed it under the state key and removed the plaintext (" + plainKeysFile + "); its blocks may remain on the disk")
 	}
-	// Before anything that needs the API, which may be down with the node.
-	acked, err := settle(ctx, nc, cfg, ks.LogKey, mode.payloadSize())
-	if err != nil {
-		return nil, err
+	// Before anything that needs the API, which may be down with the node
+	// (a key state of the other mode is refused by setup, below).
+	var acked map[string]map[uint64]bool
+	if len(ks.LogKey) == 0 || ks.mode() == mode.name() {
+		if acked, err = settle(ctx, nc, cfg, ks.LogKey, mode.payloadSize()); err != nil {
+			return nil, err
+		}
 	}
 	if err := ks.setup(ctx, cfg.API, cfg.BundlePath, mode.name()); err != nil {
 		return nil, err
