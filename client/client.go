@@ -31,14 +31,13 @@ type Config struct {
 	// the API's).
 	API       *apiclient.Client
 	IngestURL string
-	// Anchors are the organisation keys the app ships with, and Protocol
-	// their mode as pq.ParseAnchor reads it (ParseAnchors gives both):
-	// "" or ProtocolCoverDrop, or ProtocolPQ. A new install keeps the mode
-	// for good (no downgrade): a later start in another mode, or with an
-	// anchor not self-signed in the mode's form, is refused.
-	Anchors  []keys.SignedPublicKey
-	Protocol string
-	KDF      KDFParams
+	// Anchors are the organisation keys the app ships with (ParseAnchors
+	// reads their files). Their protocol mode (keys.SignedPublicKey.Mode)
+	// is the install's: a new install keeps it for good (no downgrade); a
+	// later start with anchors of the other mode, or with an anchor not
+	// self-signed in its mode's form, is refused.
+	Anchors []keys.SignedPublicKey
+	KDF     KDFParams
 	// MessagesPerRun and MinRunInterval shape the cover traffic: upstream
 	// sends 2 messages per background run, at most one run an hour.
 	MessagesPerRun int
@@ -113,7 +112,9 @@ func Start(cfg Config) (*App, error) {
 			return nil, err
 		}
 		a.pub.DeviceKey = hex.EncodeToString(dk[:])
-		a.pub.Protocol = cfg.Protocol
+		if a.pub.Protocol, err = anchorsMode(cfg.Anchors); err != nil {
+			return nil, err
+		}
 	case err != nil:
 		return nil, err
 	default:
@@ -140,17 +141,21 @@ func Start(cfg Config) (*App, error) {
 	return a, nil
 }
 
-// pinnedMode is the install's mode, pinned is the one it was created in:
+// pinnedMode is the install's mode: pinned, the one it was created in;
 // the anchors it is started with must be of that mode.
 func pinnedMode(pinned string, cfg Config) (protocolMode, error) {
-	m, err := modeFor(pinned, nil)
+	m, err := modeFor(pinned)
 	if err != nil {
 		return nil, err
 	}
-	if want, _ := modeFor(cfg.Protocol, nil); want == nil || want.name() != m.name() {
-		return nil, fmt.Errorf("this install speaks the %s protocol and is started for %q: an install never changes protocol", m.name(), cfg.Protocol)
+	given, err := anchorsMode(cfg.Anchors)
+	if err != nil {
+		return nil, err
 	}
-	return modeFor(pinned, cfg.Anchors)
+	if given != "" && given != m.name() {
+		return nil, fmt.Errorf("this install speaks the %s protocol and is started with anchors of a %s deployment: an install never changes protocol", m.name(), given)
+	}
+	return m, nil
 }
 
 // The install's files. Every call that writes one of them writes all

@@ -17,14 +17,14 @@ import (
 // Protocol modes (docs/PQ.md §8). An install speaks the mode of the
 // anchors it was installed with, and only that one.
 const (
-	ProtocolCoverDrop = pq.ModeCoverDrop
-	ProtocolPQ        = pq.ModePQ
+	ProtocolCoverDrop = keys.ModeCoverDrop
+	ProtocolPQ        = keys.ModePQ
 )
 
 // protocolMode is everything an install does differently in one protocol
 // mode: the key hierarchy it verifies, the size of its messages, how it
 // seals them, the reader's key material and how it reads replies. An install
-// chooses its mode once (modeFor, pinned in public.json by Start); the
+// chooses its mode once (its anchors', pinned in public.json by Start); the
 // queue, the cadence, the refresh and its checks, the storage and the
 // install's files are the same code in both modes.
 type protocolMode interface {
@@ -33,7 +33,8 @@ type protocolMode interface {
 	// messageSize is the size of every message the install sends.
 	messageSize() int
 	// verify parses a GET /v1/public-keys body and verifies it from the
-	// anchors at now.
+	// anchors at now, in the mode only (keys.VerifyIn: anchors of the other
+	// mode, and keys of the other mode inside the hierarchy, are refused).
 	verify(body []byte, anchors []keys.SignedPublicKey, now time.Time) (verifiedKeys, error)
 	// newReader puts fresh reader key material in a new mailbox.
 	newReader(mb *mailbox, now time.Time) error
@@ -64,75 +65,68 @@ type verifiedKeys interface {
 }
 
 // modeFor returns the mode of a name ("" is coverdrop, as an install made
-// before modes existed), and checks that every anchor is self-signed in
-// that mode's form (docs/PQ.md §8): a coverdrop anchor in a pq install, or
-// the reverse, is refused before anything is downloaded or sent.
-func modeFor(name string, anchors []keys.SignedPublicKey) (protocolMode, error) {
-	var m protocolMode
+// before modes existed).
+func modeFor(name string) (protocolMode, error) {
 	switch name {
 	case "", ProtocolCoverDrop:
-		m = coverDropMode{}
+		return coverDropMode{}, nil
 	case ProtocolPQ:
-		m = pqMode{}
-	default:
-		return nil, fmt.Errorf("unknown protocol mode %q", name)
+		return pqMode{}, nil
 	}
-	for i := range anchors {
-		if err := checkAnchorForm(m.name(), &anchors[i]); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	return nil, fmt.Errorf("unknown protocol mode %q", name)
 }
 
-// checkAnchorForm checks an anchor's self-signature in mode's form,
-// whatever its expiry (an expired anchor is dealt with where keys are
-// verified).
-func checkAnchorForm(mode string, a *keys.SignedPublicKey) error {
-	data, err := pq.OrgCertificateData(mode, a.Key[:], a.NotValidAfter)
-	if err != nil {
-		return err
+// anchorsMode is the protocol mode the anchors signed (docs/PQ.md §8), ""
+// when there are none. Each must be self-signed in its mode's form (an
+// anchor file given a "protocol" field it was not signed with is refused),
+// and all in one mode.
+func anchorsMode(anchors []keys.SignedPublicKey) (string, error) {
+	mode := ""
+	for i := range anchors {
+		a := &anchors[i]
+		vk, err := a.VerifyingKey()
+		if err == nil {
+			err = vk.Verify(a.CertificateData(), a.Certificate[:])
+		}
+		if err != nil {
+			return "", fmt.Errorf("the trust anchor %s… is not an organisation key of a %s deployment: its self-signature is not in that mode's form", a.Prefix(), a.Mode())
+		}
+		if mode != "" && a.Mode() != mode {
+			return "", errors.New("trust anchors of two protocol modes: an install speaks one")
+		}
+		mode = a.Mode()
 	}
-	vk, err := a.VerifyingKey()
-	if err == nil {
-		err = vk.Verify(data, a.Certificate[:])
-	}
-	if err != nil {
-		return fmt.Errorf("the trust anchor %x… is not an organisation key of a %s deployment: this install speaks %s only", a.Key[:4], mode, mode)
-	}
-	return nil
+	return mode, nil
 }
 
 // ParseAnchors reads the organisation key files an app ships with, each an
-// anchor or a JSON list of anchors (pq.ParseAnchor), and returns them with
-// their protocol mode for Config. Anchors of different modes are refused:
-// an install speaks one mode.
-func ParseAnchors(files ...[]byte) ([]keys.SignedPublicKey, string, error) {
+// anchor or a JSON list of anchors (pq.ParseAnchor: no "protocol" field is
+// coverdrop, "pq" is pq, anything else is refused), for Config.Anchors.
+// Anchors of different modes are refused: an install speaks one.
+func ParseAnchors(files ...[]byte) ([]keys.SignedPublicKey, error) {
 	var out []keys.SignedPublicKey
-	mode := ""
 	for _, b := range files {
 		items := []json.RawMessage{b}
 		if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' {
 			if err := json.Unmarshal(t, &items); err != nil {
-				return nil, "", fmt.Errorf("trust anchor list: %w", err)
+				return nil, fmt.Errorf("trust anchor list: %w", err)
 			}
 		}
 		for _, it := range items {
 			a, err := pq.ParseAnchor(it)
 			if err != nil {
-				return nil, "", fmt.Errorf("trust anchor: %w", err)
+				return nil, fmt.Errorf("trust anchor: %w", err)
 			}
-			if mode != "" && a.Mode != mode {
-				return nil, "", errors.New("trust anchors of two protocol modes: an install speaks one")
-			}
-			mode = a.Mode
-			out = append(out, a.SignedPublicKey)
+			out = append(out, a.Signed())
 		}
 	}
 	if len(out) == 0 {
-		return nil, "", errors.New("no trust anchor")
+		return nil, errors.New("no trust anchor")
 	}
-	return out, mode, nil
+	if _, err := anchorsMode(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // coverDropMode is CoverDrop's protocol, byte-compatible with upstream's
@@ -144,15 +138,19 @@ func (coverDropMode) name() string { return ProtocolCoverDrop }
 func (coverDropMode) messageSize() int { return protocol.U2CMessageSize }
 
 func (coverDropMode) verify(body []byte, anchors []keys.SignedPublicKey, now time.Time) (verifiedKeys, error) {
-	h, err := keys.ParseHierarchy(body)
-	if err != nil {
-		return nil, err
-	}
-	v, err := keys.Verify(h, anchors, now)
+	v, err := verifyIn(keys.ModeCoverDrop, body, anchors, now)
 	if err != nil {
 		return nil, err
 	}
 	return coverDropKeys{v}, nil
+}
+
+func verifyIn(mode string, body []byte, anchors []keys.SignedPublicKey, now time.Time) (*keys.Verified, error) {
+	h, err := keys.ParseHierarchy(body)
+	if err != nil {
+		return nil, err
+	}
+	return keys.VerifyIn(mode, h, anchors, now)
 }
 
 func (coverDropMode) newReader(mb *mailbox, now time.Time) error {
@@ -232,15 +230,11 @@ func (pqMode) name() string { return ProtocolPQ }
 func (pqMode) messageSize() int { return pq.U2CMessageSize }
 
 func (pqMode) verify(body []byte, anchors []keys.SignedPublicKey, now time.Time) (verifiedKeys, error) {
-	as := make([]pq.Anchor, len(anchors))
-	for i := range anchors {
-		as[i] = pq.Anchor{SignedPublicKey: anchors[i], Mode: pq.ModePQ}
-	}
-	h, err := verifyPQHierarchy(body, as, now)
+	v, err := verifyIn(keys.ModePQ, body, anchors, now)
 	if err != nil {
 		return nil, err
 	}
-	return pqKeys{h}, nil
+	return pqKeys{v}, nil
 }
 
 func (pqMode) newReader(mb *mailbox, _ time.Time) error {
@@ -253,39 +247,20 @@ func (pqMode) hasReader(mb *mailbox) bool { return mb.ReaderID != nil }
 
 func (pqMode) expire(mb *mailbox, now time.Time) { mb.ReplyKeys = mb.ReplyKeys.expire(now) }
 
-// pqHierarchy is a key hierarchy verified in pq mode from pq anchors:
-// X-Wing messaging keys certified in the KEM form (docs/PQ.md §3).
-type pqHierarchy interface {
-	Profiles() []keys.JournalistProfile
-	CoverNodeIdentityKeys() []*crypto.VerifyingKey
-	// CoverNodeKeys are the keys a message is sealed to (docs/PQ.md §3's
-	// key selection).
-	CoverNodeKeys() ([]*pq.PublicKey, error)
-	// JournalistKey is the messaging key a message to id is sealed to.
-	JournalistKey(id string) (*pq.PublicKey, error)
-}
+// pqKeys is a hierarchy verified in pq mode: X-Wing messaging keys
+// certified in the KEM form (docs/PQ.md §3).
+type pqKeys struct{ v *keys.Verified }
 
-// verifyPQHierarchy parses and verifies a pq-mode GET /v1/public-keys body.
-var verifyPQHierarchy = func([]byte, []pq.Anchor, time.Time) (pqHierarchy, error) {
-	return nil, errors.New("the pq key hierarchy cannot be read yet")
-}
+func (k pqKeys) profiles() []keys.JournalistProfile { return k.v.Profiles }
 
-// pqKeys is a hierarchy verified in pq mode.
-type pqKeys struct{ h pqHierarchy }
-
-func (k pqKeys) profiles() []keys.JournalistProfile { return k.h.Profiles() }
-
-func (k pqKeys) canWriteTo(id string) bool {
-	_, err := k.h.JournalistKey(id)
-	return err == nil
-}
+func (k pqKeys) canWriteTo(id string) bool { return len(k.v.JournalistKEMKeys(id)) > 0 }
 
 func (k pqKeys) verifyDeadDrop(d *deaddrop.DeadDrop) error {
-	return asPQ(d).Verify(k.h.CoverNodeIdentityKeys())
+	return asPQ(d).Verify(k.v.CoverNodeIdentityKeys())
 }
 
 func (k pqKeys) cover() ([]byte, error) {
-	ks, err := k.h.CoverNodeKeys()
+	ks, err := k.v.CoverNodeKEMWrappingKeys()
 	if err != nil {
 		return nil, err
 	}
@@ -293,11 +268,11 @@ func (k pqKeys) cover() ([]byte, error) {
 }
 
 func (k pqKeys) seal(mb *mailbox, journalistID, text string, now time.Time) ([]byte, func(), error) {
-	jk, err := k.h.JournalistKey(journalistID)
+	jk, err := k.v.JournalistKEMKey(journalistID)
 	if err != nil {
 		return nil, nil, err
 	}
-	cks, err := k.h.CoverNodeKeys()
+	cks, err := k.v.CoverNodeKEMWrappingKeys()
 	if err != nil {
 		return nil, nil, err
 	}

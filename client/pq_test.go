@@ -162,16 +162,18 @@ func TestPQReply(t *testing.T) {
 }
 
 // TestPQNoDowngrade: an install speaks the mode of the anchors it was
-// installed with and no other. A pq install refuses a coverdrop anchor and
-// a coverdrop hierarchy; a coverdrop install refuses a pq anchor and a pq
-// hierarchy; an install never starts in the other mode. The control: each
+// installed with and no other (docs/PQ.md §8). An installed pq install
+// refuses coverdrop anchors, and a coverdrop one pq anchors; an anchor
+// file whose "protocol" field was added or removed is refused; a pq
+// install refuses a coverdrop hierarchy, even one under a coverdrop-form
+// certificate of its own organisation key, and a coverdrop install the pq
+// hierarchy, sending nothing and keeping its files. The control: each
 // install starts, refreshes and sends in its own mode, so the refusals are
 // the modes', not broken installs.
 func TestPQNoDowngrade(t *testing.T) {
 	ctx := context.Background()
 	f := StartFakePQ(t)
 	d := startDeployment(t) // a coverdrop deployment
-	cdAnchors := []keys.SignedPublicKey{d.n.Org.Public}
 	pqDir, cdDir := t.TempDir(), t.TempDir()
 
 	// Controls: each in its own mode.
@@ -179,15 +181,15 @@ func TestPQNoDowngrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := pqApp.BackgroundRun(ctx); err != nil || r.Sent != 2 {
-		t.Fatalf("pq control: %+v %v", r, err)
+	if r, err := pqApp.BackgroundRun(ctx); err != nil || r.Sent != 2 || pqApp.Protocol() != ProtocolPQ {
+		t.Fatalf("pq control: %+v %v %s", r, err, pqApp.Protocol())
 	}
 	cdApp, err := Start(d.config(cdDir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := cdApp.BackgroundRun(ctx); err != nil || r.Sent != 2 {
-		t.Fatalf("coverdrop control: %+v %v", r, err)
+	if r, err := cdApp.BackgroundRun(ctx); err != nil || r.Sent != 2 || cdApp.Protocol() != ProtocolCoverDrop {
+		t.Fatalf("coverdrop control: %+v %v %s", r, err, cdApp.Protocol())
 	}
 
 	refused := func(what string, err error, want string) {
@@ -196,49 +198,63 @@ func TestPQNoDowngrade(t *testing.T) {
 			t.Fatalf("%s: %v, want an error saying %q", what, err, want)
 		}
 	}
-	// Anchors of the other mode, at install and later.
-	bad := f.Config(t.TempDir())
-	bad.Anchors = cdAnchors
-	_, err = Start(bad)
-	refused("a new pq install with a coverdrop anchor", err, "not an organisation key of a pq deployment")
-	bad = d.config(t.TempDir())
-	bad.Anchors = f.Anchors()
-	_, err = Start(bad)
-	refused("a new coverdrop install with a pq anchor", err, "not an organisation key of a coverdrop deployment")
-	// The other mode, with its own anchors, on an existing install.
-	bad = d.config(pqDir)
-	_, err = Start(bad)
-	refused("the pq install started as coverdrop", err, "never changes protocol")
-	bad = f.Config(cdDir)
-	_, err = Start(bad)
-	refused("the coverdrop install started as pq", err, "never changes protocol")
-	// Started without a mode, an install pinned pq stays pq: "" is
-	// coverdrop, which it refuses.
-	bad = f.Config(pqDir)
-	bad.Protocol = ""
-	_, err = Start(bad)
-	refused("the pq install started without a mode", err, "never changes protocol")
+	// The other mode's anchors on an existing install.
+	_, err = Start(d.config(pqDir))
+	refused("the pq install started with coverdrop anchors", err, "speaks the pq protocol and is started with anchors of a coverdrop deployment")
+	_, err = Start(f.Config(cdDir))
+	refused("the coverdrop install started with pq anchors", err, "speaks the coverdrop protocol and is started with anchors of a pq deployment")
+	// Anchor files edited to claim the other mode, for a new install.
+	stripped := f.Config(t.TempDir())
+	stripped.Anchors[0].Protocol = ""
+	_, err = Start(stripped)
+	refused("the pq anchor without its protocol field", err, "not an organisation key of a coverdrop deployment")
+	claimed := d.config(t.TempDir())
+	claimed.Anchors[0].Protocol = ProtocolPQ
+	_, err = Start(claimed)
+	refused("a coverdrop anchor claiming pq", err, "not an organisation key of a pq deployment")
+	mixed := f.Config(t.TempDir())
+	mixed.Anchors = append(mixed.Anchors, d.n.Org.Public)
+	_, err = Start(mixed)
+	refused("anchors of two modes", err, "two protocol modes")
 
 	// Hierarchies of the other mode, served by a hostile API: nothing is
 	// sent and nothing cached changes.
-	before := len(f.Posted())
+	pqKeys := f.hierarchy
 	cdKeys, err := apiclient.New(d.api.URL).PublicKeysBody(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pqKeys := f.hierarchy
-	f.ServeHierarchy(cdKeys)
-	pubBefore, _ := os.ReadFile(filepath.Join(pqDir, publicFile))
-	_, err = pqApp.BackgroundRun(ctx)
-	refused("a pq install served a coverdrop hierarchy", err, "do not verify")
-	if len(f.Posted()) != before {
-		t.Fatal("the pq install sent after a coverdrop hierarchy")
+	// The pq organisation key's own coverdrop-form certificate (a pq
+	// organisation never makes one) over the pq hierarchy's keys.
+	h, err := keys.ParseHierarchy(pqKeys)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if pubAfter, _ := os.ReadFile(filepath.Join(pqDir, publicFile)); !bytes.Equal(pubBefore, pubAfter) {
-		t.Fatal("a refused hierarchy changed the install's files")
+	orgSK, _ := f.N.Org.SigningKey()
+	cdOrg, err := keys.CertifyOrganization(orgSK, keys.ModeCoverDrop, time.Now())
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A coverdrop install served the pq hierarchy (its org_pk has a
-	// "protocol" field) refuses it.
+	h.Keys[0].OrgPK = *cdOrg
+	sameOrg, _ := json.Marshal(h)
+	for _, hostile := range []struct{ what, body string }{
+		{"another organisation's coverdrop hierarchy", string(cdKeys)},
+		{"a coverdrop certificate of its own organisation key", string(sameOrg)},
+	} {
+		before := len(f.Posted())
+		f.ServeHierarchy([]byte(hostile.body))
+		pubBefore, _ := os.ReadFile(filepath.Join(pqDir, publicFile))
+		_, err = pqApp.BackgroundRun(ctx)
+		refused("a pq install served "+hostile.what, err, "do not verify")
+		if len(f.Posted()) != before {
+			t.Fatalf("the pq install sent after %s", hostile.what)
+		}
+		if pubAfter, _ := os.ReadFile(filepath.Join(pqDir, publicFile)); !bytes.Equal(pubBefore, pubAfter) {
+			t.Fatalf("%s changed the install's files", hostile.what)
+		}
+	}
+	// A coverdrop install served the pq hierarchy refuses it.
+	before := len(f.Posted())
 	f.ServeHierarchy(pqKeys)
 	cdAtPQ := d.config(cdDir)
 	cdAtPQ.API = apiclient.New(f.URL)
@@ -246,14 +262,14 @@ func TestPQNoDowngrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = cdApp.BackgroundRun(ctx)
-	refused("a coverdrop install served a pq hierarchy", err, "public keys")
+	refused("a coverdrop install served a pq hierarchy", err, "do not verify")
 	if len(f.Posted()) != before {
 		t.Fatal("the coverdrop install sent to the pq deployment")
 	}
 }
 
 // TestParseAnchors: anchor files are read with their mode; two modes at
-// once are refused.
+// once, and an unknown mode, are refused.
 func TestParseAnchors(t *testing.T) {
 	sk, _ := crypto.GenerateSigningKey()
 	now := time.Now()
@@ -261,20 +277,20 @@ func TestParseAnchors(t *testing.T) {
 	cdA, _ := pq.NewAnchor(sk, pq.ModeCoverDrop, now)
 	pb, _ := json.Marshal(pqA)
 	cb, _ := json.Marshal(cdA)
-	if _, mode, err := ParseAnchors(pb); err != nil || mode != ProtocolPQ {
-		t.Fatalf("pq anchor: %q %v", mode, err)
+	if as, err := ParseAnchors(pb); err != nil || as[0].Mode() != ProtocolPQ {
+		t.Fatalf("pq anchor: %v", err)
 	}
-	if _, mode, err := ParseAnchors(cb); err != nil || mode != ProtocolCoverDrop {
-		t.Fatalf("coverdrop anchor: %q %v", mode, err)
+	if as, err := ParseAnchors(cb); err != nil || as[0].Mode() != ProtocolCoverDrop {
+		t.Fatalf("coverdrop anchor: %v", err)
 	}
 	list := []byte("[" + string(pb) + "," + string(pb) + "]")
-	if as, mode, err := ParseAnchors(list); err != nil || mode != ProtocolPQ || len(as) != 2 {
-		t.Fatalf("a list of pq anchors: %d %q %v", len(as), mode, err)
+	if as, err := ParseAnchors(list); err != nil || len(as) != 2 || as[1].Mode() != ProtocolPQ {
+		t.Fatalf("a list of pq anchors: %d %v", len(as), err)
 	}
-	if _, _, err := ParseAnchors(pb, cb); err == nil {
+	if _, err := ParseAnchors(pb, cb); err == nil {
 		t.Fatal("anchors of two modes accepted")
 	}
-	if _, _, err := ParseAnchors(bytes.Replace(pb, []byte(`"pq"`), []byte(`"pq2"`), 1)); err == nil {
+	if _, err := ParseAnchors(bytes.Replace(pb, []byte(`"pq"`), []byte(`"pq2"`), 1)); err == nil {
 		t.Fatal("an unknown mode accepted")
 	}
 }

@@ -1,10 +1,7 @@
 package client
 
 import (
-	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,111 +13,22 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
-// The pq key hierarchy's published form is the keys package's to define
-// (docs/PQ.md §12 item 1); until it lands, the client's pq tests verify a
-// stand-in hierarchy served by FakePQ: the organisation key as a pq
-// anchor, one CoverNode identity key, two CoverNode X-Wing keys and each
-// journalist's X-Wing key. Everything the client does with a verified
-// hierarchy (seal, verify dead drops, open replies) is the real code.
-func init() { verifyPQHierarchy = verifyFakePQHierarchy }
-
-type fakePQHierarchyJSON struct {
-	OrgPK       json.RawMessage          `json:"org_pk"`
-	CoverNodeID string                   `json:"covernode_id_pk"`
-	CoverNodes  []string                 `json:"covernode_msg_pks"`
-	Profiles    []keys.JournalistProfile `json:"journalist_profiles"`
-	Journalists map[string]string        `json:"journalists"`
-}
-
-type fakePQHierarchy struct {
-	profiles    []keys.JournalistProfile
-	cnID        *crypto.VerifyingKey
-	cnKeys      []*pq.PublicKey
-	journalists map[string]*pq.PublicKey
-}
-
-func verifyFakePQHierarchy(body []byte, anchors []pq.Anchor, now time.Time) (pqHierarchy, error) {
-	var j fakePQHierarchyJSON
-	if err := protocol.DecodeJSON(body, &j, true); err != nil {
-		return nil, fmt.Errorf("pq public keys: %w", err)
-	}
-	org, err := pq.ParseAnchor(j.OrgPK)
-	if err != nil {
-		return nil, err
-	}
-	if org.Mode != pq.ModePQ {
-		return nil, errors.New("pq public keys: the organisation key is not a pq one")
-	}
-	trusted := false
-	for i := range anchors {
-		trusted = trusted || (anchors[i].Equal(&org.SignedPublicKey) && anchors[i].Verify(now) == nil && org.Verify(now) == nil)
-	}
-	if !trusted {
-		return nil, keys.ErrNoTrustedKeys
-	}
-	h := &fakePQHierarchy{profiles: j.Profiles, journalists: map[string]*pq.PublicKey{}}
-	idb, err := hex.DecodeString(j.CoverNodeID)
-	if err != nil {
-		return nil, err
-	}
-	if h.cnID, err = crypto.NewVerifyingKey(idb); err != nil {
-		return nil, err
-	}
-	parse := func(s string) (*pq.PublicKey, error) {
-		b, err := hex.DecodeString(s)
-		if err != nil {
-			return nil, err
-		}
-		return pq.NewPublicKey(b)
-	}
-	for _, s := range j.CoverNodes {
-		k, err := parse(s)
-		if err != nil {
-			return nil, err
-		}
-		h.cnKeys = append(h.cnKeys, k)
-	}
-	for id, s := range j.Journalists {
-		if h.journalists[id], err = parse(s); err != nil {
-			return nil, err
-		}
-	}
-	return h, nil
-}
-
-func (h *fakePQHierarchy) Profiles() []keys.JournalistProfile { return h.profiles }
-func (h *fakePQHierarchy) CoverNodeIdentityKeys() []*crypto.VerifyingKey {
-	return []*crypto.VerifyingKey{h.cnID}
-}
-func (h *fakePQHierarchy) CoverNodeKeys() ([]*pq.PublicKey, error) {
-	if len(h.cnKeys) != pq.CoverNodeWrappingKeyCount {
-		return nil, errors.New("no CoverNode keys")
-	}
-	return h.cnKeys, nil
-}
-func (h *fakePQHierarchy) JournalistKey(id string) (*pq.PublicKey, error) {
-	if k := h.journalists[id]; k != nil {
-		return k, nil
-	}
-	return nil, fmt.Errorf("no messaging key for %q", id)
-}
-
 // FakePQ is an in-process pq deployment as a reader's app sees it: status,
 // keys, user dead drops and the ingest, on loopback. The test plays the
 // CoverNode and the journalists with package pq.
 type FakePQ struct {
-	t           testing.TB
-	Org         *crypto.SigningKey
-	Anchor      *pq.Anchor
-	cnID        *crypto.SigningKey
-	cnKeys      []*pq.PrivateKey
-	journalists map[string]*pq.PrivateKey
-	URL         string
+	t      testing.TB
+	N      *testnet.Newsroom // a pq newsroom: X-Wing messaging keys
+	cnID   *crypto.SigningKey
+	cnKeys []*pq.PrivateKey
+	alice  *pq.PrivateKey
+	URL    string
 
 	mu        sync.Mutex
 	hierarchy []byte
@@ -128,39 +36,46 @@ type FakePQ struct {
 	drops     []*pq.DeadDrop
 }
 
-// StartFakePQ starts a pq deployment with journalist alice.
+// StartFakePQ starts a pq deployment with two CoverNodes and journalist
+// alice, its keys made and published as the pq ceremony does
+// (testnet.NewNewsroomIn).
 func StartFakePQ(t testing.TB) *FakePQ {
 	t.Helper()
-	f := &FakePQ{t: t, journalists: map[string]*pq.PrivateKey{}}
-	var err error
+	n := testnet.NewNewsroomIn(t, keys.ModePQ, time.Now())
+	f := &FakePQ{t: t, N: n}
 	must := func(e error) {
 		if e != nil {
 			t.Fatal(e)
 		}
 	}
-	f.Org, err = crypto.GenerateSigningKey()
-	must(err)
-	f.Anchor, err = pq.NewAnchor(f.Org, pq.ModePQ, time.Now())
-	must(err)
-	f.cnID, err = crypto.GenerateSigningKey()
-	must(err)
-	for range pq.CoverNodeWrappingKeyCount {
-		k, err := pq.GenerateKey()
+	cns := map[string][]keys.IdentityFamily{}
+	for i, id := range []string{"covernode_001", "covernode_002"} {
+		m := n.AddCoverNode(id)
+		if i == 0 {
+			var err error
+			f.cnID, err = m.ID.SigningKey()
+			must(err)
+		}
+		sk, err := m.Msg[0].KEMPrivateKey()
 		must(err)
-		f.cnKeys = append(f.cnKeys, k)
+		f.cnKeys = append(f.cnKeys, sk)
+		cns[id] = []keys.IdentityFamily{{IDPK: m.ID.Public, MsgPKs: []keys.SignedPublicKey{m.Msg[0].Public}}}
 	}
-	alice, err := pq.GenerateKey()
+	alice := n.AddJournalist("alice")
+	var err error
+	f.alice, err = alice.Msg[0].KEMPrivateKey()
 	must(err)
-	f.journalists["alice"] = alice
-	ab, err := json.Marshal(f.Anchor)
-	must(err)
-	j := fakePQHierarchyJSON{OrgPK: ab, CoverNodeID: f.cnID.VerifyingKey().Hex(), Journalists: map[string]string{},
-		Profiles: []keys.JournalistProfile{{ID: "alice", DisplayName: "Alice", SortName: "alice", Tag: protocol.TagFor("alice").String(), Status: keys.StatusVisible}}}
-	for _, k := range f.cnKeys {
-		j.CoverNodes = append(j.CoverNodes, hex.EncodeToString(k.PublicKey().Bytes()))
+	h := keys.Hierarchy{
+		JournalistProfiles: []keys.JournalistProfile{{ID: "alice", DisplayName: "Alice", SortName: "alice", Tag: protocol.TagFor("alice").String(), Status: keys.StatusVisible}},
+		Keys: []keys.OrganizationFamily{{
+			OrgPK:      n.Org.Public,
+			CoverNodes: []keys.CoverNodeProvisioningFamily{{ProvisioningPK: n.CNProv.Public, CoverNodes: cns}},
+			Journalists: []keys.JournalistProvisioningFamily{{ProvisioningPK: n.JProv.Public, Journalists: map[string][]keys.IdentityFamily{
+				"alice": {{IDPK: alice.ID.Public, MsgPKs: []keys.SignedPublicKey{alice.Msg[0].Public}}},
+			}}},
+		}},
 	}
-	j.Journalists["alice"] = hex.EncodeToString(alice.PublicKey().Bytes())
-	f.hierarchy, err = json.Marshal(j)
+	f.hierarchy, err = json.Marshal(h)
 	must(err)
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
@@ -170,12 +85,12 @@ func StartFakePQ(t testing.TB) *FakePQ {
 
 // Anchors are the organisation key an app of this deployment ships with.
 func (f *FakePQ) Anchors() []keys.SignedPublicKey {
-	return []keys.SignedPublicKey{f.Anchor.SignedPublicKey}
+	return []keys.SignedPublicKey{f.N.Org.Public}
 }
 
 // Config is an install of this deployment in dir.
 func (f *FakePQ) Config(dir string) Config {
-	return Config{StateDir: dir, API: apiclient.New(f.URL), Anchors: f.Anchors(), Protocol: ProtocolPQ, KDF: testKDF, MinRunInterval: -1}
+	return Config{StateDir: dir, API: apiclient.New(f.URL), Anchors: f.Anchors(), KDF: testKDF, MinRunInterval: -1}
 }
 
 // ServeHierarchy replaces the published keys (a hostile API).
@@ -246,17 +161,14 @@ func (f *FakePQ) Open(msg []byte) (*pq.UserMessage, string) {
 	if u2c.Tag.IsCover() {
 		return nil, ""
 	}
-	for id, sk := range f.journalists {
-		if u2c.Tag == protocol.TagFor(id) {
-			m, err := pq.OpenU2J(sk, u2c.U2J)
-			if err != nil {
-				f.t.Fatalf("a real message does not open for %s: %v", id, err)
-			}
-			return m, id
-		}
+	if u2c.Tag != protocol.TagFor("alice") {
+		f.t.Fatal("a message for nobody")
 	}
-	f.t.Fatal("a message for nobody")
-	return nil, ""
+	m, err := pq.OpenU2J(f.alice, u2c.U2J)
+	if err != nil {
+		f.t.Fatalf("a real message does not open for alice: %v", err)
+	}
+	return m, "alice"
 }
 
 // PublishReplies publishes a user dead drop, signed by the CoverNode,

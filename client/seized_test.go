@@ -15,7 +15,7 @@ import (
 // seizedKDF makes the passphrase stretch slow enough (tens of
 // milliseconds) to stand out among the files' writes if it ran between
 // them, as the default one (seconds on a phone) would.
-var seizedKDF = client.KDFParams{Time: 1, Memory: 16 << 10, Threads: 1}
+var seizedKDF = client.KDFParams{Time: 1, Memory: 32 << 10, Threads: 1}
 
 // installFiles is the order in which every write of the install's files
 // happens.

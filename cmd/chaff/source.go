@@ -132,11 +132,11 @@ func (f *sourceFlags) start(cmd string) (*client.App, error) {
 		}
 		files = append(files, b)
 	}
-	anchors, mode, err := client.ParseAnchors(files...)
+	anchors, err := client.ParseAnchors(files...)
 	if err != nil {
 		return nil, err
 	}
-	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors, Protocol: mode, KDF: readerKDF}
+	cfg := client.Config{StateDir: f.stateDir, API: apiclient.New(f.api), IngestURL: f.ingest, Anchors: anchors, KDF: readerKDF}
 	if cmd == "tick" {
 		cfg.MinRunInterval = f.minInterval
 		if f.minInterval == 0 {
