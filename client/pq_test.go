@@ -12,6 +12,7 @@ import (
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/pq"
 )
@@ -130,12 +131,9 @@ func TestPQReply(t *testing.T) {
 	// A forged dead drop (signed by another key) holding a genuine reply
 	// must not be read; then the CoverNode's dead drop is.
 	forger, _ := crypto.GenerateSigningKey()
-	orig := f.cnID
 	now = now.Add(time.Minute)
-	f.cnID = forger
-	f.PublishReplies(now, 20, Reply(t, m, "forged"))
-	f.cnID = orig
-	f.PublishReplies(now, 20, Reply(t, m, "yes: Tuesday"))
+	f.PublishReplies(forger, now, 20, testnet.PQReply(t, m, "forged"))
+	f.PublishReplies(nil, now, 20, testnet.PQReply(t, m, "yes: Tuesday"))
 	if _, err := app.BackgroundRun(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +217,7 @@ func TestPQNoDowngrade(t *testing.T) {
 
 	// Hierarchies of the other mode, served by a hostile API: nothing is
 	// sent and nothing cached changes.
-	pqKeys := f.hierarchy
+	pqKeys := f.Hierarchy()
 	cdKeys, err := apiclient.New(d.api.URL).PublicKeysBody(ctx)
 	if err != nil {
 		t.Fatal(err)

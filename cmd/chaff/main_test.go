@@ -101,6 +101,8 @@ func TestScripts(t *testing.T) {
 			"grab-conversation": cmdGrabConversation,
 			"wait-dead-drops":   cmdWaitDeadDrops,
 			"pq-anchor":         cmdPQAnchor,
+			"deploy-pq":         cmdDeployPQ,
+			"pq-alice-reply":    cmdPQAliceReply,
 		},
 	})
 }
