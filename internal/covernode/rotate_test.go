@@ -21,11 +21,20 @@ import (
 	"github.com/chaffhq/chaff/mix"
 )
 
-// TestKeyRotation: two weeks on, the node gets a new identity key through
-// the identity API; a week on it publishes a new messaging key; it signs
-// with the newest published keys.
+// TestKeyRotation, in both protocol modes: two weeks on, the node gets a
+// new identity key through the identity API; a week on it publishes a new
+// messaging key of the mode (X-Wing in pq mode), on the same cadence; it
+// signs with the newest published keys. In pq mode its messaging keys are
+// X-Wing keys in the sealed key state (no seed readable in the file), and
+// a node started again from that state opens with every unexpired one.
 func TestKeyRotation(t *testing.T) {
-	n := testnet.NewNewsroom(t, time.Now())
+	for _, mode := range []string{keys.ModeCoverDrop, keys.ModePQ} {
+		t.Run(mode, func(t *testing.T) { keyRotation(t, mode) })
+	}
+}
+
+func keyRotation(t *testing.T, mode string) {
+	n := testnet.NewNewsroomIn(t, mode, time.Now())
 	_, nc := testnet.StartNATS(t)
 	a := testnet.StartAPI(t, nc, n, api.Config{})
 	_, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
@@ -38,8 +47,9 @@ func TestKeyRotation(t *testing.T) {
 	defer is.Close()
 	now := time.Now()
 	clock := func() time.Time { return now }
+	state, stateKey := t.TempDir(), testnet.StateKey(t)
 	node, err := New(context.Background(), nc, Config{
-		StateDir: t.TempDir(), StateKey: testnet.StateKey(t), BundlePath: bundle, API: apiclient.New(a.URL), IdentityAPI: apiclient.New(is.URL),
+		StateDir: state, StateKey: stateKey, BundlePath: bundle, API: apiclient.New(a.URL), IdentityAPI: apiclient.New(is.URL),
 		Anchors: []keys.SignedPublicKey{n.Org.Public}, U2J: mix.TestU2J, J2U: mix.TestJ2U, Now: func() time.Time { return clock() },
 	})
 	if err != nil {
@@ -57,6 +67,9 @@ func TestKeyRotation(t *testing.T) {
 		for _, f := range v.CoverNodes["covernode_001"] {
 			ids++
 			msgs += len(f.Messaging)
+		}
+		if kem := len(v.CoverNodeKEMKeys("covernode_001")); (mode == keys.ModePQ) != (kem == msgs) || (mode == keys.ModePQ) == (kem == 0) {
+			t.Fatalf("%d of %d published messaging keys are X-Wing keys in %s mode", kem, msgs, mode)
 		}
 		return ids, msgs
 	}
@@ -82,6 +95,32 @@ func TestKeyRotation(t *testing.T) {
 	node.keys.mu.RUnlock()
 	if newest.Epoch == 0 || string(sk.VerifyingKey().Bytes()) != string(newest.Pair.Public.Key[:]) {
 		t.Fatal("the node does not sign with its new identity key")
+	}
+	if mode != keys.ModePQ {
+		return
+	}
+	// The first messaging key expired on day 14 and was forgotten.
+	if n := len(node.keys.kemDecryptionKeys(now)); n != 1 || len(node.keys.Messaging) != 1 {
+		t.Fatalf("the node opens with %d X-Wing keys of %d, want its one unexpired key", n, len(node.keys.Messaging))
+	}
+	sealed, err := os.ReadFile(filepath.Join(state, SealedKeysFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.keys.mu.RLock()
+	for _, k := range node.keys.Messaging {
+		xk, err := k.Pair.KEMPrivateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seed := xk.Seed(); bytes.Contains(sealed, seed) || bytes.Contains(sealed, []byte(hex.EncodeToString(seed))) {
+			t.Fatal("an X-Wing seed is readable in the sealed key state")
+		}
+	}
+	node.keys.mu.RUnlock()
+	again, _, err := loadKeyState(state, stateKey)
+	if err != nil || again.Mode != keys.ModePQ || len(again.kemDecryptionKeys(now)) != 1 || len(again.decryptionKeys(now)) != 0 {
+		t.Fatalf("reloaded key state: %v", err)
 	}
 }
 
