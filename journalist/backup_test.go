@@ -1,15 +1,19 @@
 package journalist_test
 
 import (
+	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/journalist"
+	"github.com/chaffhq/chaff/keys"
 )
 
 func readAll(t *testing.T, paths ...string) [][]byte {
@@ -24,43 +28,91 @@ func readAll(t *testing.T, paths ...string) [][]byte {
 	return out
 }
 
-// TestBackup: any K of N shares restore the vault, which opens with its
-// passphrase and holds the conversations; fewer are refused in plain
-// words and write nothing; shares of another backup, or one share twice,
-// are refused.
-func TestBackup(t *testing.T) {
+// backedUp is carol's vault with a message, backed up in three shares
+// (two restore it) for her colleagues dave, erin and frank, whose vaults
+// are open.
+type backedUp struct {
+	*messaged
+	colleagues map[string]*journalist.Vault
+	res        journalist.BackupResult
+	backup     []byte
+	shares     [][]byte // as written, for dave, erin and frank
+	admin      []journalist.BackupOpener
+}
+
+func newBackedUp(t *testing.T) *backedUp {
 	m := newMessaged(t)
-	dir := filepath.Join(t.TempDir(), "bk")
-	res, err := journalist.CreateBackup(m.v, dir, 3, 2, nil)
+	b := &backedUp{messaged: m, colleagues: map[string]*journalist.Vault{}}
+	for _, id := range []string{"dave", "erin", "frank"} {
+		b.colleagues[id] = m.d.colleague(t, id)
+	}
+	if _, err := m.v.Sync(context.Background()); err != nil { // learns the colleagues' keys
+		t.Fatal(err)
+	}
+	var err error
+	if b.res, err = journalist.CreateBackup(m.v, filepath.Join(t.TempDir(), "bk"), 3, 2, []string{"dave", "erin", "frank"}); err != nil {
+		t.Fatal(err)
+	}
+	b.backup = readAll(t, b.res.Backup)[0]
+	b.shares = readAll(t, b.res.Shares...)
+	if b.admin, err = journalist.BackupAdminKeys(m.d.backupKeys); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// release has the colleague keep their share and release it.
+func (b *backedUp) release(t *testing.T, id string, share []byte) []byte {
+	t.Helper()
+	v := b.colleagues[id]
+	k, err := v.KeepShare(share)
+	if err != nil {
+		t.Fatalf("%s keeping their share: %v", id, err)
+	}
+	out, err := v.ReleaseShare(k.Backup, k.X)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(res.Backup) != "backup.chaff" || len(res.Shares) != 3 || filepath.Base(res.Shares[2]) != "share-3-of-3.json" {
-		t.Fatalf("wrote %+v", res)
+	return out
+}
+
+// TestBackup: any K of N shares, each kept and released by its colleague,
+// restore the vault with the backup admin's key; it opens with its
+// passphrase and holds the conversations. Fewer are refused in plain
+// words and write nothing; shares of another backup, or one share twice,
+// are refused.
+func TestBackup(t *testing.T) {
+	b := newBackedUp(t)
+	if filepath.Base(b.res.Backup) != "backup.chaff" || len(b.res.Shares) != 3 || filepath.Base(b.res.Shares[2]) != "share-3-of-3.json" {
+		t.Fatalf("wrote %+v", b.res)
 	}
-	backup := readAll(t, res.Backup)[0]
-	shares := readAll(t, res.Shares...)
+	released := [][]byte{b.release(t, "dave", b.shares[0]), b.release(t, "erin", b.shares[1]), b.release(t, "frank", b.shares[2])}
 	restored := filepath.Join(t.TempDir(), "restored.vault")
-	err = journalist.RestoreBackup(backup, shares[1:2], restored)
+	err := journalist.RestoreBackup(b.backup, released[1:2], b.admin, restored)
 	if !errors.Is(err, journalist.ErrTooFewShares) || !strings.Contains(err.Error(), "needs 2 shares and 1 was given") {
 		t.Fatalf("one share of two: %v", err)
 	}
 	if _, err := os.Stat(restored); err == nil {
 		t.Fatal("a vault was written from too few shares")
 	}
-	if err := journalist.RestoreBackup(backup, [][]byte{shares[0], shares[0]}, restored); err == nil || !strings.Contains(err.Error(), "again") {
+	if err := journalist.RestoreBackup(b.backup, [][]byte{released[0], released[0]}, b.admin, restored); err == nil || !strings.Contains(err.Error(), "again") {
 		t.Fatalf("one share twice: %v", err)
 	}
-	other, err := journalist.CreateBackup(m.v, filepath.Join(t.TempDir(), "bk2"), 3, 2, nil)
+	other, err := journalist.CreateBackup(b.v, filepath.Join(t.TempDir(), "bk2"), 3, 2, []string{"dave", "erin", "frank"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := journalist.RestoreBackup(backup, [][]byte{shares[0], readAll(t, other.Shares[1])[0]}, restored); err == nil || !strings.Contains(err.Error(), "another backup") {
+	otherShare := b.release(t, "erin", readAll(t, other.Shares[1])[0])
+	if err := journalist.RestoreBackup(b.backup, [][]byte{released[0], otherShare}, b.admin, restored); err == nil || !strings.Contains(err.Error(), "another backup") {
 		t.Fatalf("a share of another backup: %v", err)
+	}
+	// erin keeps shares of two backups: the newest is released by default.
+	if k, err := b.colleagues["erin"].FindKept("carol", ""); err != nil || k.Backup != hexID(t, readAll(t, other.Backup)[0]) {
+		t.Fatalf("erin's newest kept share: %+v %v", k, err)
 	}
 	for _, pair := range [][2]int{{0, 1}, {0, 2}, {2, 1}} {
 		p := filepath.Join(t.TempDir(), "restored.vault")
-		if err := journalist.RestoreBackup(backup, [][]byte{shares[pair[0]], shares[pair[1]]}, p); err != nil {
+		if err := journalist.RestoreBackup(b.backup, [][]byte{released[pair[0]], released[pair[1]]}, b.admin, p); err != nil {
 			t.Fatalf("shares %v: %v", pair, err)
 		}
 		v, err := journalist.Open(p, "pw")
@@ -72,51 +124,152 @@ func TestBackup(t *testing.T) {
 		}
 		v.Close()
 	}
-	if ev := m.v.Events(); len(ev) == 0 || ev[0].Event != "backup" {
+	if ev := b.v.Events(); len(ev) == 0 || ev[0].Event != "backup" {
 		t.Fatalf("the vault's log: %+v", ev)
 	}
 }
 
-// TestBackupSealedShares: with contacts, each share is sealed to the
-// colleague's published messaging key, as upstream seals its shares; a
-// sealed share is useless to a restore until its holder opens it.
-func TestBackupSealedShares(t *testing.T) {
-	m := newMessaged(t)
-	if _, err := journalist.CreateBackup(m.v, t.TempDir(), 2, 2, []string{"bob"}); err == nil {
-		t.Fatal("one contact for two shares was taken")
-	}
-	if _, err := journalist.CreateBackup(m.v, t.TempDir(), 1, 1, []string{"carol"}); err == nil {
-		t.Fatal("a share for oneself was taken")
-	}
-	res, err := journalist.CreateBackup(m.v, filepath.Join(t.TempDir(), "bk"), 1, 1, []string{"bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed := readAll(t, res.Shares[0])[0]
-	if strings.Contains(string(sealed), `"y"`) {
-		t.Fatalf("a sealed share holds its value in the clear: %s", sealed)
-	}
-	backup := readAll(t, res.Backup)[0]
+func hexID(t *testing.T, backup []byte) string {
+	t.Helper()
+	const magic = len("CHAFF-BACKUP-1\n")
+	return hex.EncodeToString(backup[magic : magic+16])
+}
+
+// TestBackupSharesNeedColleagueAndAdmin: a share is sealed to its
+// colleague and to the backup admin, as upstream seals its shares, and
+// neither opens it alone: the colleague's vault yields only what the
+// admin's key opens, the admin's key does not open a share as written,
+// and shares the colleagues kept and released do not restore without the
+// admin's key (nor with another key). Other colleagues cannot keep a
+// share that is not theirs.
+func TestBackupSharesNeedColleagueAndAdmin(t *testing.T) {
+	b := newBackedUp(t)
 	restored := filepath.Join(t.TempDir(), "restored.vault")
-	if err := journalist.RestoreBackup(backup, [][]byte{sealed}, restored); err == nil || !strings.Contains(err.Error(), "sealed to bob") {
-		t.Fatalf("restoring from a sealed share: %v", err)
+	for i, s := range b.shares {
+		var sf journalist.ShareFile
+		if err := json.Unmarshal(s, &sf); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(s), `"y"`) || sf.Layer != journalist.LayerColleague || sf.For != []string{"dave", "erin", "frank"}[i] || sf.Owner != "carol" || !sf.KeepBefore.After(time.Now()) {
+			t.Fatalf("share %d as written: %s", i+1, s)
+		}
 	}
-	// carol's own vault cannot open it; bob's messaging key can.
-	if _, err := m.v.OpenShare(sealed); err == nil {
-		t.Fatal("carol opened bob's share")
+	// As written, the shares are refused by a restore, even with the
+	// admin's key; relabelled as released, the admin's key does not open
+	// the colleague's box.
+	if err := journalist.RestoreBackup(b.backup, b.shares[:2], b.admin, restored); err == nil || !strings.Contains(err.Error(), "still sealed to dave") {
+		t.Fatalf("restoring from shares as written: %v", err)
+	}
+	relabel := func(s []byte) []byte {
+		var sf journalist.ShareFile
+		json.Unmarshal(s, &sf)
+		sf.Layer = journalist.LayerAdmin
+		out, _ := json.Marshal(sf)
+		return out
+	}
+	if err := journalist.RestoreBackup(b.backup, [][]byte{relabel(b.shares[0]), relabel(b.shares[1])}, b.admin, restored); err == nil || !strings.Contains(err.Error(), "none of the backup admin keys") {
+		t.Fatalf("the admin alone: %v", err)
+	}
+	// Only the colleague a share is for keeps it.
+	if _, err := b.colleagues["erin"].KeepShare(b.shares[0]); err == nil || !strings.Contains(err.Error(), "is for dave") {
+		t.Fatalf("erin keeping dave's share: %v", err)
 	}
 	var sf journalist.ShareFile
-	json.Unmarshal(sealed, &sf)
-	sk, err := m.d.n.Journalists["bob"].Msg[0].PrivateKey()
+	json.Unmarshal(b.shares[0], &sf)
+	sf.For = "erin"
+	forged, _ := json.Marshal(sf)
+	if _, err := b.colleagues["erin"].KeepShare(forged); err == nil || !strings.Contains(err.Error(), "no messaging key") {
+		t.Fatalf("erin keeping dave's share relabelled for her: %v", err)
+	}
+	// The colleagues alone: released shares without the admin's key, or
+	// with another one, restore nothing.
+	released := [][]byte{b.release(t, "dave", b.shares[0]), b.release(t, "erin", b.shares[1])}
+	if _, err := b.colleagues["dave"].KeepShare(b.shares[0]); err == nil || !strings.Contains(err.Error(), "kept already") {
+		t.Fatalf("keeping a share twice: %v", err)
+	}
+	if err := journalist.RestoreBackup(b.backup, released, nil, restored); err == nil || !strings.Contains(err.Error(), "backup admin's key") {
+		t.Fatalf("restoring without the admin's key: %v", err)
+	}
+	stranger, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := crypto.OpenAnonymous(sk, sf.Sealed)
+	strangerOpens := func(s []byte) ([]byte, error) { return crypto.OpenAnonymous(stranger, s) }
+	if err := journalist.RestoreBackup(b.backup, released, []journalist.BackupOpener{strangerOpens}, restored); err == nil || !strings.Contains(err.Error(), "none of the backup admin keys") {
+		t.Fatalf("restoring with another key: %v", err)
+	}
+	if _, err := os.Stat(restored); err == nil {
+		t.Fatal("a vault was written without the admin")
+	}
+	// The positive control: the same released shares with the admin's
+	// key restore.
+	if err := journalist.RestoreBackup(b.backup, released, b.admin, restored); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBackupShareOutlivesRotation: a colleague keeps a share after forcing
+// a new messaging key (old keys stay until they expire), and a kept share
+// is released long after every key it was sealed to has expired. The
+// negative control: a share not kept before its key expired cannot be
+// kept any more, and the error says so.
+func TestBackupShareOutlivesRotation(t *testing.T) {
+	b := newBackedUp(t)
+	ctx := context.Background()
+	dave, erin := b.colleagues["dave"], b.colleagues["erin"]
+	if err := dave.RotateNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k, err := dave.KeepShare(b.shares[0])
+	if err != nil {
+		t.Fatalf("keeping a share after a rotation: %v", err)
+	}
+	later := time.Now().Add(keys.JournalistMessaging.ValidFor() + 30*24*time.Hour)
+	dave.SetClock(func() time.Time { return later })
+	erin.SetClock(func() time.Time { return later })
+	if _, err := erin.KeepShare(b.shares[1]); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("keeping a share after its key expired: %v", err)
+	}
+	r1, err := dave.ReleaseShare(k.Backup, k.X)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := journalist.RestoreBackup(backup, [][]byte{plain}, restored); err != nil {
+	erin.SetClock(time.Now)
+	r2 := b.release(t, "erin", b.shares[1])
+	if err := journalist.RestoreBackup(b.backup, [][]byte{r1, r2}, b.admin, filepath.Join(t.TempDir(), "restored.vault")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBackupRefusals: a backup names one colleague per share, never its
+// own journalist nor one colleague twice, nor one without a published
+// key; without a published backup key it is refused in plain words.
+func TestBackupRefusals(t *testing.T) {
+	b := newBackedUp(t)
+	for _, c := range []struct {
+		contacts []string
+		n        int
+		want     string
+	}{
+		{nil, 2, "one colleague per share"},
+		{[]string{"dave"}, 2, "one colleague per share"},
+		{[]string{"carol", "dave"}, 2, "yourself"},
+		{[]string{"dave", "dave"}, 2, "named twice"},
+		{[]string{"dave", "nobody"}, 2, "no published messaging key"},
+	} {
+		if _, err := journalist.CreateBackup(b.v, t.TempDir(), c.n, 2, c.contacts); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%v: %v", c.contacts, err)
+		}
+	}
+	d := deployWith(t, false)
+	path := d.publishedVault(t, "carol", "pw")
+	v, err := journalist.Open(path, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := journalist.CreateBackup(v, t.TempDir(), 1, 1, []string{"bob"}); !errors.Is(err, journalist.ErrNoBackupKey) {
+		t.Fatalf("without a backup key: %v", err)
 	}
 }
 
@@ -126,7 +279,7 @@ func TestBackupSealedShares(t *testing.T) {
 func TestBackupPadded(t *testing.T) {
 	m := newMessaged(t)
 	size := func() int64 {
-		res, err := journalist.CreateBackup(m.v, filepath.Join(t.TempDir(), "bk"), 2, 2, nil)
+		res, err := journalist.CreateBackup(m.v, filepath.Join(t.TempDir(), "bk"), 1, 1, []string{"bob"})
 		if err != nil {
 			t.Fatal(err)
 		}

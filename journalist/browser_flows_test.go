@@ -2,6 +2,7 @@ package journalist_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,14 +15,14 @@ import (
 )
 
 // screenshotDir is where the browser test writes a screenshot of every
-// page it visits: docs/ui (committed, and linked from the README) with
-// CHAFF_UI_SCREENSHOTS=1, a temporary folder otherwise, so that an
-// ordinary test run leaves the work tree clean.
+// page it visits: docs/ui (committed, and linked from the README), so
+// that every test run renews them; CHAFF_UI_SCREENSHOTS=0 writes them to
+// a temporary folder instead, leaving the work tree as it was.
 func screenshotDir(t *testing.T) string {
-	if os.Getenv("CHAFF_UI_SCREENSHOTS") == "1" {
-		return "../docs/ui"
+	if os.Getenv("CHAFF_UI_SCREENSHOTS") == "0" {
+		return t.TempDir()
 	}
-	return t.TempDir()
+	return "../docs/ui"
 }
 
 // publishedVault makes a vault for the journalist id whose messaging
@@ -89,6 +90,9 @@ func (b *browser) openDetails() {
 	step(b.t, b.ctx, chromedp.Evaluate[bool](`document.querySelectorAll("details").forEach(d => d.open = true); true`))
 }
 
+// click clicks what does not lead to another page (a checkbox).
+func (b *browser) click(sel string) { b.t.Helper(); step(b.t, b.ctx, chromedp.Click(sel)) }
+
 func (b *browser) set(sel, value string) {
 	b.t.Helper()
 	step(b.t, b.ctx, chromedp.SetValue(sel, value))
@@ -121,10 +125,16 @@ func (b *browser) wantIn(sel, want string) {
 // the list, a conversation, a reply too long (kept), queued, sent in a
 // cover burst; a name, notes and search; mute and handled; a handover
 // with the colleague's name; the vault page with its digests, a forced
-// rotation, the log, and a backup restored from two of three shares.
+// rotation, the log; a backup for three colleagues, a colleague's share
+// kept and released, and the backup restored from two of three shares
+// with the backup admin's key.
 func TestBrowserFlows(t *testing.T) {
 	d := deploy(t)
 	path := d.publishedVault(t, "carol", "orbit fancy tulip acorn")
+	colleagues := map[string]*journalist.Vault{}
+	for _, id := range []string{"dave", "erin", "frank"} {
+		colleagues[id] = d.colleague(t, id)
+	}
 	v, err := journalist.Open(path, "orbit fancy tulip acorn")
 	if err != nil {
 		t.Fatal(err)
@@ -250,25 +260,70 @@ func TestBrowserFlows(t *testing.T) {
 	b.wantIn("ul.conversations .tag.warn", "1 message expires within 2 days")
 	b.shot("11-expiry-warning")
 
-	// A backup in three shares through the UI, restored from two.
+	// A backup through the UI, one share for each of three colleagues.
 	dir := filepath.Join(t.TempDir(), "bk")
 	b.submit("#nav-vault")
+	for _, id := range []string{"dave", "erin", "frank"} {
+		b.click(`input[name=contact][value="` + id + `"]`)
+	}
 	b.set("#bk-out", dir)
 	b.submit("#backup-create")
-	b.wantIn("#flash", "any 2 restore it")
+	b.wantIn("#flash", "one for each of dave, erin, frank (any 2 restore it, with the backup admin)")
 	b.shot("12-backup")
+	// dave and erin keep theirs and, at the restore, release them.
+	var released []string
+	for i, id := range []string{"dave", "erin"} {
+		share, err := journalist.ReadShareFile(filepath.Join(dir, fmt.Sprintf("share-%d-of-3.json", i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := colleagues[id].KeepShare(share)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := colleagues[id].ReleaseShare(k.Backup, k.X)
+		if err != nil {
+			t.Fatal(err)
+		}
+		released = append(released, filepath.Join(t.TempDir(), id+".released.json"))
+		if err := journalist.WriteNewFile(released[i], r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// carol keeps a share of dave's backup, and releases it.
+	if _, err := colleagues["dave"].Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	daveDir := filepath.Join(t.TempDir(), "dave-bk")
+	if _, err := journalist.CreateBackup(colleagues["dave"], daveDir, 1, 1, []string{"carol"}); err != nil {
+		t.Fatal(err)
+	}
+	b.set("#ks-share", filepath.Join(daveDir, "share-1-of-1.json"))
+	b.submit("#keep-share")
+	b.wantIn("#flash", "Kept share 1 of dave's backup")
+	b.wantIn("#kept", "dave")
+	b.set(".release-out", filepath.Join(t.TempDir(), "for-admin.json"))
+	b.submit(".release")
+	b.wantIn("#flash", "only the backup admin's key opens it")
+	b.shot("13-share-kept")
+
+	// The backup admin restores: one share is refused, two restore.
 	restored := filepath.Join(t.TempDir(), "restored.vault")
-	b.openDetails()
-	b.set("#rs-backup", filepath.Join(dir, "backup.chaff"))
-	b.set("#rs-shares", filepath.Join(dir, "share-2-of-3.json"))
-	b.set("#rs-vault", restored)
-	b.submit("#restore")
+	restore := func(shares ...string) {
+		b.openDetails()
+		b.set("#rs-backup", filepath.Join(dir, "backup.chaff"))
+		b.set("#rs-shares", strings.Join(shares, "\n"))
+		b.set("#rs-admin", d.backupKeys)
+		b.set("#rs-vault", restored)
+		b.submit("#restore")
+	}
+	restore(released[1])
 	b.wantIn("#error", "needs 2 shares and 1 was given")
 	b.openDetails()
-	b.set("#rs-backup", filepath.Join(dir, "backup.chaff"))
-	b.set("#rs-shares", filepath.Join(dir, "share-2-of-3.json")+"\n"+filepath.Join(dir, "share-3-of-3.json"))
-	b.set("#rs-vault", restored)
-	b.submit("#restore")
+	b.shot("14-restore-too-few")
+	restore(filepath.Join(dir, "share-3-of-3.json"), released[0])
+	b.wantIn("#error", "still sealed to frank")
+	restore(released...)
 	b.wantIn("#flash", "Restored the vault")
 	rv, err := journalist.Open(restored, "orbit fancy tulip acorn")
 	if err != nil {

@@ -102,6 +102,9 @@ type data struct {
 	// MaxUserDeadDropID is the id of the newest verified user dead drop
 	// CheckPublished has looked through.
 	MaxUserDeadDropID int64 `json:"max_user_dead_drop_id,omitempty"`
+	// KeptShares are colleagues' backup shares this journalist keeps (see
+	// KeepShare), each still sealed to the backup admin.
+	KeptShares []KeptShare `json:"kept_shares,omitempty"`
 }
 
 type outItem struct {

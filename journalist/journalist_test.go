@@ -35,9 +35,15 @@ type deployment struct {
 	// cnBundle is covernode_001's setup bundle, with its identity key,
 	// read before the node deleted it.
 	cnBundle []byte
+	// backupKeys is the backup admin's key directory, holding the backup
+	// messaging key pair the API publishes (empty: none is published).
+	backupKeys string
 }
 
-func deploy(t *testing.T) *deployment {
+func deploy(t *testing.T) *deployment { return deployWith(t, true) }
+
+// deployWith is deploy, publishing the organisation's backup keys or not.
+func deployWith(t *testing.T, backupKeys bool) *deployment {
 	n := testnet.NewNewsroom(t, time.Now())
 	_, nc := testnet.StartNATS(t)
 	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
@@ -63,10 +69,15 @@ func deploy(t *testing.T) *deployment {
 			t.Fatalf("%s: %v %v", step.path, res.Status, err)
 		}
 	}
+	d := &deployment{n: n, url: a.URL}
+	if backupKeys {
+		d.publishBackupKeys(t)
+	}
 	cnBundle, err := os.ReadFile(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.cnBundle = cnBundle
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	node, err := covernode.New(ctx, nc, covernode.Config{
@@ -81,7 +92,51 @@ func deploy(t *testing.T) *deployment {
 	go func() { defer close(stopped); node.Run(ctx) }()
 	// The node stops before NATS does (cleanups run last first).
 	t.Cleanup(func() { cancel(); <-stopped })
-	return &deployment{n: n, url: a.URL, cnBundle: cnBundle}
+	return d
+}
+
+// post sends a signed form to the API and wants 200.
+func (d *deployment) post(t *testing.T, path string, body []byte) {
+	t.Helper()
+	res, err := http.Post(d.url+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("%s: %s", path, res.Status)
+	}
+}
+
+// publishBackupKeys publishes a backup identity key certified by the
+// organisation and a backup messaging key certified by it, as chaff admin
+// backup-key does, and keeps the messaging key pair in d.backupKeys.
+func (d *deployment) publishBackupKeys(t *testing.T) {
+	id := d.n.Gen(keys.BackupIdentity, d.n.Org)
+	msg := d.n.Gen(keys.BackupMessaging, id)
+	d.post(t, "/v1/backups/signing-public-key", d.n.Form(d.n.Org, id.Public))
+	d.post(t, "/v1/backups/encryption-public-key", d.n.Form(id, msg.Public))
+	d.backupKeys = t.TempDir()
+	if _, err := keys.WriteKeyPairFile(d.backupKeys, keys.BackupMessaging, msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// colleague registers the journalist id (a profile and an identity key,
+// as chaff admin journalist add does) and returns their vault, open, its
+// first messaging key published.
+func (d *deployment) colleague(t *testing.T, id string) *journalist.Vault {
+	t.Helper()
+	m := d.n.AddJournalist(id)
+	d.post(t, "/v1/public-keys/journalists", d.n.Form(d.n.JProv, testnet.Profile(id)))
+	d.post(t, "/v1/public-keys/journalists/identity-public-key", d.n.Form(d.n.JProv, map[string]any{"journalist_id": id, "journalist_id_pk": m.ID.Public, "from_queue": false}))
+	path := d.publishedVault(t, id, "pw")
+	v, err := journalist.Open(path, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
 }
 
 func (d *deployment) reader(t *testing.T) *client.App {

@@ -63,6 +63,14 @@ type published interface {
 	// shareSealer returns what seals a backup share to the journalist
 	// id's latest messaging key.
 	shareSealer(id string) (func(share []byte) ([]byte, error), error)
+	// messagingKeyExpiry is when the journalist id's latest messaging key
+	// expires (zero when unknown): a share sealed to it must be kept
+	// before then.
+	messagingKeyExpiry(id string) time.Time
+	// backupSealer returns what seals a backup share to the newest
+	// published backup messaging key (the backup admin's),
+	// ErrNoBackupKey when none is published.
+	backupSealer() (func(share []byte) ([]byte, error), error)
 }
 
 // deadDrop is what the vault needs of a dead drop of either mode.

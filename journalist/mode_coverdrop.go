@@ -56,6 +56,41 @@ func (k coverDropKeys) shareSealer(id string) (func([]byte) ([]byte, error), err
 	return func(share []byte) ([]byte, error) { return crypto.SealAnonymous(pk, share) }, nil
 }
 
+// messagingKeyExpiry is the expiry of the colleague's latest verified
+// messaging key.
+func (k coverDropKeys) messagingKeyExpiry(id string) time.Time {
+	var t time.Time
+	for _, f := range k.Journalists[id] {
+		for _, m := range f.Messaging {
+			if m.NotValidAfter.After(t) {
+				t = m.NotValidAfter
+			}
+		}
+	}
+	return t.UTC()
+}
+
+// backupSealer seals to the newest verified backup messaging key (X25519)
+// with a sealed box, as upstream wraps every share.
+func (k coverDropKeys) backupSealer() (func([]byte) ([]byte, error), error) {
+	var best *keys.VerifiedKey
+	for _, f := range k.Backup {
+		for i, m := range f.Messaging {
+			if best == nil || m.NotValidAfter.After(best.NotValidAfter) {
+				best = &f.Messaging[i]
+			}
+		}
+	}
+	if best == nil {
+		return nil, ErrNoBackupKey
+	}
+	pk, err := best.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	return func(share []byte) ([]byte, error) { return crypto.SealAnonymous(pk, share) }, nil
+}
+
 func (coverDropMode) openShare(v *Vault, sealed []byte, now time.Time) ([]byte, error) {
 	for _, sk := range v.d.Messaging.DecryptionKeys(now) {
 		if plain, err := crypto.OpenAnonymous(sk, sealed); err == nil {

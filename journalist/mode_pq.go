@@ -54,6 +54,9 @@ type pqKeys struct {
 	// journalists are each journalist's X-Wing messaging key with the
 	// latest expiry, by id.
 	journalists map[string]*pq.PublicKey
+	// backup is the backup messaging X-Wing key with the latest expiry
+	// (nil: none published).
+	backup *pq.PublicKey
 }
 
 func (k pqKeys) coverNodeIdentityKeys() []*crypto.VerifyingKey { return k.identity }
@@ -70,6 +73,18 @@ func (k pqKeys) shareSealer(id string) (func([]byte) ([]byte, error), error) {
 		return nil, keys.ErrNoKey
 	}
 	return func(share []byte) ([]byte, error) { return pq.SealBackupShare(pk, share) }, nil
+}
+
+// messagingKeyExpiry is not kept in pq mode yet: zero (unknown).
+func (k pqKeys) messagingKeyExpiry(string) time.Time { return time.Time{} }
+
+// backupSealer seals to the backup messaging X-Wing key (docs/PQ.md §3)
+// with HPKE, as shareSealer does to a colleague's (§5.8).
+func (k pqKeys) backupSealer() (func([]byte) ([]byte, error), error) {
+	if k.backup == nil {
+		return nil, ErrNoBackupKey
+	}
+	return func(share []byte) ([]byte, error) { return pq.SealBackupShare(k.backup, share) }, nil
 }
 
 func (pqMode) openShare(v *Vault, sealed []byte, now time.Time) ([]byte, error) {

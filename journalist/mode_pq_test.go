@@ -419,10 +419,10 @@ func TestPQVaultReplies(t *testing.T) {
 }
 
 // TestPQBackupShares: a pq vault's backup shares are sealed to the
-// colleagues' X-Wing messaging keys with HPKE (docs/PQ.md §5.8); each
-// colleague's vault opens its own share and no other (nor does the
-// backup's owner), and two opened shares restore the vault, still in pq
-// mode.
+// backup admin's X-Wing key and then to the colleagues' X-Wing messaging
+// keys with HPKE (docs/PQ.md §5.8); each colleague's vault keeps its own
+// share and no other (nor does the backup's owner's), and two released
+// shares restore the vault with the admin's key, still in pq mode.
 func TestPQBackupShares(t *testing.T) {
 	defer SetBackupPadding(1 << 12)()
 	ctx := context.Background()
@@ -434,9 +434,14 @@ func TestPQBackupShares(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	admin, err := pq.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	alice := nets["alice"]
 	m := alice.v.mode.(pqFixedKeys)
 	m.keys.journalists = map[string]*pq.PublicKey{"bob": nets["bob"].aliceKey(), "carol": nets["carol"].aliceKey()}
+	m.keys.backup = admin.PublicKey()
 	alice.v.mode = m
 	res, err := CreateBackup(alice.v, filepath.Join(t.TempDir(), "bk"), 2, 2, []string{"bob", "carol"})
 	if err != nil {
@@ -446,29 +451,41 @@ func TestPQBackupShares(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var opened [][]byte
+	var released [][]byte
 	for i, holder := range []string{"bob", "carol"} {
 		s, err := ParseShare(files[i])
-		if err != nil || s.For != holder || s.Y != "" {
+		if err != nil || s.For != holder || s.Layer != LayerColleague {
 			t.Fatalf("share %d: %+v %v", i, s, err)
 		}
+		nets[holder].v.d.JournalistID = holder
 		other := nets[[]string{"carol", "bob"}[i]].v
 		for _, v := range []*Vault{other, alice.v} {
-			if _, err := v.OpenShare(files[i]); err == nil {
-				t.Fatalf("share %d for %s opened in %s's vault", i, holder, v.ID())
+			sf := *s
+			sf.For = v.ID()
+			relabelled, _ := json.Marshal(sf)
+			if _, err := v.KeepShare(relabelled); err == nil {
+				t.Fatalf("share %d for %s kept in %s's vault", i, holder, v.ID())
 			}
 		}
-		plain, err := nets[holder].v.OpenShare(files[i])
+		k, err := nets[holder].v.KeepShare(files[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(s.Sealed) != len(plain)+pq.HPKEOverhead {
-			t.Fatalf("a sealed share of %d bytes for %d in the clear", len(s.Sealed), len(plain))
+		if len(s.Sealed) != len(k.Admin)+pq.HPKEOverhead {
+			t.Fatalf("a sealed share of %d bytes for %d inside", len(s.Sealed), len(k.Admin))
 		}
-		opened = append(opened, plain)
+		r, err := nets[holder].v.ReleaseShare(k.Backup, k.X)
+		if err != nil {
+			t.Fatal(err)
+		}
+		released = append(released, r)
 	}
 	restored := filepath.Join(t.TempDir(), "restored")
-	if err := RestoreBackup(backup, opened, restored); err != nil {
+	open := BackupOpener(func(b []byte) ([]byte, error) { return pq.OpenBackupShare(admin, b) })
+	if err := RestoreBackup(backup, released, nil, restored); err == nil {
+		t.Fatal("restored without the backup admin's key")
+	}
+	if err := RestoreBackup(backup, released, []BackupOpener{open}, restored); err != nil {
 		t.Fatal(err)
 	}
 	back, err := Open(restored, "pass")

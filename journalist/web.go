@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -293,41 +292,46 @@ func (w *Web) Handler() http.Handler {
 	return w.secure(mux)
 }
 
-// backup runs the vault page's backup forms: create, open a colleague's
-// share, restore. Paths are on this machine: the UI answers on loopback
-// only, and every form carries the session's CSRF token.
+// backup runs the vault page's backup forms: create (one share per
+// colleague ticked), keep a share a colleague gave, release a kept share,
+// restore. Paths are on this machine: the UI answers on loopback only,
+// and every form carries the session's CSRF token.
 func (w *Web) backup(rw http.ResponseWriter, r *http.Request, v *Vault) {
 	f := r.PostFormValue
 	var msg string
 	var err error
 	switch f("action") {
 	case "create":
-		n, err1 := strconv.Atoi(f("shares"))
-		k, err2 := strconv.Atoi(f("threshold"))
-		if err = errors.Join(err1, err2); err != nil {
-			err = errors.New("give the number of shares and the threshold as numbers")
+		contacts := r.PostForm["contact"]
+		k, err1 := strconv.Atoi(f("threshold"))
+		if err = err1; err != nil {
+			err = errors.New("give the threshold as a number")
 			break
 		}
 		var res BackupResult
-		if res, err = CreateBackup(v, f("out"), n, k, ShareNames(f("contacts"))); err == nil {
-			msg = fmt.Sprintf("Wrote %s and %s (any %d restore it): %s.", res.Backup, count(n, "share", "shares"), k, strings.Join(res.Shares, ", "))
+		if res, err = CreateBackup(v, f("out"), len(contacts), k, contacts); err == nil {
+			msg = fmt.Sprintf("Wrote %s and %s, one for each of %s (any %d restore it, with the backup admin): %s. Hand each colleague their share; they keep it in their vault before %s.",
+				res.Backup, count(len(contacts), "share", "shares"), strings.Join(contacts, ", "), k, strings.Join(res.Shares, ", "), w.when(res.KeepBefore))
 		}
-	case "open-share":
-		var b, plain []byte
-		if b, err = os.ReadFile(f("share")); err == nil {
-			if plain, err = v.OpenShare(b); err == nil {
-				if err = WriteNewFile(f("out"), plain); err == nil {
-					msg = "Opened the share into " + f("out") + ": hand it only to the colleague restoring, and delete it after."
-				}
+	case "keep-share":
+		var b []byte
+		if b, err = ReadShareFile(f("share")); err == nil {
+			var k KeptShare
+			if k, err = v.KeepShare(b); err == nil {
+				msg = fmt.Sprintf("Kept share %d of %s's backup in your vault: delete %s now.", k.X, k.Owner, f("share"))
+			}
+		}
+	case "release-share":
+		x, _ := strconv.Atoi(f("x"))
+		var b []byte
+		if b, err = v.ReleaseShare(f("backup"), x); err == nil {
+			if err = WriteNewFile(f("out"), b); err == nil {
+				msg = "Released the share into " + f("out") + ": only the backup admin's key opens it; hand it to them for the restore."
 			}
 		}
 	case "restore":
-		var b []byte
-		var sh [][]byte
-		if b, sh, err = ReadBackupFiles(f("backup"), strings.Fields(f("shares"))); err == nil {
-			if err = RestoreBackup(b, sh, f("vault")); err == nil {
-				msg = "Restored the vault to " + f("vault") + ": it opens with its old passphrase (serve it with chaff journalist serve --vault " + f("vault") + ")."
-			}
+		if err = RestoreBackupFiles(f("backup"), strings.Fields(f("shares")), f("admin"), f("vault")); err == nil {
+			msg = "Restored the vault to " + f("vault") + ": it opens with its old passphrase (serve it with chaff journalist serve --vault " + f("vault") + ")."
 		}
 	default:
 		err = errors.New("unknown backup action")
@@ -436,6 +440,7 @@ type page struct {
 	Digests   Digests
 	Events    []LogEntry
 	BurstSize int
+	Kept      []KeptShare
 	// Limits the pages state.
 	MaxReplyBytes, ExpiryDays, WarningDays int
 	SendEvery, ReplyChars                  string
@@ -742,5 +747,12 @@ func (w *Web) vaultPage(rw http.ResponseWriter, v *Vault, status int, errMsg str
 	p.Events = v.Events()
 	p.BurstSize = w.cfg.BurstSize
 	p.Queued = v.Queued()
+	p.Kept = v.KeptShares()
+	others, _ := v.Journalists(context.Background())
+	for _, o := range others {
+		if o.Status == keys.StatusVisible || o.Status == "" {
+			p.Others = append(p.Others, o)
+		}
+	}
 	w.render(rw, status, "vault", p)
 }

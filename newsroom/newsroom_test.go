@@ -52,6 +52,23 @@ func TestCeremony(t *testing.T) {
 	if err := n.Bootstrap(t.Context(), func(r keys.Role, _ *keys.KeyPair) { uploaded = append(uploaded, r) }); err != nil || len(uploaded) != 3 {
 		t.Fatalf("bootstrap: %v, uploaded %v", err, uploaded)
 	}
+	// The backup admin's keys: published under the organisation key, the
+	// messaging key pair kept beside the others, readable by its owner.
+	bk, err := n.CreateBackupKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(bk.Files[keys.BackupMessaging]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup messaging key pair: %v", err)
+	}
+	h, err := n.API.PublicKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := keys.Verify(h, []keys.SignedPublicKey{c.Org.Public}, time.Now())
+	if err != nil || len(v.Backup) != 1 || len(v.Backup[0].Messaging) != 1 || !v.Backup[0].Messaging[0].SignedPublicKey.Equal(&bk.Messaging.Public) {
+		t.Fatalf("the published backup keys: %+v %v", v.Backup, err)
+	}
 	cn, err := n.AddCoverNode(t.Context(), "covernode_001", dir, true)
 	if err != nil || cn.Epoch == 0 {
 		t.Fatalf("covernode: %v", err)

@@ -31,6 +31,10 @@ The key ceremony and the newsroom's operations.
   renew --api URL                 renew the provisioning and admin keys with the
                                   organisation key (every 26 weeks; keys --check
                                   says when)
+  backup-key --api URL            create and upload the backup admin's keys
+                                  (certified by the organisation key): every
+                                  journalist backup's shares are sealed to it
+                                  as well as to colleagues
   covernode add ID                create a CoverNode's identity key and setup bundle
   journalist add ID --name NAME --description TEXT [--desk]
                                   register a journalist and create their setup bundle
@@ -69,6 +73,8 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return adminBootstrap(ctx, rest, stdout, stderr)
 	case "renew":
 		return adminRenew(ctx, rest, stdout, stderr)
+	case "backup-key":
+		return adminBackupKey(ctx, rest, stdout, stderr)
 	case "covernode add":
 		return adminCoverNodeAdd(ctx, rest, stdout, stderr)
 	case "journalist add":
@@ -216,6 +222,26 @@ func adminRenew(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "The API at %s now publishes the renewed keys; the old ones stay valid until they expire. Move the organisation key pair offline.\n", a.api)
+	return nil
+}
+
+func adminBackupKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := newAdminFlags("backup-key", stderr, true)
+	if _, err := a.parse(args, 0, stderr); err != nil {
+		return err
+	}
+	b, err := a.newsroom().CreateBackupKeys(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `Created and uploaded the backup keys (valid until %s):
+  %s  backup identity key
+  %s  backup messaging key: it opens journalists' released recovery shares
+      (chaff journalist backup restore --admin-keys DIR)
+Keep both, and every older backup messaging key pair, on the offline machine
+of the newsroom's backup admin: a backup restores only with the key it was
+made under. Move the organisation key pair offline again.
+`, protocol.FormatTime(b.Messaging.Public.NotValidAfter), filepath.Base(b.Files[keys.BackupIdentity]), filepath.Base(b.Files[keys.BackupMessaging]))
 	return nil
 }
 

@@ -35,17 +35,25 @@ const journalistUsage = `usage: chaff journalist <command> --vault FILE [flags]
   send                             send one message now: the oldest queued
                                    reply, or cover when none is queued
   rotate                           publish a new messaging key now
-  backup create --out DIR --shares N --threshold K [--contacts ID,...]
-                                   write DIR/backup.chaff and N recovery
-                                   shares DIR/share-1-of-N.json...; any K
-                                   of them restore it. With --contacts (one
-                                   colleague per share) each share is sealed
-                                   to that colleague's messaging key
-  backup open-share --share FILE --out FILE
-                                   open a share a colleague sealed to you
-  backup restore --backup FILE --share S1 --share S2 ... (--vault NEW)
-                                   rebuild the vault from its backup and K
-                                   shares; it opens with its old passphrase
+  backup create --out DIR --contacts ID,ID,... [--shares N] --threshold K
+                                   write DIR/backup.chaff and one recovery
+                                   share per colleague, DIR/share-1-of-N.json...;
+                                   any K of them, with the backup admin,
+                                   restore it. Each share is sealed to the
+                                   newsroom's backup admin key and to its
+                                   colleague's messaging key
+  backup keep-share --share FILE   keep a share a colleague gave you in your
+                                   vault (do it within the days the file
+                                   says); then delete the file
+  backup shares                    list the colleagues' shares you keep
+  backup release-share --owner ID [--backup-id PREFIX] --out FILE
+                                   write a kept share for the backup admin
+                                   restoring ID's backup (newest by default)
+  backup restore --backup FILE --share S1 --share S2 ... --admin-keys DIR (--vault NEW)
+                                   the backup admin's step: rebuild the vault
+                                   from its backup and K released shares,
+                                   opened with the backup messaging key pair
+                                   in DIR; it opens with its old passphrase
 
 Replies hide among cover: every send looks the same, so only the moment
 of a send could tell that you replied. Keep serve unlocked, which sends
@@ -69,6 +77,8 @@ type journalistOpts struct {
 	to, out              string
 	shares, threshold    int
 	contacts, backupFile string
+	owner, backupID      string
+	adminKeys            string
 	shareFiles           multiFlag
 	stdin                io.Reader
 	stdout, stderr       io.Writer
@@ -129,7 +139,7 @@ func runJournalist(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		}
 		fmt.Fprintln(o.stdout, "Published a new messaging key.")
 		return nil
-	default: // backup create or open-share
+	default: // backup create, keep-share, shares, release-share
 		return journalistBackup(v, o)
 	}
 }
@@ -146,12 +156,15 @@ func parseJournalistFlags(cmd string, args []string, stdin io.Reader, stdout, st
 	fs.DurationVar(&o.sendEvery, "send-every", 10*time.Minute, "how often the web UI sends one message, a reply or cover (serve)")
 	fs.DurationVar(&o.idle, "idle-lock", 10*time.Minute, "lock the web UI after this long without use (serve)")
 	fs.StringVar(&o.to, "to", "", "conversation id (reply)")
-	fs.StringVar(&o.out, "out", "", "folder for the backup (backup create), file for the opened share (backup open-share)")
-	fs.IntVar(&o.shares, "shares", 3, "number of recovery shares (backup create)")
+	fs.StringVar(&o.out, "out", "", "folder for the backup (backup create), file for the released share (backup release-share)")
+	fs.IntVar(&o.shares, "shares", 0, "number of recovery shares, one per contact (backup create; default: the number of --contacts)")
 	fs.IntVar(&o.threshold, "threshold", 2, "shares needed to restore (backup create)")
-	fs.StringVar(&o.contacts, "contacts", "", "colleagues' journalist ids, one per share, to seal the shares to (backup create)")
+	fs.StringVar(&o.contacts, "contacts", "", "colleagues' journalist ids, one per share (backup create)")
 	fs.StringVar(&o.backupFile, "backup", "", "the backup file (backup restore)")
-	fs.Var(&o.shareFiles, "share", "a recovery share file, repeated (backup restore, backup open-share)")
+	fs.Var(&o.shareFiles, "share", "a recovery share file, repeated (backup restore; one for backup keep-share)")
+	fs.StringVar(&o.owner, "owner", "", "whose backup the share restores (backup release-share)")
+	fs.StringVar(&o.backupID, "backup-id", "", "the start of the backup's id, when several of the owner's are kept (backup release-share)")
+	fs.StringVar(&o.adminKeys, "admin-keys", "", "the backup admin's key directory, holding the backup messaging key pairs (backup restore)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return nil, err
@@ -255,31 +268,37 @@ func journalistServe(ctx context.Context, o *journalistOpts) error {
 // checkBackup checks a backup command's flags, and carries out a restore,
 // which needs no open vault.
 func (o *journalistOpts) checkBackup() error {
+	bad := func(want string) error {
+		fmt.Fprintf(o.stderr, "chaff journalist backup %s: give %s\n", o.sub, want)
+		return errUsage
+	}
 	switch o.sub {
-	case "create", "open-share":
-		if o.out == "" || (o.sub == "open-share" && len(o.shareFiles) != 1) {
-			fmt.Fprintf(o.stderr, "chaff journalist backup %s: give --out (and, to open a share, one --share)\n", o.sub)
-			return errUsage
+	case "create":
+		if o.out == "" || o.contacts == "" {
+			return bad("--out DIR and --contacts ID,ID,... (one colleague per share)")
 		}
-		return nil
+	case "keep-share":
+		if len(o.shareFiles) != 1 {
+			return bad("one --share FILE")
+		}
+	case "release-share":
+		if o.owner == "" || o.out == "" {
+			return bad("--owner ID (whose backup) and --out FILE")
+		}
+	case "shares":
 	case "restore":
-		if o.backupFile == "" {
-			fmt.Fprintln(o.stderr, "chaff journalist backup restore: give --backup FILE, the shares (--share FILE, repeated) and --vault for the new vault")
-			return errUsage
+		if o.backupFile == "" || o.adminKeys == "" {
+			return bad("--backup FILE, the released shares (--share FILE, repeated), --admin-keys DIR and --vault for the new vault")
 		}
-		b, sh, err := journalist.ReadBackupFiles(o.backupFile, o.shareFiles)
-		if err != nil {
-			return err
-		}
-		if err := journalist.RestoreBackup(b, sh, o.vault); err != nil {
+		if err := journalist.RestoreBackupFiles(o.backupFile, o.shareFiles, o.adminKeys, o.vault); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.stdout, "Restored the vault to %s: unlock it with its passphrase.\n", o.vault)
-		return nil
 	default:
-		fmt.Fprintf(o.stderr, "chaff journalist backup: say create, open-share or restore\n\n%s", journalistUsage)
+		fmt.Fprintf(o.stderr, "chaff journalist backup: say create, keep-share, shares, release-share or restore\n\n%s", journalistUsage)
 		return errUsage
 	}
+	return nil
 }
 
 func journalistSync(ctx context.Context, v *journalist.Vault, o *journalistOpts) error {
@@ -353,31 +372,51 @@ func journalistReply(ctx context.Context, v *journalist.Vault, o *journalistOpts
 }
 
 func journalistBackup(v *journalist.Vault, o *journalistOpts) error {
-	if o.sub == "open-share" {
-		b, err := os.ReadFile(o.shareFiles[0])
+	switch o.sub {
+	case "keep-share":
+		b, err := journalist.ReadShareFile(o.shareFiles[0])
 		if err != nil {
 			return err
 		}
-		plain, err := v.OpenShare(b)
+		k, err := v.KeepShare(b)
 		if err != nil {
 			return err
 		}
-		if err := journalist.WriteNewFile(o.out, plain); err != nil {
+		fmt.Fprintf(o.stdout, "Kept share %d of %s's backup in your vault. Delete %s now.\n", k.X, k.Owner, o.shareFiles[0])
+		return nil
+	case "shares":
+		for _, k := range v.KeptShares() {
+			fmt.Fprintf(o.stdout, "%s  backup %s  share %d of %d (%d needed)  kept %s\n", k.Owner, k.Backup, k.X, k.Shares, k.Threshold, k.Kept.UTC().Format(time.DateTime+" UTC"))
+		}
+		return nil
+	case "release-share":
+		k, err := v.FindKept(o.owner, o.backupID)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(o.stdout, "Opened the share into %s: hand it back only to the colleague restoring, and delete it after.\n", o.out)
+		b, err := v.ReleaseShare(k.Backup, k.X)
+		if err != nil {
+			return err
+		}
+		if err := journalist.WriteNewFile(o.out, b); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.stdout, "Released share %d of %s's backup %s into %s: only the backup admin's key opens it; hand it to them.\n", k.X, k.Owner, k.Backup, o.out)
 		return nil
 	}
-	res, err := journalist.CreateBackup(v, o.out, o.shares, o.threshold, journalist.ShareNames(o.contacts))
+	contacts := journalist.ShareNames(o.contacts)
+	n := o.shares
+	if n == 0 {
+		n = len(contacts)
+	}
+	res, err := journalist.CreateBackup(v, o.out, n, o.threshold, contacts)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.stdout, "Wrote the backup %s and %d shares; any %d of them restore it:\n", res.Backup, o.shares, o.threshold)
-	for _, p := range res.Shares {
-		fmt.Fprintf(o.stdout, "  %s\n", p)
+	fmt.Fprintf(o.stdout, "Wrote the backup %s and %d shares; any %d of them, with the backup admin, restore it:\n", res.Backup, n, o.threshold)
+	for i, p := range res.Shares {
+		fmt.Fprintf(o.stdout, "  %s  for %s\n", p, contacts[i])
 	}
-	if o.contacts == "" {
-		fmt.Fprintln(o.stdout, "The shares are not sealed to anyone (no --contacts): hand each to one colleague in person, and keep no copy.")
-	}
+	fmt.Fprintf(o.stdout, "Hand each colleague their share; they run chaff journalist backup keep-share before %s.\n", res.KeepBefore.UTC().Format(time.DateTime+" UTC"))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -52,7 +53,7 @@ func TestUpEndToEnd(t *testing.T) {
 		default:
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "up.json"))
-		return err == nil && json.Unmarshal(b, &st) == nil && len(st.Journalists) == 2 && st.Journalists[0].UI != ""
+		return err == nil && json.Unmarshal(b, &st) == nil && len(st.Journalists) == len(up.DemoJournalists) && st.Journalists[0].UI != ""
 	})
 	if !strings.Contains(upOut.String(), "Vault passphrases (shown once") {
 		t.Fatalf("chaff up printed:\n%s", upOut.String())
@@ -128,6 +129,36 @@ func TestUpEndToEnd(t *testing.T) {
 	if err != nil || len(v.JournalistMessagingKeys("alice")) != 2 {
 		t.Fatalf("after rotating, alice has %d messaging keys: %v", len(v.JournalistMessagingKeys("alice")), err)
 	}
+	// Back alice's vault up to three colleagues, two of whom keep their
+	// shares and release them; the backup admin restores it with the
+	// newsroom's backup key, and it opens with alice's passphrase.
+	journalists := map[string]up.Journalist{}
+	for _, j := range st.Journalists {
+		journalists[j.ID] = j
+	}
+	bk := filepath.Join(t.TempDir(), "bk")
+	out = chaff(alice.Passphrase, "journalist", "backup", "create", "--vault", alice.Vault, "--out", bk, "--contacts", "bob,carol,newsdesk", "--threshold", "2")
+	if !strings.Contains(out, "share-3-of-3.json  for newsdesk") {
+		t.Fatalf("backup create printed %q", out)
+	}
+	var released []string
+	for i, id := range []string{"bob", "carol"} {
+		j := journalists[id]
+		chaff(j.Passphrase, "journalist", "backup", "keep-share", "--vault", j.Vault, "--share", filepath.Join(bk, fmt.Sprintf("share-%d-of-3.json", i+1)))
+		released = append(released, filepath.Join(t.TempDir(), id+".released.json"))
+		chaff(j.Passphrase, "journalist", "backup", "release-share", "--vault", j.Vault, "--owner", "alice", "--out", released[i])
+	}
+	restored := filepath.Join(t.TempDir(), "restored.vault")
+	var errb bytes.Buffer
+	if code := run(ctx, []string{"journalist", "backup", "restore", "--backup", filepath.Join(bk, "backup.chaff"), "--share", released[0], "--admin-keys", st.KeysDir, "--vault", restored}, io.Discard, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "needs 2 shares and 1 was given") {
+		t.Fatalf("a restore from one share: exit %d, %q", code, errb.String())
+	}
+	chaff("", "journalist", "backup", "restore", "--backup", filepath.Join(bk, "backup.chaff"), "--share", released[0], "--share", released[1], "--admin-keys", st.KeysDir, "--vault", restored)
+	if out := chaff(alice.Passphrase, "journalist", "inbox", "--vault", restored); !strings.Contains(out, "the planning office takes bribes") {
+		t.Fatalf("the restored vault's inbox: %q", out)
+	}
+
 	ui.unlock(alice.Passphrase)
 	roundTrip("a developer, every month", "can we meet?")
 

@@ -69,6 +69,10 @@ type Journalist struct {
 var DemoJournalists = []newsroom.Journalist{
 	{ID: "alice", Name: "Alice Demo", Description: "Investigations reporter"},
 	{ID: "newsdesk", Name: "News Desk", Description: "The newsroom's shared inbox, read by the duty editor", Desk: true},
+	// bob and carol are alice's colleagues: with the news desk, the three
+	// a backup of her vault can be shared among.
+	{ID: "bob", Name: "Bob Demo", Description: "Courts reporter"},
+	{ID: "carol", Name: "Carol Demo", Description: "Data journalist"},
 }
 
 // Options configure a deployment. Every address must be on loopback.
@@ -408,6 +412,9 @@ func setUpNewsroom(ctx context.Context, dataDir string, nr *newsroom.Newsroom, k
 	var st State
 	progress("  publishing the key hierarchy and the system status")
 	if err := nr.Bootstrap(ctx, nil); err != nil {
+		return st, err
+	}
+	if _, err := nr.CreateBackupKeys(ctx); err != nil {
 		return st, err
 	}
 	if _, err := nr.SetStatus(ctx, "AVAILABLE", "Demo newsroom, up and running"); err != nil {
