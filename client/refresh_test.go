@@ -183,7 +183,8 @@ func cachedIDs(t *testing.T, a *App, genuine map[string]bool) []int64 {
 // with a bad signature or dated in the future are ignored and hold the
 // position; genuine dead drops are kept, including one signed by a
 // CoverNode the app learns of in the same refresh; and once the proxy
-// behaves, background runs work.
+// behaves, background runs work. The negative control keeps dead drops
+// unchecked (testHookKeepUnchecked), and a bad signature is kept.
 func TestRefreshRefusesTamperedDeadDrops(t *testing.T) {
 	d := startDeployment(t)
 	ctx := context.Background()
@@ -301,6 +302,25 @@ func TestRefreshRefusesTamperedDeadDrops(t *testing.T) {
 	}
 	if ids := cachedIDs(t, app, genuine); app.pub.MaxDeadDropID != 8 || !slices.Equal(ids, []int64{1, 2, 3, 4, 5, 7, 8}) {
 		t.Fatalf("after a new CoverNode's dead drop: position %d, cached %v", app.pub.MaxDeadDropID, ids)
+	}
+
+	// Negative control: with dead drops kept unchecked (the protection
+	// off), a bad signature is kept, and cachedIDs' check would see it.
+	testHookKeepUnchecked = true
+	defer func() { testHookKeepUnchecked = false }()
+	publish(d.cn) // id 9
+	d.proxy.set(func(l *deaddrop.List) { l.DeadDrops[len(l.DeadDrops)-1].Signature[0] ^= 1 })
+	if err := app.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	forged := false
+	for _, raw := range app.pub.DeadDrops {
+		if dd, err := deaddrop.Parse(deaddrop.User, raw, false); err == nil && !genuine[string(dd.Signature[:])] {
+			forged = true
+		}
+	}
+	if !forged {
+		t.Fatal("with dead drops kept unchecked, the app keeps no forged one: the test cannot catch it")
 	}
 }
 

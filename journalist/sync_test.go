@@ -240,6 +240,21 @@ func TestSyncHostileAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("renumbered for ever, negative control", func(t *testing.T) {
+		// Without the record of messages seen (SetKeepCopies), the
+		// renumbered copies are kept: the subtest above would see them.
+		defer journalist.SetKeepCopies(true)()
+		v := m.fresh(t)
+		m.p.serve(func(after int64) []byte { return pageOf(t, renumbered(genuine, after)) })
+		defer m.p.serve(nil)
+		if _, err := v.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := messages(v); n < 2 {
+			t.Fatalf("without the record of what was seen, one message renumbered %d times was kept %d times: the test cannot catch copies", journalist.MaxSyncPages, n)
+		}
+	})
+
 	t.Run("bad signatures", func(t *testing.T) {
 		v := m.fresh(t)
 		var forged []*deaddrop.DeadDrop

@@ -44,3 +44,10 @@ func CrashAfterLogging(t interface{ Cleanup(func()) }) (off func()) {
 
 // ErrCrashed is what Run returns after CrashAfterLogging stopped it.
 var ErrCrashed = errCrashed
+
+// KeepBundle leaves setup bundles behind until the test ends, for
+// negative controls.
+func KeepBundle(t interface{ Cleanup(func()) }) {
+	testHookKeepBundle = true
+	t.Cleanup(func() { testHookKeepBundle = false })
+}

@@ -286,7 +286,8 @@ func TestMessagesToNoOneDoNotQueue(t *testing.T) {
 // TestSetupBundleDeletedAfterUse: once the node has sealed the identity
 // key from its setup bundle, the bundle (that key in plaintext) is gone;
 // a copy left behind is deleted at the next start, and another node's
-// bundle is refused rather than taken or deleted.
+// bundle is refused rather than taken or deleted. The negative control
+// leaves bundles behind (KeepBundle), and the test sees one survive.
 func TestSetupBundleDeletedAfterUse(t *testing.T) {
 	w := newWorld(t)
 	b, err := os.ReadFile(w.bundle)
@@ -322,4 +323,16 @@ func TestSetupBundleDeletedAfterUse(t *testing.T) {
 	if _, err := os.Stat(cfg.BundlePath); err != nil {
 		t.Fatalf("another node's bundle was deleted: %v", err)
 	}
+	t.Run("negative control", func(t *testing.T) {
+		covernode.KeepBundle(t)
+		bundle := w.n.CoverNodeBundle("covernode_003", t.TempDir())
+		cfg := w.config(t.TempDir())
+		cfg.BundlePath = bundle
+		if _, err := covernode.New(ctx, w.nc, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(bundle); err != nil {
+			t.Fatalf("with bundles kept, the bundle is gone all the same (%v): the test cannot catch one left behind", err)
+		}
+	})
 }
