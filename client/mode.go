@@ -163,6 +163,14 @@ func (coverDropMode) hasReader(mb *mailbox) bool { return mb.UserKey != nil }
 
 func (coverDropMode) expire(*mailbox, time.Time) {}
 
+// keysIn is a verified hierarchy as its mode's verifiedKeys.
+func keysIn(v *keys.Verified) verifiedKeys {
+	if v.Mode == keys.ModePQ {
+		return pqKeys{v}
+	}
+	return coverDropKeys{v}
+}
+
 // coverDropKeys is a hierarchy verified in coverdrop mode.
 type coverDropKeys struct{ v *keys.Verified }
 

@@ -328,3 +328,32 @@ func TestReplyKeyStore(t *testing.T) {
 		t.Fatal("an expired key was not wiped")
 	}
 }
+
+// TestPQSimulateReader: the simulated readers of a pq deployment (chaff
+// up's) send cover messages of the pq size, which open at the CoverNode as
+// cover.
+func TestPQSimulateReader(t *testing.T) {
+	f := StartFakePQ(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		SimulateReader(ctx, apiclient.New(f.URL), &apiclient.KeyCache{API: apiclient.New(f.URL), Anchors: f.Anchors()}, time.Millisecond)
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for len(f.Posted()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	posted := f.Posted()
+	if len(posted) < 3 {
+		t.Fatalf("%d messages posted", len(posted))
+	}
+	for _, m := range posted {
+		if um, _ := f.Open(m); um != nil { // Open checks the size too
+			t.Fatal("a simulated reader sent a real message")
+		}
+	}
+}

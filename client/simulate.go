@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
-	"github.com/chaffhq/chaff/protocol"
 )
 
 // SimulateReader sends cover messages through api at exponentially
 // distributed intervals of the given mean until ctx ends, as one install's
-// background runs do, wrapped for the CoverNode keys in kc. It keeps no
-// state and never sends anything real: it is for demos and load, so that
-// mix rounds fire.
+// background runs do, wrapped for the CoverNode keys in kc, in the
+// protocol mode of kc's anchors (773 or 4,037 bytes). It keeps no state
+// and never sends anything real: it is for demos and load, so that mix
+// rounds fire.
 func SimulateReader(ctx context.Context, api *apiclient.Client, kc *apiclient.KeyCache, mean time.Duration) {
 	for {
 		wait := time.Duration(rand.ExpFloat64() * float64(mean))
@@ -22,11 +22,11 @@ func SimulateReader(ctx context.Context, api *apiclient.Client, kc *apiclient.Ke
 			return
 		case <-time.After(wait):
 		}
-		cks, err := kc.CoverNodeKeys(ctx)
+		v, err := kc.Verified(ctx)
 		if err != nil {
 			continue
 		}
-		c, err := protocol.SealCoverU2C(cks)
+		c, err := keysIn(v).cover()
 		if err != nil {
 			continue
 		}
