@@ -160,13 +160,9 @@ var ErrMixedModes = errors.New("keys: trust anchors of two protocol modes")
 // Verify fails only when no organisation key is trusted, or the anchors
 // are of two modes.
 func Verify(h *Hierarchy, anchors []SignedPublicKey, now time.Time) (*Verified, error) {
-	mode := ModeCoverDrop
-	for i := range anchors {
-		if i == 0 {
-			mode = anchors[0].Mode()
-		} else if anchors[i].Mode() != mode {
-			return nil, ErrMixedModes
-		}
+	mode, err := AnchorsMode(anchors)
+	if err != nil {
+		return nil, err
 	}
 	return verify(h, mode, anchors, now)
 }
@@ -243,7 +239,7 @@ func verify(h *Hierarchy, mode string, anchors []SignedPublicKey, now time.Time)
 }
 
 func verifyOrganization(k *SignedPublicKey, mode string, anchors []SignedPublicKey, now time.Time) error {
-	if err := checkMode(mode, Organization, k); err != nil {
+	if err := CheckKeyMode(mode, Organization, k); err != nil {
 		return err
 	}
 	if err := k.Verify(k, now); err != nil {
@@ -287,7 +283,7 @@ func (v *Verified) drop(role Role, owner string, k *SignedPublicKey, err error) 
 }
 
 func (v *Verified) check(role Role, owner string, k, parent *SignedPublicKey) bool {
-	if err := checkMode(v.Mode, role, k); err != nil {
+	if err := CheckKeyMode(v.Mode, role, k); err != nil {
 		v.drop(role, owner, k, err)
 		return false
 	}

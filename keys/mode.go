@@ -46,6 +46,20 @@ const (
 // organisation key.
 var ErrWrongMode = errors.New("key is not of the deployment's protocol mode")
 
+// AnchorsMode returns the protocol mode of a holder's trust anchors:
+// ModeCoverDrop when there are none, ErrMixedModes when they differ.
+func AnchorsMode(anchors []SignedPublicKey) (string, error) {
+	mode := ModeCoverDrop
+	for i := range anchors {
+		if i == 0 {
+			mode = anchors[0].Mode()
+		} else if anchors[i].Mode() != mode {
+			return "", ErrMixedModes
+		}
+	}
+	return mode, nil
+}
+
 // CheckMode refuses anything but ModeCoverDrop and ModePQ.
 func CheckMode(mode string) error {
 	if mode != ModeCoverDrop && mode != ModePQ {
@@ -127,10 +141,10 @@ func (r Role) Messaging() bool {
 	return r == CoverNodeMessaging || r == JournalistMessaging || r == BackupMessaging
 }
 
-// checkMode refuses a key that does not belong in a hierarchy of mode at
+// CheckKeyMode refuses a key that does not belong in a hierarchy of mode at
 // role: a "protocol" field anywhere but on the organisation key, an X-Wing
 // key anywhere but in a pq messaging role, an X25519 messaging key in pq.
-func checkMode(mode string, role Role, k *SignedPublicKey) error {
+func CheckKeyMode(mode string, role Role, k *SignedPublicKey) error {
 	switch {
 	case role == Organization && k.Mode() != mode,
 		role != Organization && k.Protocol != "",

@@ -118,3 +118,28 @@ const (
 	ModeCoverDrop = keys.ModeCoverDrop
 	ModePQ        = keys.ModePQ
 )
+
+// Sizes are the sizes a deployment of one protocol mode accepts: every
+// message of a kind is exactly its size, so that real and cover messages
+// are alike, and a message of the other mode's size is refused.
+type Sizes struct {
+	// U2C is a reader's message to the CoverNodes.
+	U2C int
+	// J2C is a journalist's message to the CoverNodes.
+	J2C int
+	// UserChunk and JournalistChunk are the chunk sizes of user (J2U) and
+	// journalist (C2J) dead drops.
+	UserChunk, JournalistChunk int
+}
+
+// SizesOf returns the sizes of a protocol mode: coverdrop's (SPEC §3) or
+// pq's (docs/PQ.md §5, §6).
+func SizesOf(mode string) (Sizes, error) {
+	switch mode {
+	case ModeCoverDrop:
+		return Sizes{protocol.U2CMessageSize, protocol.J2CMessageSize, protocol.J2UMessageSize, protocol.C2JMessageSize}, nil
+	case ModePQ:
+		return Sizes{U2CMessageSize, J2CMessageSize, J2UMessageSize, C2JMessageSize}, nil
+	}
+	return Sizes{}, keys.CheckMode(mode)
+}

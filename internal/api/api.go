@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chaffhq/chaff/pq"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -24,7 +25,9 @@ import (
 
 // Config configures the API.
 type Config struct {
-	// Anchors are the organisation keys the API serves families for.
+	// Anchors are the organisation keys the API serves families for. Their
+	// protocol mode is the deployment's (docs/PQ.md §8): the API accepts
+	// only that mode's message, key and dead-drop sizes.
 	Anchors []keys.SignedPublicKey
 	// DefaultJournalistID is published when that journalist has keys.
 	DefaultJournalistID string
@@ -39,7 +42,8 @@ type Config struct {
 	// ingest (such as Fastly-Client-IP) to key the rate limit on; by
 	// default the peer address is used. Client addresses are never logged.
 	ClientIPHeader string
-	// Body caps: the ingest's, and every other endpoint's.
+	// Body caps: the ingest's (default 4 KiB, 8 KiB in pq mode), and
+	// every other endpoint's.
 	MaxIngestBody, MaxBody int64
 	// AppendTimeout bounds how long the ingest waits for a durable append.
 	AppendTimeout time.Duration
@@ -58,7 +62,7 @@ const (
 	DefaultJournalistDeadDropLimit = 24  // upstream's
 )
 
-func (c *Config) defaults() {
+func (c *Config) defaults(mode string) {
 	if c.UserDeadDropLimit <= 0 {
 		c.UserDeadDropLimit = DefaultUserDeadDropLimit
 	}
@@ -73,6 +77,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxIngestBody <= 0 {
 		c.MaxIngestBody = 4 << 10
+		if mode == keys.ModePQ {
+			c.MaxIngestBody = 8 << 10 // a 4,037-byte U2C is 5,387 bytes of JSON
+		}
 	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = 2 << 20
@@ -98,6 +105,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	limiter *clientLimiter
+	// mode is the deployment's protocol mode, and sizes its sizes.
+	mode  string
+	sizes pq.Sizes
 
 	keys, adminKeys, profiles, status, idForms *store.Mirror
 	deadDrops                                  map[deaddrop.Kind]*deadDropIndex
@@ -110,9 +120,15 @@ type Server struct {
 // dead-drop streams, and stores the trust anchors as organisation keys.
 // It runs until ctx ends.
 func New(ctx context.Context, st *store.Store, cfg Config) (*Server, error) {
-	cfg.defaults()
-	s := &Server{cfg: cfg, st: st, log: cfg.Logger, deadDrops: map[deaddrop.Kind]*deadDropIndex{}}
-	var err error
+	mode, err := keys.AnchorsMode(cfg.Anchors)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w: a deployment is in one mode", err)
+	}
+	cfg.defaults(mode)
+	s := &Server{cfg: cfg, st: st, log: cfg.Logger, deadDrops: map[deaddrop.Kind]*deadDropIndex{}, mode: mode}
+	if s.sizes, err = pq.SizesOf(mode); err != nil {
+		return nil, err
+	}
 	if s.metrics, err = newMetrics(cfg.Registry, s); err != nil {
 		return nil, err
 	}

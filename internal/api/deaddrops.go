@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -257,6 +260,35 @@ func (s *Server) getRecentSummary(kind deaddrop.Kind) http.HandlerFunc {
 	}
 }
 
+// parseDeadDrop reads a posted dead drop of the deployment's mode: in
+// coverdrop mode SPEC §4's, in pq mode a pq.DeadDrop (chunks of 553 and
+// 2,817 bytes, the pq signed digest, docs/PQ.md §6). It returns the dead
+// drop as the store keeps it (the JSON and stream forms are the same in
+// both modes) and the check of its signature in its mode's form.
+func (s *Server) parseDeadDrop(kind deaddrop.Kind, body []byte) (*deaddrop.DeadDrop, func([]*crypto.VerifyingKey) error, error) {
+	if s.mode != keys.ModePQ {
+		d, err := deaddrop.Parse(kind, body, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, d.Verify, nil
+	}
+	p, err := pq.ParseDeadDrop(kind, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &deaddrop.DeadDrop{Kind: p.Kind, ID: p.ID, CreatedAt: p.CreatedAt, Data: p.Data, Signature: p.Signature, Epoch: p.Epoch}
+	return d, p.Verify, nil
+}
+
+// chunkSize is the size of one message in a dead drop of kind.
+func (s *Server) chunkSize(kind deaddrop.Kind) int {
+	if kind == deaddrop.User {
+		return s.sizes.UserChunk
+	}
+	return s.sizes.JournalistChunk
+}
+
 // postDeadDrop: POST /v1/{user,journalist}/dead-drops from a CoverNode. The
 // dead drop must be signed by a CoverNode identity key valid now. An
 // identical re-post is a no-op that answers 200.
@@ -267,13 +299,13 @@ func (s *Server) postDeadDrop(kind deaddrop.Kind) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		d, err := deaddrop.Parse(kind, body, true)
+		d, verify, err := s.parseDeadDrop(kind, body)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		ver := s.hierarchy().verified
-		if err := d.Verify(ver.CoverNodeIdentityKeys()); err != nil {
+		if err := verify(ver.CoverNodeIdentityKeys()); err != nil {
 			writeError(w, http.StatusUnauthorized, apiclient.MsgSignature)
 			return
 		}
@@ -307,7 +339,7 @@ func (s *Server) postDeadDrop(kind deaddrop.Kind) http.HandlerFunc {
 		}
 		if !dup {
 			s.metrics.published.WithLabelValues(kind.String()).Inc()
-			s.log.Info("dead drop stored", "kind", kind.String(), "id", id, "messages", d.Chunks())
+			s.log.Info("dead drop stored", "kind", kind.String(), "id", id, "messages", len(d.Data)/s.chunkSize(kind))
 		}
 		writeEmpty(w)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/chaffhq/chaff/apiclient"
 	"net/http"
 	"time"
@@ -129,6 +130,13 @@ func (s *Server) storeKey(w http.ResponseWriter, r *http.Request, req *signedReq
 // storeKeyThen is storeKey with a step run after the key is stored and
 // before the answer.
 func (s *Server) storeKeyThen(w http.ResponseWriter, r *http.Request, req *signedRequest, rec store.KeyRecord, answerEpoch bool, then func() error) {
+	// A key of the other protocol mode (an X25519 messaging key in a pq
+	// deployment, an X-Wing one in coverdrop) would never be published:
+	// refuse it rather than store it.
+	if err := keys.CheckKeyMode(s.mode, rec.Role, &rec.Key); err != nil {
+		s.fail(w, req, http.StatusBadRequest, fmt.Sprintf("a %s key of the wrong protocol mode: %v", rec.Role, err))
+		return
+	}
 	rec.AddedAt = req.now
 	epoch, err := s.st.PutKey(r.Context(), rec)
 	if err == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -47,8 +48,18 @@ var fuzzRoutes = []struct {
 // FuzzAPI sends arbitrary bodies (and query strings) to the endpoints that
 // parse input: none may fail with a 5xx or panic, and every refusal is a
 // JSON error.
-func FuzzAPI(f *testing.F) {
-	n := testnet.NewNewsroom(f, time.Now())
+func FuzzAPI(f *testing.F) { fuzzAPI(f, keys.ModeCoverDrop) }
+
+// FuzzAPIPQ is FuzzAPI against a pq deployment (its sizes, X-Wing keys and
+// pq dead drops).
+func FuzzAPIPQ(f *testing.F) { fuzzAPI(f, keys.ModePQ) }
+
+func fuzzAPI(f *testing.F, mode string) {
+	sizes, err := pq.SizesOf(mode)
+	if err != nil {
+		f.Fatal(err)
+	}
+	n := testnet.NewNewsroomIn(f, mode, time.Now())
 	_, nc := testnet.StartNATS(f)
 	a := testnet.StartAPI(f, nc, n, api.Config{IngestRate: 1e9, IngestBurst: 1 << 30})
 	cn := n.AddCoverNode("covernode_001")
@@ -70,18 +81,25 @@ func FuzzAPI(f *testing.F) {
 	signers := map[string]*keys.KeyPair{"admin": n.Admin, "journalist provisioning": n.JProv, "journalist": j.ID, "covernode": cn.ID, "organization": n.Org}
 
 	sk, _ := cn.ID.SigningKey()
-	d := &deaddrop.DeadDrop{Kind: deaddrop.User, CreatedAt: time.Now(), Data: make([]byte, protocol.J2UMessageSize)}
-	d.Sign(sk)
-	dd, _ := json.Marshal(d)
+	var dd []byte
+	if mode == keys.ModePQ {
+		d := &pq.DeadDrop{Kind: deaddrop.User, CreatedAt: time.Now(), Data: make([]byte, sizes.UserChunk)}
+		d.Sign(sk)
+		dd, _ = json.Marshal(d)
+	} else {
+		d := &deaddrop.DeadDrop{Kind: deaddrop.User, CreatedAt: time.Now(), Data: make([]byte, sizes.UserChunk)}
+		d.Sign(sk)
+		dd, _ = json.Marshal(d)
+	}
 	js := func(v any) []byte { b, _ := json.Marshal(v); return b }
-	f.Add(uint(0), testnet.EncodeU2C(make([]byte, protocol.U2CMessageSize)))
+	f.Add(uint(0), testnet.EncodeU2C(make([]byte, sizes.U2C)))
 	f.Add(uint(1), js(map[string]any{"status": map[string]string{"status": "AVAILABLE", "description": "", "timestamp": protocol.FormatTime(time.Now())}}))
 	f.Add(uint(2), js(testnet.Profile("bob")))
 	f.Add(uint(3), js(map[string]any{"journalist_id": "alice", "description": "x"}))
 	f.Add(uint(4), js(map[string]any{"journalist_id": "alice", "journalist_id_pk": n.Gen(keys.JournalistIdentity, n.JProv).Public, "from_queue": true}))
 	f.Add(uint(5), js(map[string]any{"form": json.RawMessage(n.Form(j.ID, map[string]any{"new_pk": map[string]string{"key": j.ID.Public.Hex()}}))}))
 	f.Add(uint(6), js(n.Gen(keys.CoverNodeMessaging, cn.ID).Public))
-	f.Add(uint(7), js(protocol.EncodeBase64(make([]byte, protocol.J2CMessageSize))))
+	f.Add(uint(7), js(protocol.EncodeBase64(make([]byte, sizes.J2C))))
 	f.Add(uint(8), dd)
 	f.Add(uint(9), dd)
 	f.Add(uint(10), []byte("ids_greater_than=0&limit=2"))

@@ -27,7 +27,7 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	msg, err := parseUserMessage(body)
+	msg, err := parseUserMessage(body, s.sizes.U2C)
 	if err != nil {
 		// Upstream's u2j-appender answers every body it cannot take with
 		// these bytes; the detail goes to the log (nothing in it names the
@@ -47,10 +47,11 @@ func (s *Server) postUserMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseUserMessage reads the body of POST /user/messages: a JSON string
-// holding the base64 (padded or not) of exactly one U2C message. Bodies
+// holding the base64 (padded or not) of exactly one U2C message of the
+// deployment's size (773 bytes in coverdrop mode, 4,037 in pq). Bodies
 // without escapes (what Android sends) skip the JSON decoder; others (iOS
 // escapes "/") go through it.
-func parseUserMessage(body []byte) ([]byte, error) {
+func parseUserMessage(body []byte, size int) ([]byte, error) {
 	var b64 []byte
 	if n := len(body); n >= 2 && body[0] == '"' && body[n-1] == '"' && bytes.IndexByte(body[1:n-1], '\\') < 0 && bytes.IndexByte(body[1:n-1], '"') < 0 {
 		b64 = body[1 : n-1]
@@ -65,8 +66,8 @@ func parseUserMessage(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the body's base64: %v", err)
 	}
-	if len(msg) != protocol.U2CMessageSize {
-		return nil, fmt.Errorf("a U2C message is %d bytes, this one is %d", protocol.U2CMessageSize, len(msg))
+	if len(msg) != size {
+		return nil, fmt.Errorf("a U2C message is %d bytes, this one is %d", size, len(msg))
 	}
 	return msg, nil
 }

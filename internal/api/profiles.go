@@ -232,7 +232,8 @@ func (s *Server) postLogging(w http.ResponseWriter, r *http.Request) {
 	writeEmpty(w)
 }
 
-// postJournalistMessage: POST /v1/journalist-messages, a J2C message in a
+// postJournalistMessage: POST /v1/journalist-messages, a J2C message of
+// the deployment's size (730 bytes in coverdrop mode, 2,906 in pq) in a
 // form signed by a journalist identity key, appended for the CoverNodes.
 func (s *Server) postJournalistMessage(w http.ResponseWriter, r *http.Request) {
 	var b64 string
@@ -245,8 +246,8 @@ func (s *Server) postJournalistMessage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, req, http.StatusBadRequest, "the form body must be a JSON string of base64: "+err.Error())
 		return
 	}
-	if len(msg) != protocol.J2CMessageSize {
-		s.fail(w, req, http.StatusBadRequest, fmt.Sprintf("J2C message is %d bytes, want %d", len(msg), protocol.J2CMessageSize))
+	if len(msg) != s.sizes.J2C {
+		s.fail(w, req, http.StatusBadRequest, fmt.Sprintf("J2C message is %d bytes, want %d", len(msg), s.sizes.J2C))
 		return
 	}
 	ctx, cancel := contextWithTimeout(r, s.cfg.AppendTimeout)

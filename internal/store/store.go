@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/chaffhq/chaff/pq"
 	"strconv"
 	"strings"
 	"time"
@@ -289,18 +290,20 @@ func (s *Store) appendMessage(ctx context.Context, subject string, msg []byte) e
 	}
 }
 
-// AppendU2C appends a reader's message for the CoverNodes.
+// AppendU2C appends a reader's message for the CoverNodes. It takes a
+// message of either protocol mode's size: the API, which knows the
+// deployment's mode, refuses the other.
 func (s *Store) AppendU2C(ctx context.Context, msg []byte) error {
-	if len(msg) != protocol.U2CMessageSize {
-		return fmt.Errorf("store: U2C message is %d bytes, want %d", len(msg), protocol.U2CMessageSize)
+	if len(msg) != protocol.U2CMessageSize && len(msg) != pq.U2CMessageSize {
+		return fmt.Errorf("store: U2C message is %d bytes, want %d or (pq mode) %d", len(msg), protocol.U2CMessageSize, pq.U2CMessageSize)
 	}
 	return s.appendMessage(ctx, SubjectU2C, msg)
 }
 
 // AppendJ2C appends a journalist's message for the CoverNodes.
 func (s *Store) AppendJ2C(ctx context.Context, msg []byte) error {
-	if len(msg) != protocol.J2CMessageSize {
-		return fmt.Errorf("store: J2C message is %d bytes, want %d", len(msg), protocol.J2CMessageSize)
+	if len(msg) != protocol.J2CMessageSize && len(msg) != pq.J2CMessageSize {
+		return fmt.Errorf("store: J2C message is %d bytes, want %d or (pq mode) %d", len(msg), protocol.J2CMessageSize, pq.J2CMessageSize)
 	}
 	return s.appendMessage(ctx, SubjectJ2C, msg)
 }
