@@ -12,6 +12,7 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/crypto/xwing"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/testnet"
@@ -34,6 +35,10 @@ type Options struct {
 	NoCoverNode bool
 	// API configures the API (default: an ingest rate no test reaches).
 	API api.Config
+	// Mode is the deployment's protocol mode, keys.ModeCoverDrop (the
+	// default) or keys.ModePQ: the organisation key's, which every
+	// component takes its mode from.
+	Mode string
 }
 
 // Test KDF parameters: the cheapest Argon2id, for installs and vaults
@@ -85,7 +90,10 @@ func (d *Deployment) journalistNow() time.Time {
 // opts.NoCoverNode) a CoverNode running until the test ends.
 func Start(t testing.TB, opts Options) *Deployment {
 	t.Helper()
-	n := testnet.NewNewsroom(t, time.Now())
+	if opts.Mode == "" {
+		opts.Mode = keys.ModeCoverDrop
+	}
+	n := testnet.NewNewsroomIn(t, opts.Mode, time.Now())
 	_, nc := testnet.StartNATS(t)
 	tap := StartTap(t, nc)
 	cfg := opts.API
@@ -160,6 +168,24 @@ func (d *Deployment) StopCoverNode() {
 	}
 }
 
+// SeizeCoverNodeKeys returns the messaging private keys in the
+// CoverNode's state directory, opened with its state key
+// (covernode.SeizedKeys): X25519 keys in coverdrop mode, X-Wing keys in pq
+// mode. The adversary does not have them: a test that takes them plays an
+// adversary that has broken the keys' problem (the quantum-adversary
+// tests) or seized the node.
+func (d *Deployment) SeizeCoverNodeKeys() ([]*crypto.PrivateKey, []*xwing.PrivateKey) {
+	d.T.Helper()
+	x, kem, err := covernode.SeizedKeys(d.cn.StateDir, d.cn.StateKey)
+	if err != nil {
+		d.T.Fatal(err)
+	}
+	return x, kem
+}
+
+// JournalistPassphrase is the passphrase of every vault Journalist makes.
+const JournalistPassphrase = "correct horse battery staple"
+
 // post sends a signed form to the genuine API.
 func (d *Deployment) post(route apiclient.Route, body []byte) {
 	d.T.Helper()
@@ -172,6 +198,9 @@ func (d *Deployment) post(route apiclient.Route, body []byte) {
 func (d *Deployment) Anchors() []keys.SignedPublicKey {
 	return []keys.SignedPublicKey{d.Newsroom.Org.Public}
 }
+
+// Mode is the deployment's protocol mode (Options.Mode).
+func (d *Deployment) Mode() string { return d.Newsroom.Org.Public.Mode() }
 
 // Client returns an API client that goes through the proxy.
 func (d *Deployment) Client() *apiclient.Client { return apiclient.New(d.Proxy.URL) }
@@ -216,7 +245,7 @@ func (d *Deployment) Journalist(id string) (*journalist.Vault, string) {
 	d.post(apiclient.PostJournalistProfile, n.Form(n.JProv, testnet.Profile(id)))
 	d.post(apiclient.PostJournalistIdentityKey, n.Form(n.JProv, apiclient.JournalistIdentityKey{JournalistID: id, Key: m.ID.Public}))
 	path := filepath.Join(d.T.TempDir(), id+".vault")
-	v, err := journalist.CreateWith(path, "correct horse battery staple", JournalistKDF, n.JournalistBundle(id, d.Proxy.URL, d.T.TempDir()), "", journalist.Options{Now: d.journalistNow})
+	v, err := journalist.CreateWith(path, JournalistPassphrase, JournalistKDF, n.JournalistBundle(id, d.Proxy.URL, d.T.TempDir()), "", journalist.Options{Now: d.journalistNow})
 	if err != nil {
 		d.T.Fatal(err)
 	}

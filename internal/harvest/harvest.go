@@ -235,7 +235,9 @@ func AttackPQ(tr *Transcript, keys []*xwing.PrivateKey) *Findings {
 }
 
 // CoverDropKeys is every X25519 private key of every party of a
-// coverdrop-mode exchange.
+// coverdrop-mode exchange. Readers may be left out: their public keys come
+// out of every U2J opened, and a journalist's key with a reader's public
+// key opens the replies as well as the reader's own key does.
 type CoverDropKeys struct {
 	CoverNodes, Journalists, Readers []*crypto.PrivateKey
 }
@@ -243,20 +245,23 @@ type CoverDropKeys struct {
 // AttackCoverDrop is AttackPQ's coverdrop-mode counterpart: every key on
 // every layer, with a journalist dead drop's chunks opened under every
 // pair of a journalist's and a CoverNode's key, and a user dead drop's
-// under every pair of a reader's and a journalist's.
+// under every pair of a reader's and a journalist's key (the reader's
+// private key, or the public key a U2J it opened carries).
 func AttackCoverDrop(tr *Transcript, k *CoverDropKeys) *Findings {
-	pairs := func(a, b []*crypto.PrivateKey) []*crypto.SharedKey {
-		var out []*crypto.SharedKey
-		for _, x := range a {
-			for _, y := range b {
-				if key, err := crypto.Precompute(x, y.PublicKey()); err == nil {
-					out = append(out, key)
-				}
-			}
+	var c2jKeys, j2uKeys []*crypto.SharedKey
+	pair := func(to *[]*crypto.SharedKey, sk *crypto.PrivateKey, pk *crypto.PublicKey) {
+		if key, err := crypto.Precompute(sk, pk); err == nil {
+			*to = append(*to, key)
 		}
-		return out
 	}
-	c2jKeys, j2uKeys := pairs(k.Journalists, k.CoverNodes), pairs(k.Readers, k.Journalists)
+	for _, j := range k.Journalists {
+		for _, cn := range k.CoverNodes {
+			pair(&c2jKeys, j, cn.PublicKey())
+		}
+		for _, r := range k.Readers {
+			pair(&j2uKeys, r, j.PublicKey())
+		}
+	}
 	return (&openers{
 		u2c: func(msg []byte) (*protocol.U2C, bool) {
 			return first(k.CoverNodes, func(cn *crypto.PrivateKey) (*protocol.U2C, error) {
@@ -265,11 +270,13 @@ func AttackCoverDrop(tr *Transcript, k *CoverDropKeys) *Findings {
 			})
 		},
 		u2j: func(u2j []byte) (string, bool) {
-			m, ok := first(k.Journalists, func(j *crypto.PrivateKey) (*protocol.UserMessage, error) { return protocol.OpenU2J(j, u2j) })
-			if !ok {
-				return "", false
+			for _, j := range k.Journalists {
+				if m, err := protocol.OpenU2J(j, u2j); err == nil {
+					pair(&j2uKeys, j, m.ReplyKey)
+					return m.Text, true
+				}
 			}
-			return m.Text, true
+			return "", false
 		},
 		c2j: func(chunk []byte) ([]byte, bool) {
 			return first(c2jKeys, func(key *crypto.SharedKey) ([]byte, error) { return protocol.OpenC2J(key, chunk) })
