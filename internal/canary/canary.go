@@ -323,7 +323,7 @@ func (c *Canary) Round(ctx context.Context) (res Result, err error) {
 			note(err)
 			return
 		}
-		if _, err := c.app.Verified(); err != nil {
+		if c.app.CheckKeys() != nil {
 			return // no keys yet: the next run fetches them
 		}
 		if err := s.Send(c.cfg.JournalistID, text); err != nil {
