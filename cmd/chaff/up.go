@@ -54,6 +54,7 @@ func parseUpFlags(args []string, stderr io.Writer) (up.Options, error) {
 	fs.DurationVar(&o.ReaderEvery, "reader-interval", 30*time.Second, "mean time between one simulated reader's messages")
 	fs.DurationVar(&o.JournalistEvery, "journalist-cover-interval", 2*time.Second, "time between each demo journalist's cover messages")
 	fs.StringVar(&o.Mixing, "mixing", "test", "CoverNode thresholds: test (rounds every few seconds) or production")
+	fs.StringVar(&o.Protocol, "protocol", "", "the protocol mode of a new deployment: coverdrop (the default) or pq (docs/PQ.md); a restart keeps the data directory's")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return o, errUsage
 	}

@@ -92,6 +92,11 @@ type Options struct {
 	ReaderEvery, JournalistEvery time.Duration
 	// Mixing is "test" (rounds every few seconds) or "production".
 	Mixing string
+	// Protocol is the deployment's protocol mode (keys.ModeCoverDrop, the
+	// default when empty, or keys.ModePQ): a first start makes the
+	// organisation key in it (newsroom.InitIn); a later start refuses a
+	// data directory whose anchor is of another mode.
+	Protocol string
 	// JournalistKDF stretches the demo vaults' passphrases (and the
 	// canary journalist's), ReaderKDF the canary reader's.
 	JournalistKDF journalist.KDFParams
@@ -104,6 +109,13 @@ type Options struct {
 	// Progress, when set, is told each step of a first start, which makes
 	// the newsroom (about 20 s, most of it stretching vault passphrases).
 	Progress func(step string)
+}
+
+func (o *Options) protocol() string {
+	if o.Protocol == "" {
+		return keys.ModeCoverDrop
+	}
+	return o.Protocol
 }
 
 // CanaryDir, in the data directory, is the canary's directory (package
@@ -162,6 +174,9 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	if d.U2J, d.J2U, err = MixingParams(o.Mixing); err != nil {
 		return nil, err
 	}
+	if err := keys.CheckMode(o.protocol()); err != nil {
+		return nil, fmt.Errorf("--protocol: %w", err)
+	}
 	for _, a := range []string{o.APIAddr, o.JournalistAddr, o.IdentityAddr, o.AdminAddr} {
 		if a != "" && !IsLoopback(a) {
 			return nil, fmt.Errorf("%s: chaff up listens on loopback addresses only", a)
@@ -194,7 +209,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	} else if errors.Is(err, os.ErrNotExist) {
 		d.First = true
 		progress("First start: creating a demo newsroom (about 20 seconds); the organisation's keys")
-		if _, err := newsroom.Init(keysDir, time.Now()); err != nil {
+		if _, err := newsroom.InitIn(keysDir, o.protocol(), time.Now()); err != nil {
 			return nil, err
 		}
 	} else {
@@ -203,6 +218,9 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 	anchor, anchorPath, err := newsroom.Anchor(keysDir)
 	if err != nil {
 		return nil, err
+	}
+	if o.Protocol != "" && anchor.Mode() != o.Protocol {
+		return nil, fmt.Errorf("%s holds a %s deployment (its organisation key signed that mode): give --protocol %s, or another --data-dir for a %s one", o.DataDir, anchor.Mode(), anchor.Mode(), o.Protocol)
 	}
 	if d.srv, err = embeddednats.Start(embeddednats.Options{StoreDir: filepath.Join(o.DataDir, "jetstream"), Name: "chaff-up"}); err != nil {
 		return nil, err
