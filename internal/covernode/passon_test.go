@@ -3,6 +3,7 @@ package covernode_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"testing"
 	"time"
 
@@ -33,6 +34,22 @@ func (w *world) streamHolds(t *testing.T, stream string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// postRound posts a reader's message to alice and three cover messages,
+// all sealed to the CoverNode keys cn (a reader's view of the keys).
+func (w *world) postRound(t *testing.T, cn []*crypto.PublicKey, alice *crypto.PublicKey, text string) {
+	t.Helper()
+	reader, _ := crypto.GenerateKey()
+	real, err := protocol.SealU2C(cn, "alice", alice, reader.PublicKey(), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(real))
+	for range 3 { // the round's cover, from readers with the same view
+		c, _ := protocol.SealCoverU2C(cn)
+		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+	}
 }
 
 // TestInputSealedBeforeANodeJoined: a CoverNode (covernode_002) joins a
@@ -68,16 +85,7 @@ func TestInputSealedBeforeANodeJoined(t *testing.T) {
 		if now, _ := w.verified(t).CoverNodeKeys(); now[0].Equal(now[1]) {
 			t.Fatal("covernode_002's messaging key is not published")
 		}
-		reader, _ := crypto.GenerateKey()
-		real, err := protocol.SealU2C(old, "alice", jk, reader.PublicKey(), text)
-		if err != nil {
-			t.Fatal(err)
-		}
-		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(real))
-		for range 3 { // the round's cover, from readers with the same view
-			c, _ := protocol.SealCoverU2C(old)
-			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
-		}
+		w.postRound(t, old, jk, text)
 		unopened, dropped := telemetry.CoverNodeUnopened.Name, telemetry.CoverNodeUnopenedDropped.Name
 		if !passOn {
 			waitFor(t, "covernode_002 to drop the four inputs", func() bool { return counter(t, reg, dropped, "u2j") == 4 })
@@ -163,4 +171,50 @@ func TestUnopenableInputsGivenUp(t *testing.T) {
 			t.Fatalf("without the bound the garbage was delivered %v times and the stream holds %d: the test cannot catch a loop", taken, left)
 		}
 	})
+}
+
+// TestHandedOnAfterACrash: covernode_002 logs a batch it cannot open,
+// to be handed on, and crashes before handing it on. Restarted, it hands
+// the batch on rather than acknowledging it (which would drop it), and
+// covernode_001 delivers the reader's message to alice, once.
+func TestHandedOnAfterACrash(t *testing.T) {
+	const text = "handed on after a crash"
+	covernode.SetPassOn(t, 50*time.Millisecond, 400*time.Millisecond, 200)
+	w := newWorld(t)
+	first := t.TempDir()
+	stop := w.startNode(t, first)
+	v := w.verified(t)
+	old, _ := v.CoverNodeKeys() // covernode_001's key alone
+	jk, _ := v.JournalistKey("alice")
+	stop()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	second, state := w.n.CoverNodeBundle("covernode_002", t.TempDir()), t.TempDir()
+	cfg := w.config(state)
+	cfg.BundlePath = second
+	off := covernode.CrashAfterLogging(t)
+	node, err := covernode.New(ctx, w.nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+	w.postRound(t, old, jk, text)
+	select {
+	case err := <-done:
+		if !errors.Is(err, covernode.ErrCrashed) {
+			t.Fatalf("covernode_002: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("covernode_002 never took the messages")
+	}
+	off()
+	w.startNode(t, state, func(c *covernode.Config) { c.BundlePath = second })
+	w.startNode(t, first)
+	waitFor(t, "the message at alice", func() bool { return w.aliceReceived(t)[text] >= 1 })
+	waitFor(t, "the stream emptied", func() bool { return w.streamHolds(t, store.StreamU2C) == 0 })
+	if n := w.aliceReceived(t)[text]; n != 1 {
+		t.Fatalf("alice has the message %d times", n)
+	}
 }
