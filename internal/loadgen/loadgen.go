@@ -8,6 +8,7 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -73,19 +75,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cks, err := v.CoverNodeKeys()
+	s, err := newSealer(v, o)
 	if err != nil {
 		return nil, err
 	}
 	var recipients []string
-	jks := map[string]*crypto.PublicKey{}
 	if o.Real > 0 {
 		recipients = o.To
-		for _, id := range recipients {
-			if jks[id], err = v.JournalistKey(id); err != nil {
-				return nil, err
-			}
-		}
 	}
 	ingest := apiclient.NewWith(o.Ingest, &http.Client{Timeout: apiclient.DefaultTimeout, Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}})
 
@@ -103,19 +99,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Readers: o.Readers, Errors: map[string]int{}}
 	reals := make([]pending, o.Real)
 	for k := range o.Real {
-		var reply *crypto.PublicKey
-		if len(o.ReplyKeys) > 0 {
-			reply = o.ReplyKeys[k%len(o.ReplyKeys)]
-		} else {
-			sk, err := crypto.GenerateKey()
-			if err != nil {
-				return nil, err
-			}
-			reply = sk.PublicKey()
-		}
 		text := fmt.Sprintf("loadgen real message %d of %d, %x", k+1, o.Real, rand.Uint64())
 		id := recipients[k%len(recipients)]
-		msg, err := protocol.SealU2C(cks, id, jks[id], reply, text)
+		msg, err := s.real(k, id, text)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +144,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				case p := <-queues[i]:
 					msg, realIdx = p.msg, p.idx
 				default:
-					c, err := protocol.SealCoverU2C(cks)
+					c, err := s.cover()
 					if err != nil {
 						continue
 					}
@@ -244,4 +230,74 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	case <-timer.C:
 		return true
 	}
+}
+
+// sealer seals the messages of a run in the protocol mode of the anchors
+// (docs/PQ.md §8): 773-byte U2C in coverdrop mode, 4,037-byte in pq.
+type sealer struct {
+	cover func() ([]byte, error)
+	// real seals the k-th real message to a journalist.
+	real func(k int, journalistID, text string) ([]byte, error)
+}
+
+func newSealer(v *keys.Verified, o Options) (*sealer, error) {
+	if v.Mode == keys.ModePQ {
+		return newPQSealer(v, o)
+	}
+	cks, err := v.CoverNodeKeys()
+	if err != nil {
+		return nil, err
+	}
+	jks := map[string]*crypto.PublicKey{}
+	for _, id := range o.To {
+		if jks[id], err = v.JournalistKey(id); err != nil && o.Real > 0 {
+			return nil, err
+		}
+	}
+	return &sealer{
+		cover: func() ([]byte, error) { return protocol.SealCoverU2C(cks) },
+		real: func(k int, id, text string) ([]byte, error) {
+			var reply *crypto.PublicKey
+			if len(o.ReplyKeys) > 0 {
+				reply = o.ReplyKeys[k%len(o.ReplyKeys)]
+			} else {
+				sk, err := crypto.GenerateKey()
+				if err != nil {
+					return nil, err
+				}
+				reply = sk.PublicKey()
+			}
+			return protocol.SealU2C(cks, id, jks[id], reply, text)
+		},
+	}, nil
+}
+
+// newPQSealer seals pq messages: each real message comes from a fresh
+// reader id, and its reply key is dropped (Options.ReplyKeys are X25519
+// keys, a coverdrop notion).
+func newPQSealer(v *keys.Verified, o Options) (*sealer, error) {
+	if len(o.ReplyKeys) > 0 {
+		return nil, errors.New("loadgen: reply keys are X25519 keys of coverdrop mode; a pq deployment's readers have none")
+	}
+	cks, err := v.CoverNodeKEMWrappingKeys()
+	if err != nil {
+		return nil, err
+	}
+	jks := map[string]*pq.PublicKey{}
+	for _, id := range o.To {
+		if jks[id], err = v.JournalistKEMKey(id); err != nil && o.Real > 0 {
+			return nil, err
+		}
+	}
+	return &sealer{
+		cover: func() ([]byte, error) { return pq.SealCoverU2C(cks) },
+		real: func(_ int, id, text string) ([]byte, error) {
+			reader, err := pq.NewReaderID()
+			if err != nil {
+				return nil, err
+			}
+			msg, _, err := pq.SealU2C(cks, id, jks[id], reader, text)
+			return msg, err
+		},
+	}, nil
 }
