@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -102,8 +103,11 @@ func recordRuns(t *testing.T, mode string, readers, sources, runs int) (src, oth
 		}
 	}
 	for range runs {
-		for _, app := range apps {
-			if _, err := app.BackgroundRun(ctx); err != nil {
+		// In a new order each time, so that whatever slows the machine
+		// for a while (another package's tests, a collection) falls on
+		// sources and others alike.
+		for _, i := range rand.Perm(len(apps)) {
+			if _, err := apps[i].BackgroundRun(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
