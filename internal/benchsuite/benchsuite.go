@@ -174,9 +174,20 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	org, _ := keys.Generate(keys.Organization, nil, time.Now())
-	a, err := api.New(ctx, st, api.Config{Anchors: []keys.SignedPublicKey{org.Public}, IngestRate: 1e9, IngestBurst: 1 << 30,
-		Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	// An API of each mode (its organisation key's) on the same store.
+	newAPI := func(mode string) (*api.Server, error) {
+		org, err := keys.GenerateIn(mode, keys.Organization, nil, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		return api.New(ctx, st, api.Config{Anchors: []keys.SignedPublicKey{org.Public}, IngestRate: 1e9, IngestBurst: 1 << 30,
+			Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	}
+	a, err := newAPI(keys.ModeCoverDrop)
+	if err != nil {
+		return nil, err
+	}
+	pqAPI, err := newAPI(keys.ModePQ)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +205,11 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 		return nil, err
 	}
 	defer stopAPI()
+	pqAddr, stopPQ, err := serve(pqAPI.Handler(true))
+	if err != nil {
+		return nil, err
+	}
+	defer stopPQ()
 	bareAddr, stopBare, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Length", "0")
@@ -216,6 +232,11 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 		return nil, err
 	}
 	ingest, err := Hammer(apiAddr, apiclient.PostUserMessage.Method, apiclient.PostUserMessage.Path, body, o.Conns, o.Duration, 0)
+	if err != nil {
+		return nil, err
+	}
+	pqBody, _ := json.Marshal(protocol.EncodeBase64(make([]byte, pq.U2CMessageSize)))
+	pqIngest, err := Hammer(pqAddr, apiclient.PostUserMessage.Method, apiclient.PostUserMessage.Path, pqBody, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +291,7 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 		{Name: "ingest, durable append", Value: ingest, Unit: "req/s", Bound: "raw publish", Ratio: ingest / raw, Target: "≥ 0.5"},
 		{Name: "ingest, durable append", Value: ingest, Unit: "req/s", Bound: "bare HTTP handler", Ratio: ingest / bareHTTP},
 		{Name: "ingest, durable append", Value: ingest, Unit: "req/s", Bound: "raw publish with id", Ratio: ingest / rawID},
+		{Name: "ingest, durable append, pq (4,037-byte U2C)", Value: pqIngest, Unit: "req/s", Bound: "coverdrop ingest", Ratio: pqIngest / ingest},
 		{Name: "GET user dead drops (empty poll)", Value: poll, Unit: "req/s", Bound: "bare HTTP handler", Ratio: poll / bareHTTP},
 	}, nil
 }

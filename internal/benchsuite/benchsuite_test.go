@@ -17,7 +17,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"bare X25519", "open one U2C (CoverNode)", "build one cover U2C (client)", "CoverNode U2C processing, 1 worker",
-		"CoverNode U2C processing, 2 workers", "CoverNode U2C processing, coverdrop", "CoverNode U2C processing, pq", "raw JetStream async publish", "raw publish with de-dup id", "HTTP floor (framing only)", "bare HTTP handler", "ingest, durable append", "GET user dead drops (empty poll)",
+		"CoverNode U2C processing, 2 workers", "CoverNode U2C processing, coverdrop", "CoverNode U2C processing, pq", "raw JetStream async publish", "raw publish with de-dup id", "HTTP floor (framing only)", "bare HTTP handler", "ingest, durable append", "ingest, durable append, pq (4,037-byte U2C)", "GET user dead drops (empty poll)",
 		"phone: cover U2C, coverdrop", "phone: cover U2C, pq", "phone: user dead drop, coverdrop", "phone: user dead drop, pq",
 		"reader uploads a day, coverdrop", "reader uploads a day, pq", "reader downloads a day, coverdrop", "reader downloads a day, pq",
 		"journalist downloads a day, 1M readers, coverdrop", "journalist downloads a day, 1M readers, pq",
