@@ -222,7 +222,11 @@ func TestBrowserFlows(t *testing.T) {
 	vk, _ := d.n.Org.Public.VerifyingKey()
 	b.wantIn("#org-digest", vk.HumanDigest())
 	b.submit("#burst")
-	b.wantIn("#flash", "Sent a burst of 3 messages")
+	b.wantIn("#flash", "Sending a burst of 3 messages in the background")
+	waitFor(t, "the burst to end", func() bool {
+		b.open(srv + "/vault")
+		return strings.Contains(b.text("#burst-state"), "The last burst sent all 3 messages")
+	})
 	b.submit("#rotate")
 	b.wantIn("#flash", "A new messaging key is published")
 	b.wantIn("#log", "rotation")

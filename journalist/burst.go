@@ -21,28 +21,47 @@ const MaxBurst = 200
 // at the moment the journalist asked for it. What it does not: whether any
 // of them is real, how many, or for which source; every message of the
 // burst is the same size and goes the same way as cover.
-func (v *Vault) Burst(ctx context.Context, n int) (int, error) {
+//
+// The vault is held for one message at a time, so that the web UI stays
+// usable while a burst runs; progress, when not nil, is called with the
+// number sent after each message. A cancelled ctx stops the burst between
+// messages.
+func (v *Vault) Burst(ctx context.Context, n int, progress func(sent int)) (int, error) {
 	if n < 1 || n > MaxBurst {
 		return 0, fmt.Errorf("a burst is 1 to %d messages", MaxBurst)
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	real := 0
 	for i := range n {
-		r, err := v.sendOneLocked(ctx)
-		if err != nil {
-			v.logLocked("error", fmt.Sprintf("cover burst stopped after %d of %d messages: %v", i, n, err))
-			return real, errors.Join(err, v.save())
+		if err := v.burstOne(ctx, i, n, &real); err != nil {
+			return real, err
 		}
-		if r {
-			real++
-			// Saved at once, so that a reply that left is never sent
-			// again after a crash.
-			if err := v.save(); err != nil {
-				return real, err
-			}
+		if progress != nil {
+			progress(i + 1)
 		}
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	v.logLocked("burst", fmt.Sprintf("sent a burst of %s", count(n, "message", "messages")))
 	return real, v.save()
+}
+
+// burstOne sends message i of a burst of n, holding the vault.
+func (v *Vault) burstOne(ctx context.Context, i, n int, real *int) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	r, err := false, ctx.Err()
+	if err == nil {
+		r, err = v.sendOneLocked(ctx)
+	}
+	if err != nil {
+		v.logLocked("error", fmt.Sprintf("cover burst stopped after %d of %d messages: %v", i, n, err))
+		return errors.Join(err, v.save())
+	}
+	if r {
+		*real++
+		// Saved at once, so that a reply that left is never sent again
+		// after a crash.
+		return v.save()
+	}
+	return nil
 }

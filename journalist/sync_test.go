@@ -33,6 +33,9 @@ type proxy struct {
 	page     func(after int64) []byte
 	polls    int
 	requests map[string]int
+	// delay holds each journalist message sent through the proxy this
+	// long (or until the request is given up).
+	delay time.Duration
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -45,11 +48,18 @@ func startProxy(t *testing.T, target string) *proxy {
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.requests[r.URL.Path]++
-		page := p.page
+		page, delay := p.page, p.delay
 		if r.URL.Path == deadDropsPath {
 			p.polls++
 		}
 		p.mu.Unlock()
+		if delay > 0 && r.URL.Path == apiclient.PostJournalistMessage.Path {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if page != nil && r.URL.Path == deadDropsPath {
 			after, _ := strconv.ParseInt(r.URL.Query().Get("ids_greater_than"), 10, 64)
 			rw.Header().Set("Content-Type", "application/json")

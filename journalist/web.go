@@ -70,6 +70,20 @@ type Web struct {
 	lastActive time.Time
 	flash      notice
 	lastSync   syncState
+	// burst is the cover burst running in the background, or the last
+	// one; stopBurst cancels a running one and burstDone closes when it
+	// has stopped.
+	burst     burstState
+	stopBurst context.CancelFunc
+	burstDone chan struct{}
+}
+
+// burstState is what the vault page says of the cover burst.
+type burstState struct {
+	Running       bool
+	Sent, Total   int
+	Started, Done time.Time
+	Err           string
 }
 
 // notice is a one-time message on the next page: Err shows it in the
@@ -196,8 +210,17 @@ func (w *Web) current() *Vault {
 }
 
 func (w *Web) lock() {
+	// A burst running in the background stops before the vault closes.
+	w.mu.Lock()
+	stop, done := w.stopBurst, w.burstDone
+	w.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.burst = burstState{}
 	if w.vault != nil {
 		w.vault.Close()
 	}
@@ -280,16 +303,50 @@ func (w *Web) Handler() http.Handler {
 		http.Redirect(rw, r, "/vault", http.StatusSeeOther)
 	}))
 	mux.HandleFunc("POST /vault/burst", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
-		_, err := v.Burst(r.Context(), w.cfg.BurstSize)
-		if err != nil {
-			w.setFlash("The cover burst stopped: "+err.Error(), true)
+		if w.startBurst(v) {
+			w.setFlash("Sending a burst of "+count(w.cfg.BurstSize, "message", "messages")+" in the background: what is queued leaves with it. This page follows it.", false)
 		} else {
-			w.setFlash("Sent a burst of "+count(w.cfg.BurstSize, "message", "messages")+": what was queued left with it.", false)
+			w.setFlash("A cover burst is running already.", true)
 		}
 		http.Redirect(rw, r, "/vault", http.StatusSeeOther)
 	}))
 	mux.HandleFunc("POST /vault/backup", w.withSession(w.backup))
 	return w.secure(mux)
+}
+
+// startBurst starts a cover burst of cfg.BurstSize messages in the
+// background, unless one is running; the vault page shows its progress.
+// Locking the vault stops it.
+func (w *Web) startBurst(v *Vault) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.burst.Running {
+		return false
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	w.burst = burstState{Running: true, Total: w.cfg.BurstSize, Started: w.cfg.Now()}
+	w.stopBurst, w.burstDone = stop, done
+	go func() {
+		defer close(done)
+		defer stop()
+		_, err := v.Burst(ctx, w.cfg.BurstSize, func(sent int) {
+			w.mu.Lock()
+			w.burst.Sent = sent
+			w.mu.Unlock()
+		})
+		if err != nil {
+			w.cfg.Logger.Warn("cover burst", "err", err)
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.burst.Running, w.burst.Done = false, w.cfg.Now()
+		if err != nil {
+			w.burst.Err = err.Error()
+		}
+		w.stopBurst = nil
+	}()
+	return true
 }
 
 // backup runs the vault page's backup forms: create (one share per
@@ -441,6 +498,7 @@ type page struct {
 	Events    []LogEntry
 	BurstSize int
 	Kept      []KeptShare
+	Burst     burstState
 	// Limits the pages state.
 	MaxReplyBytes, ExpiryDays, WarningDays int
 	SendEvery, ReplyChars                  string
@@ -748,6 +806,9 @@ func (w *Web) vaultPage(rw http.ResponseWriter, v *Vault, status int, errMsg str
 	p.BurstSize = w.cfg.BurstSize
 	p.Queued = v.Queued()
 	p.Kept = v.KeptShares()
+	w.mu.Lock()
+	p.Burst = w.burst
+	w.mu.Unlock()
 	others, _ := v.Journalists(context.Background())
 	for _, o := range others {
 		if o.Status == keys.StatusVisible || o.Status == "" {

@@ -152,3 +152,51 @@ func TestWebTooLarge(t *testing.T) {
 		t.Fatalf("a stale form: %d %s", code, page)
 	}
 }
+
+// TestWebBurstInBackground: a cover burst runs in the background: the
+// request that starts it answers before the burst ends, on a slow API;
+// a second burst is refused while one runs; the vault page says how far
+// it got and when it ended, reloading itself only meanwhile; and locking
+// the vault stops a running burst (the vault's log says so). The vault
+// is held for one message at a time, so pages wait at most one message.
+func TestWebBurstInBackground(t *testing.T) {
+	m := newMessaged(t)
+	m.v.Close()
+	slow := func(d time.Duration) { m.p.mu.Lock(); m.p.delay = d; m.p.mu.Unlock() }
+	slow(400 * time.Millisecond)
+	web := journalist.NewWeb(journalist.WebConfig{VaultPath: m.path, SyncEvery: time.Hour, SendEvery: time.Hour, BurstSize: 3})
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	u := newUI(t, srv.URL)
+	if code, page := u.unlock("pw"); code != 200 {
+		t.Fatalf("unlock: %d %s", code, page)
+	}
+	u.get("/vault")
+	if code, page := u.post("/vault/burst", nil); code != 200 || !strings.Contains(page, "Sending a burst:") || !strings.Contains(page, `http-equiv="refresh"`) {
+		t.Fatalf("starting a burst: %d %s", code, page)
+	}
+	if _, page := u.post("/vault/burst", nil); !strings.Contains(page, "A cover burst is running already") {
+		t.Fatalf("a second burst: %s", page)
+	}
+	waitFor(t, "the burst to end", func() bool {
+		return strings.Contains(u.get("/vault"), "The last burst sent all 3 messages")
+	})
+	if page := u.get("/vault"); strings.Contains(page, `http-equiv="refresh"`) {
+		t.Fatal("the vault page still reloads itself after the burst")
+	}
+	// A burst on an API that takes its time stops when the vault locks
+	// (after the message in flight).
+	slow(2 * time.Second)
+	u.post("/vault/burst", nil)
+	if code, page := u.post("/lock", nil); code != 200 || !strings.Contains(page, `id="passphrase"`) {
+		t.Fatalf("locking during a burst: %d %s", code, page)
+	}
+	v, err := journalist.Open(m.path, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if ev := v.Events(); len(ev) == 0 || ev[0].Event != "error" || !strings.Contains(ev[0].Detail, "cover burst stopped after") || strings.Contains(ev[0].Detail, "after 3 of 3") {
+		t.Fatalf("the vault's log after a burst stopped by locking: %+v", ev)
+	}
+}
