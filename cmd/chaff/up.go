@@ -93,7 +93,10 @@ Try:
      then go run ./cmd/chaff source tick --min-interval 0 %s
   3. open %s, unlock with alice's passphrase, press "Sync now", read and reply;
      then tick again and read the reply: go run ./cmd/chaff source inbox %s
+  4. back alice's vault up from her Vault page, one share each for bob, carol and
+     the news desk; each keeps theirs from their own Vault page and, for a
+     restore, releases it; the backup admin's key folder is %s
 
 Ctrl-C stops everything cleanly.
-`, src, src, src, st.Journalists[0].UI, src)
+`, src, src, src, st.Journalists[0].UI, src, st.KeysDir)
 }
