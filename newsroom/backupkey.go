@@ -19,7 +19,8 @@ type BackupKeys struct {
 // CreateBackupKeys makes the organisation's backup keys as upstream does
 // (common/src/backup/keys.rs): a backup identity key certified by the
 // organisation key and a backup messaging key (X25519) certified by it,
-// both valid 52 weeks; writes them beside the other key pairs and uploads
+// both valid 52 weeks, in the organisation key's protocol mode (the
+// messaging key is X-Wing in pq mode); writes them beside the other key pairs and uploads
 // them (POST /v1/backups/signing-public-key, signed by the organisation
 // key, and …/encryption-public-key, signed by the backup identity key),
 // so that the hierarchy publishes them under the organisation key.
@@ -39,12 +40,12 @@ func (n *Newsroom) CreateBackupKeys(ctx context.Context) (*BackupKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := n.now()
-	id, err := keys.Generate(keys.BackupIdentity, org, now)
+	now, mode := n.now(), org.Public.Mode()
+	id, err := keys.GenerateIn(mode, keys.BackupIdentity, org, now)
 	if err != nil {
 		return nil, err
 	}
-	msg, err := keys.Generate(keys.BackupMessaging, id, now)
+	msg, err := keys.GenerateIn(mode, keys.BackupMessaging, id, now)
 	if err != nil {
 		return nil, err
 	}
