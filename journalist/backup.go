@@ -19,6 +19,7 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/journalist/shamir"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 )
 
 // Vault backups, after upstream's (docs/backups.md and
@@ -385,8 +386,8 @@ func (v *Vault) ReleaseShare(backup string, x int) ([]byte, error) {
 // (crypto.ErrDecrypt, or another error, when it does not).
 type BackupOpener func(sealed []byte) ([]byte, error)
 
-// BackupAdminKeys reads the backup messaging key pairs (X25519, coverdrop
-// mode) from the newsroom's key directory (or one key-pair file), expired
+// BackupAdminKeys reads the backup messaging key pairs (X25519 in
+// coverdrop mode, X-Wing in pq mode) from the newsroom's key directory (or one key-pair file), expired
 // ones included: a backup made under an old key needs it.
 func BackupAdminKeys(path string) ([]BackupOpener, error) {
 	paths := []string{path}
@@ -400,6 +401,14 @@ func BackupAdminKeys(path string) ([]BackupOpener, error) {
 		kp, err := keys.ReadKeyPairFile(p)
 		if err != nil {
 			return nil, err
+		}
+		if kp.Public.KEM != nil { // pq mode: an X-Wing key (docs/PQ.md §5.8)
+			sk, err := kp.KEMPrivateKey()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p, err)
+			}
+			out = append(out, func(b []byte) ([]byte, error) { return pq.OpenBackupShare(sk, b) })
+			continue
 		}
 		sk, err := kp.PrivateKey()
 		if err != nil {

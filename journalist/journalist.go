@@ -74,10 +74,9 @@ type data struct {
 	API          string               `json:"api"`
 	TrustAnchor  keys.SignedPublicKey `json:"trust_anchor"`
 	Identity     keys.Ring            `json:"identity"`
-	Messaging    keys.Ring            `json:"messaging"`
-	// PQMessaging holds the X-Wing messaging keys of a pq-mode vault
-	// (Messaging is empty there).
-	PQMessaging   pqRing                   `json:"pq_messaging,omitempty"`
+	// Messaging holds the vault's messaging keys: X25519 in coverdrop
+	// mode, X-Wing in pq mode.
+	Messaging     keys.Ring                `json:"messaging"`
 	Conversations map[string]*Conversation `json:"conversations"`
 	// MaxDeadDropID is the id of the newest verified journalist dead drop
 	// seen; syncs ask for the ones after it.
@@ -168,12 +167,18 @@ func CreateWith(path, passphrase string, kdf KDFParams, bundlePath, api string, 
 	if api == "" {
 		return nil, errors.New("no API URL: give one")
 	}
+	// The mode is the deployment's, which its organisation key signs: a
+	// vault speaks it for ever.
+	m, err := modeFor(bundle.TrustAnchor.Mode())
+	if err != nil {
+		return nil, err
+	}
 	lock, err := lockFile(path)
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: o.now(), api: apiclient.New(api), mode: coverDropMode{}, d: &data{
-		JournalistID: bundle.JournalistID, API: api, TrustAnchor: bundle.TrustAnchor,
+	v := &Vault{lock: lock, path: path, passphrase: passphrase, kdf: kdf, now: o.now(), api: apiclient.New(api), mode: m, d: &data{
+		Protocol: m.name(), JournalistID: bundle.JournalistID, API: api, TrustAnchor: bundle.TrustAnchor,
 		Identity:      keys.Ring{{Pair: bundle.IdentityKey, Epoch: 1, CreatedAt: o.now()()}},
 		Conversations: map[string]*Conversation{}, Seen: map[string]bool{},
 	}}
@@ -247,14 +252,38 @@ func (v *Vault) Protocol() string { return v.mode.name() }
 // command the journalist runs); what a journalist does in between
 // (opening a conversation, replying, handing over) uses the kept copy, so
 // the API sees no request tied to it. Callers hold mu.
-func (v *Vault) verified(ctx context.Context) (published, error) { return v.mode.fetch(ctx, v) }
+//
+// The keys are verified in the vault's mode (keys.VerifyIn): a vault
+// never takes the keys of a deployment of the other mode, whose
+// organisation key signs another form (keys.ErrWrongMode).
+func (v *Vault) verified(ctx context.Context) (published, error) {
+	h, err := v.api.PublicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ver, err := keys.VerifyIn(v.mode.name(), h, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
+	if err != nil {
+		return nil, err
+	}
+	v.d.Keys = h
+	return v.mode.published(ver), nil
+}
 
 // errNoKeys: nothing has fetched the published keys into this vault yet.
 var errNoKeys = errors.New("the published keys have not been downloaded yet: wait for the first sync (or run chaff journalist sync)")
 
 // cachedVerified verifies the kept keys at this instant. It never fetches
 // (see verified). Callers hold mu.
-func (v *Vault) cachedVerified() (published, error) { return v.mode.cached(v) }
+func (v *Vault) cachedVerified() (published, error) {
+	if v.d.Keys == nil {
+		return nil, errNoKeys
+	}
+	ver, err := keys.VerifyIn(v.mode.name(), v.d.Keys, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
+	if err != nil {
+		return nil, err
+	}
+	return v.mode.published(ver), nil
+}
 
 // SyncResult says what a sync found.
 type SyncResult struct {

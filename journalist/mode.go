@@ -1,7 +1,6 @@
 package journalist
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -23,22 +22,15 @@ import (
 type mode interface {
 	// name is pq.ModeCoverDrop or pq.ModePQ.
 	name() string
-	// fetch downloads and verifies the published keys, keeping them in
-	// the vault when they verify; cached verifies the kept ones at now
-	// and makes no request. Callers hold mu.
-	fetch(ctx context.Context, v *Vault) (published, error)
-	cached(v *Vault) (published, error)
+	// published gives a hierarchy verified in the mode (keys.VerifyIn)
+	// the form the vault uses.
+	published(ver *keys.Verified) published
 	// parsePage reads a page of published dead drops of kind; the page's
 	// ids are checked by the caller.
 	parsePage(kind deaddrop.Kind, b []byte) ([]drop, error)
 	// opener returns what opens a verified journalist dead drop with the
 	// vault's own messaging keys valid at now, latest first.
 	opener(v *Vault, pub published, now time.Time) (func(drop) []received, error)
-	// rotateMessaging drops expired messaging keys and publishes a new
-	// one, certified by the identity key id, when the newest is
-	// keys.JournalistMessaging.RotateAfter() old (the same cadence in both
-	// modes). A new key is saved before it is sent. Callers hold mu.
-	rotateMessaging(ctx context.Context, v *Vault, id *keys.KeyPair, now time.Time) error
 	// openShare opens a backup share sealed to one of the vault's valid
 	// messaging keys (crypto.ErrDecrypt when none opens it). Callers hold
 	// mu.

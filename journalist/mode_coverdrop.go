@@ -1,13 +1,10 @@
 package journalist
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/keys"
@@ -59,8 +56,14 @@ func (k coverDropKeys) shareSealer(id string) (func([]byte) ([]byte, error), err
 // messagingKeyExpiry is the expiry of the colleague's latest verified
 // messaging key.
 func (k coverDropKeys) messagingKeyExpiry(id string) time.Time {
+	return latestMessagingExpiry(k.Verified, id)
+}
+
+// latestMessagingExpiry is the expiry of journalist id's latest verified
+// messaging key, in either mode (zero when there is none).
+func latestMessagingExpiry(v *keys.Verified, id string) time.Time {
 	var t time.Time
-	for _, f := range k.Journalists[id] {
+	for _, f := range v.Journalists[id] {
 		for _, m := range f.Messaging {
 			if m.NotValidAfter.After(t) {
 				t = m.NotValidAfter
@@ -100,29 +103,7 @@ func (coverDropMode) openShare(v *Vault, sealed []byte, now time.Time) ([]byte, 
 	return nil, crypto.ErrDecrypt
 }
 
-func (coverDropMode) fetch(ctx context.Context, v *Vault) (published, error) {
-	h, err := v.api.PublicKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ver, err := keys.Verify(h, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
-	if err != nil {
-		return nil, err
-	}
-	v.d.Keys = h
-	return coverDropKeys{ver}, nil
-}
-
-func (coverDropMode) cached(v *Vault) (published, error) {
-	if v.d.Keys == nil {
-		return nil, errNoKeys
-	}
-	ver, err := keys.Verify(v.d.Keys, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
-	if err != nil {
-		return nil, err
-	}
-	return coverDropKeys{ver}, nil
-}
+func (coverDropMode) published(ver *keys.Verified) published { return coverDropKeys{ver} }
 
 func (coverDropMode) parsePage(kind deaddrop.Kind, b []byte) ([]drop, error) {
 	l, err := deaddrop.ParseList(kind, b)
@@ -170,32 +151,4 @@ func (coverDropMode) sealJ2U(v *Vault, c *Conversation, m *protocol.JournalistMe
 		return nil, err
 	}
 	return protocol.SealJ2U(rk, sk, m)
-}
-
-// rotateMessaging drops expired X25519 messaging keys and publishes the
-// candidate, making one when the newest is a day old. A new key is saved
-// before it is sent.
-func (coverDropMode) rotateMessaging(ctx context.Context, v *Vault, id *keys.KeyPair, now time.Time) error {
-	if v.d.Messaging.Forget(now) {
-		if err := v.save(); err != nil {
-			return err
-		}
-	}
-	cand, created, err := v.d.Messaging.Next(keys.JournalistMessaging, id, now)
-	if err != nil || cand == nil {
-		return err
-	}
-	if created {
-		if err := v.save(); err != nil {
-			return err
-		}
-	}
-	epoch, err := v.api.UploadMessagingKey(ctx, apiclient.PostJournalistMessagingKey, id, cand.Pair.Public)
-	if err != nil {
-		return fmt.Errorf("publishing a messaging key: %w", err)
-	}
-	if err := cand.Published(epoch, nil, now); err != nil {
-		return err
-	}
-	return v.publishedMessagingKey(epoch)
 }

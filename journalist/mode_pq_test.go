@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,76 +23,94 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/form"
+	"github.com/chaffhq/chaff/internal/api"
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
-// pqFixedKeys is pq mode with the published keys given, in place of the
-// key hierarchy's pq form: everything else (rotation, dead drops, replies,
-// cover) is the vault's own.
-type pqFixedKeys struct {
-	pqMode
-	keys pqKeys
-}
-
-func (m pqFixedKeys) fetch(context.Context, *Vault) (published, error) { return m.keys, nil }
-func (m pqFixedKeys) cached(*Vault) (published, error)                 { return m.keys, nil }
-
-// pqNet is a pq deployment around one vault: two CoverNodes with X-Wing
-// keys and an identity key that signs dead drops, and a fake API that
-// takes the vault's messaging keys and J2C messages and serves the dead
-// drops the test publishes.
+// pqNet is a pq deployment: a pq newsroom (testnet.NewNewsroomIn), the
+// real API serving its keys, two CoverNodes with X-Wing keys whose identity
+// keys sign dead drops, and journalists alice (the vault's), bob and carol.
+// The vaults reach the API through a proxy that plays the CoverNodes'
+// side of the dead drops: it serves the dead drops the test publishes and
+// keeps the J2C messages the vaults send (checking their signed forms),
+// so the test opens them as a CoverNode would.
 type pqNet struct {
-	t        *testing.T
-	now      time.Time
-	id       *keys.KeyPair // alice's identity key
-	cnID     *crypto.SigningKey
-	cn       [2]*pq.PrivateKey
-	bob      *pq.PrivateKey
-	v        *Vault
-	mu       sync.Mutex
-	uploaded []*pq.SignedKEMKey
-	sent     [][]byte
-	drops    map[deaddrop.Kind][]*pq.DeadDrop
+	t     *testing.T
+	n     *testnet.Newsroom
+	api   string // the real API
+	proxy string
+	cn    [2]*pq.PrivateKey
+	cnID  *crypto.SigningKey
+	dir   string
+	mu    sync.Mutex
+	sent  map[string][][]byte // J2C messages by sender
+	drops map[deaddrop.Kind][]*pq.DeadDrop
 }
 
-func newPQNet(t *testing.T) *pqNet {
-	now := time.Now().UTC().Truncate(time.Second)
-	org, err := keys.Generate(keys.Organization, nil, now)
+func newPQNet(t *testing.T, mode string) *pqNet {
+	n := &pqNet{t: t, n: testnet.NewNewsroomIn(t, mode, time.Now()), dir: t.TempDir(), sent: map[string][][]byte{}, drops: map[deaddrop.Kind][]*pq.DeadDrop{}}
+	_, nc := testnet.StartNATS(t)
+	n.api = testnet.StartAPI(t, nc, n.n, api.Config{}).URL
+	testnet.Bootstrap(t, n.api, n.n, n.dir)
+	for i, id := range []string{"covernode_001", "covernode_002"} {
+		cn := n.n.AddCoverNode(id)
+		n.post(apiclient.PostCoverNodeIdentityKey, n.n.CNProv, apiclient.CoverNodeIdentityKey{CoverNodeID: id, Key: cn.ID.Public})
+		n.post(apiclient.PostCoverNodeMessagingKey, cn.ID, cn.Msg[0].Public)
+		if mode == keys.ModePQ {
+			sk, err := cn.Msg[0].KEMPrivateKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.cn[i] = sk
+		}
+		if i == 0 {
+			sk, err := cn.ID.SigningKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.cnID = sk
+		}
+	}
+	for _, id := range []string{"bob", "carol"} {
+		m := n.n.AddJournalist(id)
+		n.post(apiclient.PostJournalistProfile, n.n.JProv, testnet.Profile(id))
+		n.post(apiclient.PostJournalistIdentityKey, n.n.JProv, apiclient.JournalistIdentityKey{JournalistID: id, Key: m.ID.Public})
+	}
+	target, err := url.Parse(n.api)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov, err := keys.Generate(keys.JournalistProvisioning, org, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &pqNet{t: t, now: now, drops: map[deaddrop.Kind][]*pq.DeadDrop{}}
-	if n.id, err = keys.Generate(keys.JournalistIdentity, prov, now); err != nil {
-		t.Fatal(err)
-	}
-	if n.cnID, err = crypto.GenerateSigningKey(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range n.cn {
-		n.cn[i] = mustPQKey(t)
-	}
-	n.bob = mustPQKey(t)
-	srv := httptest.NewServer(http.HandlerFunc(n.serve))
+	srv := httptest.NewServer(n.serve(httputil.NewSingleHostReverseProxy(target)))
 	t.Cleanup(srv.Close)
-	n.v = &Vault{
-		path: filepath.Join(t.TempDir(), "vault"), passphrase: "pass", kdf: KDFParams{Time: 1, Memory: 64, Threads: 1},
-		api: apiclient.New(srv.URL), now: func() time.Time { return n.now },
-		mode: pqFixedKeys{keys: pqKeys{
-			identity:   []*crypto.VerifyingKey{n.cnID.VerifyingKey()},
-			epoch:      9,
-			profs:      []keys.JournalistProfile{{ID: "alice"}, {ID: "bob"}},
-			coverNodes: []*pq.PublicKey{n.cn[0].PublicKey(), n.cn[1].PublicKey()},
-		}},
-		d: &data{Protocol: pq.ModePQ, JournalistID: "alice", Identity: keys.Ring{{Pair: n.id, Epoch: 1, CreatedAt: now}},
-			Conversations: map[string]*Conversation{}, Seen: map[string]bool{}},
-	}
+	n.proxy = srv.URL
 	return n
+}
+
+func (n *pqNet) post(route apiclient.Route, signer *keys.KeyPair, body any) {
+	n.t.Helper()
+	if _, err := apiclient.New(n.api).SendForm(n.t.Context(), route, signer, body, form.DefaultTTL); err != nil {
+		n.t.Fatalf("%s: %v", route, err)
+	}
+}
+
+// vault makes journalist id's vault from a setup bundle, speaking to the
+// API through the proxy, and syncs it once (which publishes its first
+// messaging key).
+func (n *pqNet) vault(id string, now func() time.Time) *Vault {
+	n.t.Helper()
+	v, err := CreateWith(filepath.Join(n.dir, id+".vault"), "pass", KDFParams{Time: 1, Memory: 64, Threads: 1},
+		n.n.JournalistBundle(id, n.proxy, n.dir), "", Options{Now: now})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(func() { v.Close() })
+	if _, err := v.Sync(n.t.Context()); err != nil {
+		n.t.Fatal(err)
+	}
+	return v
 }
 
 func mustPQKey(t *testing.T) *pq.PrivateKey {
@@ -101,89 +121,81 @@ func mustPQKey(t *testing.T) *pq.PrivateKey {
 	return k
 }
 
-func (n *pqNet) serve(rw http.ResponseWriter, r *http.Request) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	body, _ := io.ReadAll(r.Body)
-	fail := func(err error) { http.Error(rw, `{"error":"`+err.Error()+`"}`, http.StatusBadRequest) }
-	form := func(v any) bool {
-		f, err := form.Parse(body)
-		if err == nil {
-			err = f.Verify(n.vk(), time.Now())
-		}
-		if err == nil {
-			err = f.Decode(v)
-		}
-		if err != nil {
-			fail(err)
-		}
-		return err == nil
-	}
-	switch r.URL.Path {
-	case apiclient.PostJournalistMessagingKey.Path:
-		var k pq.SignedKEMKey
-		if !form(&k) {
-			return
-		}
-		if err := k.Verify(&n.id.Public, n.now); err != nil {
-			fail(err)
-			return
-		}
-		n.uploaded = append(n.uploaded, &k)
-		rw.Write([]byte(strconv.Itoa(len(n.uploaded) + 6)))
-	case apiclient.PostJournalistMessage.Path:
-		var s string
-		if !form(&s) {
-			return
-		}
-		msg, err := protocol.DecodeBase64(s)
-		if err != nil {
-			fail(err)
-			return
-		}
-		n.sent = append(n.sent, msg)
-		rw.Write([]byte("{}"))
-	case apiclient.DeadDrops(deaddrop.Journalist).Get.Path, apiclient.DeadDrops(deaddrop.User).Get.Path:
-		kind := deaddrop.User
-		if strings.Contains(r.URL.Path, "journalist") {
-			kind = deaddrop.Journalist
-		}
-		after, _ := strconv.ParseInt(r.URL.Query().Get("ids_greater_than"), 10, 64)
-		page := []*pq.DeadDrop{}
-		for _, d := range n.drops[kind] {
-			if d.ID > after {
-				page = append(page, d)
+func (n *pqNet) serve(upstream http.Handler) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case apiclient.PostJournalistMessage.Path:
+			body, _ := io.ReadAll(r.Body)
+			f, err := form.Parse(body)
+			var s string
+			if err == nil {
+				err = f.Decode(&s)
 			}
+			msg, derr := protocol.DecodeBase64(s)
+			sender := n.signer(f)
+			if err != nil || derr != nil || sender == "" {
+				http.Error(rw, `{"error":"bad form"}`, http.StatusBadRequest)
+				return
+			}
+			n.mu.Lock()
+			n.sent[sender] = append(n.sent[sender], msg)
+			n.mu.Unlock()
+			rw.Write([]byte("{}"))
+		case apiclient.DeadDrops(deaddrop.Journalist).Get.Path, apiclient.DeadDrops(deaddrop.User).Get.Path:
+			kind := deaddrop.User
+			if strings.Contains(r.URL.Path, "journalist") {
+				kind = deaddrop.Journalist
+			}
+			after, _ := strconv.ParseInt(r.URL.Query().Get("ids_greater_than"), 10, 64)
+			page := []*pq.DeadDrop{}
+			n.mu.Lock()
+			for _, d := range n.drops[kind] {
+				if d.ID > after {
+					page = append(page, d)
+				}
+			}
+			n.mu.Unlock()
+			json.NewEncoder(rw).Encode(map[string]any{"dead_drops": page})
+		default:
+			upstream.ServeHTTP(rw, r)
 		}
-		json.NewEncoder(rw).Encode(map[string]any{"dead_drops": page})
-	default:
-		http.Error(rw, `{"error":"not here"}`, http.StatusNotFound)
 	}
 }
 
-func (n *pqNet) vk() *crypto.VerifyingKey {
-	vk, err := n.id.Public.VerifyingKey()
+// signer names the journalist whose identity key signed a form that
+// verifies ("" for none).
+func (n *pqNet) signer(f *form.Form) string {
+	if f == nil {
+		return ""
+	}
+	ver := n.n.Verified(n.api)
+	for id, fams := range ver.Journalists {
+		for _, fam := range fams {
+			if vk, err := fam.Identity.VerifyingKey(); err == nil && f.Verify(vk, time.Now()) == nil {
+				return id
+			}
+		}
+	}
+	return ""
+}
+
+// key is journalist id's X-Wing messaging key that readers seal to now.
+func (n *pqNet) key(id string) *pq.PublicKey {
+	n.t.Helper()
+	k, err := n.n.Verified(n.api).JournalistKEMKey(id)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	return vk
-}
-
-// aliceKey is the latest messaging key the vault published.
-func (n *pqNet) aliceKey() *pq.PublicKey {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.uploaded) == 0 {
-		n.t.Fatal("the vault published no messaging key")
-	}
-	return n.uploaded[len(n.uploaded)-1].Key
+	return k
 }
 
 // send is a reader's message through the CoverNode: sealed to the
 // CoverNodes (pq.SealU2C), opened by the first (pq.OpenU2C), re-sealed to
 // the journalist's key (pq.SealC2J). It returns the chunk and the reply
 // key the reader keeps.
-func (n *pqNet) send(to string, key *pq.PublicKey, reader pq.ReaderID, text string) ([]byte, *pq.ReplyKey) {
+func (n *pqNet) send(to string, reader pq.ReaderID, text string) ([]byte, *pq.ReplyKey) {
+	n.t.Helper()
+	key := n.key(to)
 	u2c, rk, err := pq.SealU2C([]*pq.PublicKey{n.cn[0].PublicKey(), n.cn[1].PublicKey()}, to, key, reader, text)
 	if err != nil {
 		n.t.Fatal(err)
@@ -211,9 +223,9 @@ func (n *pqNet) publish(kind deaddrop.Kind, at time.Time, chunks ...[]byte) *pq.
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	d := &pq.DeadDrop{Kind: kind, CreatedAt: at, Data: bytes.Join(append(chunks, filler), nil), Epoch: 9}
-	if kind == deaddrop.User {
-		d.Epoch = 0
+	d := &pq.DeadDrop{Kind: kind, CreatedAt: at.UTC().Truncate(time.Second), Data: bytes.Join(append(chunks, filler), nil)}
+	if kind == deaddrop.Journalist {
+		d.Epoch = 1
 	}
 	n.mu.Lock()
 	d.ID = int64(len(n.drops[kind]) + 1)
@@ -223,11 +235,19 @@ func (n *pqNet) publish(kind deaddrop.Kind, at time.Time, chunks ...[]byte) *pq.
 	return d
 }
 
-// lastSent is the J2C the vault sent last, opened by a CoverNode.
-func (n *pqNet) lastSent() *protocol.J2C {
+// count is how many J2C messages journalist id sent.
+func (n *pqNet) count(id string) int { n.mu.Lock(); defer n.mu.Unlock(); return len(n.sent[id]) }
+
+// lastSent is the J2C journalist id sent last, opened by a CoverNode.
+func (n *pqNet) lastSent(id string) *protocol.J2C {
+	n.t.Helper()
 	n.mu.Lock()
-	msg := n.sent[len(n.sent)-1]
+	msgs := n.sent[id]
 	n.mu.Unlock()
+	if len(msgs) == 0 {
+		n.t.Fatalf("%s sent nothing", id)
+	}
+	msg := msgs[len(msgs)-1]
 	if len(msg) != pq.J2CMessageSize {
 		n.t.Fatalf("a J2C of %d bytes, want %d", len(msg), pq.J2CMessageSize)
 	}
@@ -246,25 +266,25 @@ func (n *pqNet) lastSent() *protocol.J2C {
 // the published-reply check work as in coverdrop mode.
 func TestPQVault(t *testing.T) {
 	ctx := context.Background()
-	n := newPQNet(t)
-	v := n.v
-	if _, err := v.Sync(ctx); err != nil {
-		t.Fatal(err)
+	n := newPQNet(t, keys.ModePQ)
+	v := n.vault("alice", time.Now)
+	n.vault("bob", time.Now)
+	if v.Protocol() != pq.ModePQ || len(v.d.Messaging) != 1 || v.d.Messaging[0].Pair.Public.KEM == nil || v.d.Messaging[0].Epoch == 0 {
+		t.Fatalf("a %s vault with messaging keys %+v", v.Protocol(), v.d.Messaging)
 	}
-	if len(n.uploaded) != 1 || v.d.PQMessaging[0].Epoch != 7 || len(v.d.Messaging) != 0 {
-		t.Fatalf("published %d X-Wing keys (epoch %d), %d X25519 ones", len(n.uploaded), v.d.PQMessaging[0].Epoch, len(v.d.Messaging))
+	if !n.key("alice").Equal(v.d.Messaging[0].Pair.Public.KEM) {
+		t.Fatal("readers do not seal to the X-Wing key the vault published")
 	}
-	alice := n.aliceKey()
 
 	// Two readers; the first writes twice, and once to bob.
 	r1, _ := pq.NewReaderID()
 	r2, _ := pq.NewReaderID()
-	m1, rk1 := n.send("alice", alice, r1, "first from one")
-	m2, _ := n.send("alice", alice, r2, "from two")
-	toBob, _ := n.send("bob", n.bob.PublicKey(), r1, "to bob")
-	n.publish(deaddrop.Journalist, n.now.Add(-2*time.Hour), m1, toBob, m2)
-	m3, rk3 := n.send("alice", alice, r1, "second from one")
-	n.publish(deaddrop.Journalist, n.now.Add(-time.Hour), m3)
+	m1, rk1 := n.send("alice", r1, "first from one")
+	m2, _ := n.send("alice", r2, "from two")
+	toBob, _ := n.send("bob", r1, "to bob")
+	n.publish(deaddrop.Journalist, time.Now().Add(-2*time.Hour), m1, toBob, m2)
+	m3, rk3 := n.send("alice", r1, "second from one")
+	n.publish(deaddrop.Journalist, time.Now().Add(-time.Hour), m3)
 	res, err := v.Sync(ctx)
 	if err != nil || res.Messages != 3 || res.DeadDrops != 2 {
 		t.Fatalf("sync: %+v %v", res, err)
@@ -298,17 +318,17 @@ func TestPQVault(t *testing.T) {
 	if real, err := v.SendOne(ctx); err != nil || !real {
 		t.Fatalf("send: %v %v", real, err)
 	}
-	reply := n.lastSent()
+	reply := n.lastSent("alice")
 	if !reply.Real || len(reply.J2U) != pq.J2UMessageSize {
 		t.Fatalf("the reply's J2C holds real=%v and %d bytes", reply.Real, len(reply.J2U))
 	}
 	if real, err := v.SendOne(ctx); err != nil || real {
 		t.Fatalf("cover send: %v %v", real, err)
 	}
-	if cover := n.lastSent(); cover.Real {
+	if cover := n.lastSent("alice"); cover.Real || n.count("alice") != 2 {
 		t.Fatal("a cover J2C marked real")
 	}
-	ud := n.publish(deaddrop.User, n.now, reply.J2U)
+	ud := n.publish(deaddrop.User, time.Now(), reply.J2U)
 	reader := func(rks ...*pq.ReplyKey) ([]deaddrop.Reply, error) {
 		var stored []pq.StoredReplyKey
 		for _, rk := range rks {
@@ -338,7 +358,7 @@ func TestPQVault(t *testing.T) {
 	if _, err := v.SendOne(ctx); err != nil {
 		t.Fatal(err)
 	}
-	j2u := n.lastSent().J2U
+	j2u := n.lastSent("alice").J2U
 	if m, err := pq.OpenJ2U(rk3, j2u); err != nil || m.Type != protocol.J2UTypeHandover || m.HandoverTo != "bob" {
 		t.Fatalf("handover: %+v %v", m, err)
 	}
@@ -350,7 +370,7 @@ func TestPQVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer back.Close()
-	if back.Protocol() != pq.ModePQ || len(back.d.PQMessaging) != 1 || back.d.Conversations[one.ID].ReplyKey != one.ReplyKey {
+	if back.Protocol() != pq.ModePQ || back.d.Messaging[0].Pair.Public.KEM == nil || back.d.Conversations[one.ID].ReplyKey != one.ReplyKey {
 		t.Fatalf("reopened as %s", back.Protocol())
 	}
 }
@@ -364,19 +384,18 @@ func TestPQVault(t *testing.T) {
 // refused, saying why.
 func TestPQVaultReplies(t *testing.T) {
 	ctx := context.Background()
-	n := newPQNet(t)
-	v := n.v
-	if _, err := v.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	alice := n.aliceKey()
+	n := newPQNet(t, keys.ModePQ)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	v := n.vault("alice", clock)
 	r1, _ := pq.NewReaderID()
 	r2 := r1
 	r2[31] ^= 1
-	m1, rk1 := n.send("alice", alice, r1, "one")
-	m2, rk2 := n.send("alice", alice, r2, "impostor")
-	n.publish(deaddrop.Journalist, n.now.Add(-time.Hour), m1)
-	n.publish(deaddrop.Journalist, n.now.Add(-time.Minute), m2)
+	m1, rk1 := n.send("alice", r1, "one")
+	m2, rk2 := n.send("alice", r2, "impostor")
+	n.publish(deaddrop.Journalist, now.Add(-time.Hour), m1)
+	n.publish(deaddrop.Journalist, now.Add(-time.Minute), m2)
 	if res, err := v.Sync(ctx); err != nil || res.Messages != 2 {
 		t.Fatalf("sync: %+v %v", res, err)
 	}
@@ -408,11 +427,13 @@ func TestPQVaultReplies(t *testing.T) {
 	if _, err := v.SendOne(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := pq.OpenJ2U(rk1, n.lastSent().J2U); err != nil || m.Text != fitting {
+	if m, err := pq.OpenJ2U(rk1, n.lastSent("alice").J2U); err != nil || m.Text != fitting {
 		t.Fatalf("the longest reply: %v", err)
 	}
 
-	n.now = n.now.Add(pq.ReplyKeyRetention)
+	mu.Lock()
+	now = now.Add(pq.ReplyKeyRetention)
+	mu.Unlock()
 	if err := v.Reply(ctx, id1, "too late"); err == nil || !strings.Contains(err.Error(), "no longer holds") {
 		t.Fatalf("a reply under a reply key the reader dropped: %v", err)
 	}
@@ -425,25 +446,26 @@ func TestPQVaultReplies(t *testing.T) {
 // shares restore the vault with the admin's key, still in pq mode.
 func TestPQBackupShares(t *testing.T) {
 	defer SetBackupPadding(1 << 12)()
-	ctx := context.Background()
-	nets := map[string]*pqNet{}
-	for _, id := range []string{"alice", "bob", "carol"} {
-		nets[id] = newPQNet(t)
-		nets[id].v.d.JournalistID = id
-		if _, err := nets[id].v.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
+	n := newPQNet(t, keys.ModePQ)
+	vaults := map[string]*Vault{}
+	for _, id := range []string{"bob", "carol", "alice"} {
+		vaults[id] = n.vault(id, time.Now) // alice's sync fetches bob's and carol's keys
 	}
-	admin, err := pq.GenerateKey()
-	if err != nil {
+	// The backup admin's keys, X-Wing in pq mode, as chaff admin backup-key
+	// publishes them.
+	bid := n.n.Gen(keys.BackupIdentity, n.n.Org)
+	bmsg := n.n.Gen(keys.BackupMessaging, bid)
+	n.post(apiclient.PostBackupSigningKey, n.n.Org, bid.Public)
+	n.post(apiclient.PostBackupEncryptionKey, bid, bmsg.Public)
+	adminDir := t.TempDir()
+	if _, err := keys.WriteKeyPairFile(adminDir, keys.BackupMessaging, bmsg); err != nil {
 		t.Fatal(err)
 	}
-	alice := nets["alice"]
-	m := alice.v.mode.(pqFixedKeys)
-	m.keys.journalists = map[string]*pq.PublicKey{"bob": nets["bob"].aliceKey(), "carol": nets["carol"].aliceKey()}
-	m.keys.backup = admin.PublicKey()
-	alice.v.mode = m
-	res, err := CreateBackup(alice.v, filepath.Join(t.TempDir(), "bk"), 2, 2, []string{"bob", "carol"})
+	alice := vaults["alice"]
+	if _, err := alice.Sync(t.Context()); err != nil { // fetches the backup key
+		t.Fatal(err)
+	}
+	res, err := CreateBackup(alice, filepath.Join(t.TempDir(), "bk"), 2, 2, []string{"bob", "carol"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,9 +479,8 @@ func TestPQBackupShares(t *testing.T) {
 		if err != nil || s.For != holder || s.Layer != LayerColleague {
 			t.Fatalf("share %d: %+v %v", i, s, err)
 		}
-		nets[holder].v.d.JournalistID = holder
-		other := nets[[]string{"carol", "bob"}[i]].v
-		for _, v := range []*Vault{other, alice.v} {
+		other := vaults[[]string{"carol", "bob"}[i]]
+		for _, v := range []*Vault{other, alice} {
 			sf := *s
 			sf.For = v.ID()
 			relabelled, _ := json.Marshal(sf)
@@ -467,25 +488,28 @@ func TestPQBackupShares(t *testing.T) {
 				t.Fatalf("share %d for %s kept in %s's vault", i, holder, v.ID())
 			}
 		}
-		k, err := nets[holder].v.KeepShare(files[i])
+		k, err := vaults[holder].KeepShare(files[i])
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(s.Sealed) != len(k.Admin)+pq.HPKEOverhead {
 			t.Fatalf("a sealed share of %d bytes for %d inside", len(s.Sealed), len(k.Admin))
 		}
-		r, err := nets[holder].v.ReleaseShare(k.Backup, k.X)
+		r, err := vaults[holder].ReleaseShare(k.Backup, k.X)
 		if err != nil {
 			t.Fatal(err)
 		}
 		released = append(released, r)
 	}
 	restored := filepath.Join(t.TempDir(), "restored")
-	open := BackupOpener(func(b []byte) ([]byte, error) { return pq.OpenBackupShare(admin, b) })
 	if err := RestoreBackup(backup, released, nil, restored); err == nil {
 		t.Fatal("restored without the backup admin's key")
 	}
-	if err := RestoreBackup(backup, released, []BackupOpener{open}, restored); err != nil {
+	admin, err := BackupAdminKeys(adminDir) // the X-Wing key pair file
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RestoreBackup(backup, released, admin, restored); err != nil {
 		t.Fatal(err)
 	}
 	back, err := Open(restored, "pass")
@@ -495,5 +519,73 @@ func TestPQBackupShares(t *testing.T) {
 	defer back.Close()
 	if back.Protocol() != pq.ModePQ || back.ID() != "alice" {
 		t.Fatalf("restored %s's vault in %s mode", back.ID(), back.Protocol())
+	}
+}
+
+// TestVaultModeIsTheDeployments: a vault takes its mode from its
+// deployment's organisation key when it is made, and keeps it: a pq vault
+// pointed at a coverdrop deployment's API (and a coverdrop vault at a pq
+// one's) refuses its keys and sends nothing, while the same vault against
+// its own deployment sends (the control).
+func TestVaultModeIsTheDeployments(t *testing.T) {
+	ctx := context.Background()
+	nets := map[string]*pqNet{keys.ModePQ: newPQNet(t, keys.ModePQ), keys.ModeCoverDrop: newPQNet(t, keys.ModeCoverDrop)}
+	for mode, own := range nets {
+		other := nets[map[string]string{keys.ModePQ: keys.ModeCoverDrop, keys.ModeCoverDrop: keys.ModePQ}[mode]]
+		t.Run(mode, func(t *testing.T) {
+			v := own.vault("bob", time.Now)
+			if v.Protocol() != mode {
+				t.Fatalf("a vault of a %s deployment speaks %s", mode, v.Protocol())
+			}
+			if _, err := v.SendOne(ctx); err != nil {
+				t.Fatalf("the control: %v", err)
+			}
+			if own.count("bob") == 0 {
+				t.Fatal("the control sent nothing")
+			}
+			v.Close()
+			back, err := OpenWith(v.path, "pass", Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer back.Close()
+			back.api = apiclient.New(other.proxy)
+			before := other.count("bob")
+			_, err = back.SendOne(ctx)
+			if err == nil || back.Protocol() != mode {
+				t.Fatalf("a %s vault sent through a %s deployment: %v", back.Protocol(), other.n.Mode, err)
+			}
+			if _, err := back.Sync(ctx); err == nil {
+				t.Fatalf("a %s vault synced with a %s deployment", mode, other.n.Mode)
+			}
+			if other.count("bob") != before {
+				t.Fatal("the vault sent to a deployment of the other mode")
+			}
+		})
+	}
+}
+
+// TestPQStandIn: the stand-in that sends a journalist's cover while the
+// app does not sends pq cover J2C (the size of a pq reply) in a pq
+// deployment.
+func TestPQStandIn(t *testing.T) {
+	n := newPQNet(t, keys.ModePQ)
+	v := n.vault("alice", time.Now)
+	v.Close()
+	s, err := NewStandIn(v.path, "pass", &apiclient.KeyCache{API: apiclient.New(n.proxy), Anchors: []keys.SignedPublicKey{n.n.Org.Public}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx, 10*time.Millisecond, func() bool { return false }) }()
+	deadline := time.Now().Add(time.Minute)
+	for n.count("alice") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if m := n.lastSent("alice"); m.Real {
+		t.Fatal("the stand-in sent a real message")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/keys"
 )
@@ -63,13 +64,30 @@ func (v *Vault) rotateKeys(ctx context.Context) error {
 			return fmt.Errorf("queueing an identity key rotation: %w", err)
 		}
 	}
-	// Messaging keys: the mode's, certified by the identity key.
-	return v.mode.rotateMessaging(ctx, v, id.Pair, now)
-}
-
-// published records a messaging key's publication at epoch. Callers hold
-// mu.
-func (v *Vault) publishedMessagingKey(epoch uint64) error {
+	// Messaging keys: publish the candidate, making one when the newest
+	// is a day old, in the vault's mode (X25519 or X-Wing, the same
+	// cadence).
+	if v.d.Messaging.Forget(now) {
+		if err := v.save(); err != nil {
+			return err
+		}
+	}
+	cand, created, err = v.d.Messaging.NextIn(v.mode.name(), keys.JournalistMessaging, id.Pair, now)
+	if err != nil || cand == nil {
+		return err
+	}
+	if created {
+		if err := v.save(); err != nil {
+			return err
+		}
+	}
+	epoch, err := v.api.UploadMessagingKey(ctx, apiclient.PostJournalistMessagingKey, id.Pair, cand.Pair.Public)
+	if err != nil {
+		return fmt.Errorf("publishing a messaging key: %w", err)
+	}
+	if err := cand.Published(epoch, nil, now); err != nil {
+		return err
+	}
 	v.logLocked("rotation", fmt.Sprintf("published a new messaging key (epoch %d)", epoch))
 	return v.save()
 }
@@ -80,9 +98,6 @@ func (v *Vault) RotateNow(ctx context.Context) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, k := range v.d.Messaging {
-		k.CreatedAt = k.CreatedAt.Add(-keys.JournalistMessaging.RotateAfter())
-	}
-	for _, k := range v.d.PQMessaging {
 		k.CreatedAt = k.CreatedAt.Add(-keys.JournalistMessaging.RotateAfter())
 	}
 	v.logLocked("rotation", "forced a new messaging key")

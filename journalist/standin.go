@@ -7,7 +7,6 @@ import (
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/keys"
-	"github.com/chaffhq/chaff/protocol"
 )
 
 // StandIn sends a journalist's cover messages on a fixed cadence on their
@@ -16,8 +15,9 @@ import (
 // does not change with the app's state. It holds the identity key the
 // vault held when it was made, and nothing else of the vault.
 type StandIn struct {
-	id *keys.KeyPair
-	kc *apiclient.KeyCache
+	id   *keys.KeyPair
+	mode mode
+	kc   *apiclient.KeyCache
 }
 
 // NewStandIn takes the latest identity key from the vault at path, which
@@ -34,7 +34,7 @@ func NewStandIn(path, passphrase string, kc *apiclient.KeyCache) (*StandIn, erro
 	if k == nil {
 		return nil, errors.New("the identity key has expired: ask the newsroom for a new setup bundle")
 	}
-	return &StandIn{id: k.Pair, kc: kc}, nil
+	return &StandIn{id: k.Pair, mode: v.mode, kc: kc}, nil
 }
 
 // Run sends one cover message every interval until ctx ends, standing
@@ -52,11 +52,12 @@ func (s *StandIn) Run(ctx context.Context, every time.Duration, appSends func() 
 		if appSends() {
 			continue
 		}
-		cks, err := s.kc.CoverNodeKeys(ctx)
-		if err != nil {
+		// The cover of the vault's mode, and only from keys of that mode.
+		ver, err := s.kc.Verified(ctx)
+		if err != nil || ver.Mode != s.mode.name() {
 			continue
 		}
-		c, err := protocol.SealCoverJ2C(cks)
+		c, err := s.mode.published(ver).sealCoverJ2C()
 		if err != nil {
 			continue
 		}

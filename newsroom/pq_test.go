@@ -74,6 +74,18 @@ func TestCeremonyPQ(t *testing.T) {
 	if err != nil || !jk.Equal(msg.Public.KEM) {
 		t.Fatalf("published X-Wing key: %v", err)
 	}
+	// The backup admin's messaging key is X-Wing, published and verified
+	// in pq mode (a coverdrop one would be dropped).
+	bk, err := n.CreateBackupKeys(t.Context())
+	if err != nil || bk.Messaging.Public.KEM == nil {
+		t.Fatalf("backup keys: %v", err)
+	}
+	if kc, err = n.CheckKeys(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if pk, err := kc.Verified.BackupKEMKey(); err != nil || !pk.Equal(bk.Messaging.Public.KEM) {
+		t.Fatalf("published backup X-Wing key: %v", err)
+	}
 	bundle, _ := json.Marshal(b)
 	if strings.Contains(string(bundle), `"protocol"`) != true {
 		t.Fatal("the bundle's anchor lost its mode")
