@@ -105,6 +105,12 @@ type received struct {
 	Text     string
 }
 
+// protocolWords says what each mode is, for the vault page.
+var protocolWords = map[string]string{
+	pq.ModeCoverDrop: "coverdrop: CoverDrop's protocol",
+	pq.ModePQ:        "pq: post-quantum (ML-KEM-768 with X25519); what is recorded today stays secret if either holds",
+}
+
 // modeFor returns the mode of the name ("" is coverdrop: vaults from
 // before pq mode).
 func modeFor(name string) (mode, error) {

@@ -495,6 +495,7 @@ type page struct {
 	Names       map[string]string
 	// The vault page.
 	Digests   Digests
+	Protocol  string // the vault's protocol mode, in words
 	Events    []LogEntry
 	BurstSize int
 	Kept      []KeptShare
@@ -802,6 +803,7 @@ func (w *Web) vaultPage(rw http.ResponseWriter, v *Vault, status int, errMsg str
 	p := w.newPage("Vault", v, csrf)
 	p.Error = errMsg
 	p.Digests = v.KeyDigests()
+	p.Protocol = protocolWords[v.Protocol()]
 	p.Events = v.Events()
 	p.BurstSize = w.cfg.BurstSize
 	p.Queued = v.Queued()
