@@ -589,3 +589,27 @@ func TestPQStandIn(t *testing.T) {
 		t.Fatal("the stand-in sent a real message")
 	}
 }
+
+// TestVaultUnknownProtocol: a vault naming a protocol this version does
+// not speak is refused, not opened in a default mode.
+func TestVaultUnknownProtocol(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vault")
+	kdf := KDFParams{Time: 1, Memory: 64, Threads: 1}
+	if err := sealVault(path, "pass", kdf, &data{Protocol: "pq2", JournalistID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := Open(path, "pass"); err == nil || !strings.Contains(err.Error(), `"pq2"`) {
+		if v != nil {
+			v.Close()
+		}
+		t.Fatalf("opened a vault of protocol pq2: %v", err)
+	}
+	if err := sealVault(path, "pass", kdf, &data{JournalistID: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := Open(path, "pass")
+	if err != nil || v.Protocol() != pq.ModeCoverDrop {
+		t.Fatalf("a vault from before pq mode: %v", err)
+	}
+	v.Close()
+}
