@@ -1,8 +1,6 @@
 package journalist
 
 import (
-	"time"
-
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/pq"
 )
@@ -20,16 +18,21 @@ func SeizedKeys(path, passphrase string) ([]*crypto.PrivateKey, []*pq.PrivateKey
 		return nil, nil, err
 	}
 	var x25519 []*crypto.PrivateKey
+	var kem []*pq.PrivateKey
 	for _, k := range d.Messaging {
+		if k.Pair.Public.KEM != nil { // pq mode: an X-Wing key pair
+			sk, err := k.Pair.KEMPrivateKey()
+			if err != nil {
+				return nil, nil, err
+			}
+			kem = append(kem, sk)
+			continue
+		}
 		sk, err := k.Pair.PrivateKey()
 		if err != nil {
 			return nil, nil, err
 		}
 		x25519 = append(x25519, sk)
-	}
-	kem, err := d.PQMessaging.decryptionKeys(time.Time{})
-	if err != nil {
-		return nil, nil, err
 	}
 	return x25519, kem, nil
 }
