@@ -36,7 +36,11 @@ type Found struct {
 	Type       string  `json:"type"`
 	Text       *string `json:"text,omitempty"` // absent for handovers
 	ReplyKey   string  `json:"reply_key,omitempty"`
-	HandoverTo string  `json:"handover_to,omitempty"`
+	// ReaderID is a pq reader's id (docs/PQ.md §5.1), which threads its
+	// messages as the reply key does in coverdrop mode; pq reply keys are
+	// secret and never printed.
+	ReaderID   string `json:"reader_id,omitempty"`
+	HandoverTo string `json:"handover_to,omitempty"`
 }
 
 // TrialKeys are the secret keys an inspection decrypts with: a reader's
@@ -77,34 +81,44 @@ func Inspect(body []byte, v *keys.Verified, tk TrialKeys) (*Inspection, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Inspection{Kind: kind, Total: len(list.DeadDrops)}
+	return InspectList(kind, list.DeadDrops, v, func(d *DeadDrop) (int64, int32) { return d.ID, d.Epoch }, (*DeadDrop).Verify, open), nil
+}
+
+// InspectList verifies each dead drop of a parsed page, of either
+// protocol mode (id gives its id and epoch, verify checks its signature
+// in its mode's form), reports journalist dead drops newer than the keys
+// (only once they verify), and trial-decrypts the verified ones with open
+// when it is not nil.
+func InspectList[D any](kind Kind, list []D, v *keys.Verified, id func(D) (int64, int32), verify func(D, []*crypto.VerifyingKey) error, open func(D) ([]Found, error)) *Inspection {
+	in := &Inspection{Kind: kind, Total: len(list)}
 	cnKeys := v.CoverNodeIdentityKeys()
-	for _, d := range list.DeadDrops {
-		newer := kind == Journalist && int64(d.Epoch) > v.MaxEpoch
+	for _, d := range list {
+		ddID, epoch := id(d)
+		newer := kind == Journalist && int64(epoch) > v.MaxEpoch
 		if testHookEpochFirst && newer {
-			in.Problems = append(in.Problems, fmt.Sprintf("dead drop %d: epoch %d is newer than the keys' max_epoch %d: a journalist client would fetch keys again first", d.ID, d.Epoch, v.MaxEpoch))
+			in.Problems = append(in.Problems, fmt.Sprintf("dead drop %d: epoch %d is newer than the keys' max_epoch %d: a journalist client would fetch keys again first", ddID, epoch, v.MaxEpoch))
 			continue
 		}
 		// The signature first: an epoch (or anything else) of a dead drop
 		// that does not verify is the forger's say-so, not reported.
-		if err := d.Verify(cnKeys); err != nil {
-			in.Problems = append(in.Problems, fmt.Sprintf("dead drop %d: %v", d.ID, err))
+		if err := verify(d, cnKeys); err != nil {
+			in.Problems = append(in.Problems, fmt.Sprintf("dead drop %d: %v", ddID, err))
 			continue
 		}
 		in.Verified++
 		if newer {
-			in.Problems = append(in.Problems, fmt.Sprintf("dead drop %d: epoch %d is newer than the keys' max_epoch %d: a journalist client would fetch keys again first", d.ID, d.Epoch, v.MaxEpoch))
+			in.Problems = append(in.Problems, fmt.Sprintf("dead drop %d: epoch %d is newer than the keys' max_epoch %d: a journalist client would fetch keys again first", ddID, epoch, v.MaxEpoch))
 		}
 		if open == nil {
 			continue
 		}
 		msgs, err := open(d)
 		if err != nil && !errors.Is(err, ErrNotForMe) {
-			in.Problems = append(in.Problems, fmt.Sprintf("dead drop %d: %v", d.ID, err))
+			in.Problems = append(in.Problems, fmt.Sprintf("dead drop %d: %v", ddID, err))
 		}
 		in.Found = append(in.Found, msgs...)
 	}
-	return in, nil
+	return in
 }
 
 // opener returns a function that decrypts the messages of one dead drop

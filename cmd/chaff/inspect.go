@@ -15,6 +15,7 @@ import (
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -256,20 +257,12 @@ func inspectDeadDrops(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var tk deaddrop.TrialKeys
-	if *userPair != "" {
-		if tk.Reader, err = readPrivateKey(*userPair); err != nil {
-			return err
-		}
+	var in *deaddrop.Inspection
+	if v.Mode == keys.ModePQ {
+		in, err = inspectPQ(body, v, *userPair, journalistPairs)
+	} else {
+		in, err = inspectCoverDrop(body, v, *userPair, journalistPairs)
 	}
-	for _, p := range journalistPairs {
-		sk, err := readPrivateKey(p)
-		if err != nil {
-			return err
-		}
-		tk.Journalists = append(tk.Journalists, sk)
-	}
-	in, err := deaddrop.Inspect(body, v, tk)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -288,6 +281,46 @@ func inspectDeadDrops(args []string, stdout, stderr io.Writer) error {
 		return exitError{1, fmt.Sprintf("%d dead drop(s) did not verify", failed)}
 	}
 	return nil
+}
+
+// inspectCoverDrop inspects coverdrop dead drops with X25519 key pairs.
+func inspectCoverDrop(body []byte, v *keys.Verified, userPair string, journalistPairs []string) (*deaddrop.Inspection, error) {
+	var tk deaddrop.TrialKeys
+	var err error
+	if userPair != "" {
+		if tk.Reader, err = readPrivateKey(userPair); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range journalistPairs {
+		sk, err := readPrivateKey(p)
+		if err != nil {
+			return nil, err
+		}
+		tk.Journalists = append(tk.Journalists, sk)
+	}
+	return deaddrop.Inspect(body, v, tk)
+}
+
+// inspectPQ inspects pq dead drops (docs/PQ.md §6) with X-Wing journalist
+// key pairs; a pq reader has no key pair.
+func inspectPQ(body []byte, v *keys.Verified, userPair string, journalistPairs []string) (*deaddrop.Inspection, error) {
+	if userPair != "" {
+		return nil, errors.New("--user-keypair: a pq deployment's readers have no key pair (their reply keys stay in their vault)")
+	}
+	var own []*pq.PrivateKey
+	for _, p := range journalistPairs {
+		kp, err := keys.ReadKeyPairFile(p)
+		if err != nil {
+			return nil, err
+		}
+		sk, err := kp.KEMPrivateKey()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		own = append(own, sk)
+	}
+	return pq.Inspect(body, v, own)
 }
 
 func readPrivateKey(path string) (*crypto.PrivateKey, error) {
