@@ -23,17 +23,110 @@ import (
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
 // TestCoverNodeSurvivesSIGKILL runs `chaff covernode` as a process under
 // steady ingest traffic, kills it with SIGKILL at random moments many
 // times, restarts it, and finally checks that every real message that got
-// a 200 from the ingest is in exactly one published dead drop.
+// a 200 from the ingest is in exactly one published dead drop; in both
+// protocol modes.
 func TestCoverNodeSurvivesSIGKILL(t *testing.T) {
+	for _, mode := range []string{keys.ModeCoverDrop, keys.ModePQ} {
+		t.Run(mode, func(t *testing.T) { coverNodeSurvivesSIGKILL(t, mode) })
+	}
+}
+
+// killReaders seals readers' messages, and opens what alice receives, in
+// a protocol mode.
+type killReaders struct {
+	// seal is a real message to alice with text, or cover.
+	seal func(real bool, text string) []byte
+	// received gives the texts alice finds in every journalist dead drop.
+	received func(t *testing.T) []string
+}
+
+// newKillReaders waits until the CoverNode's messaging key is published,
+// and returns the readers of the mode.
+func newKillReaders(t *testing.T, mode, url string, n *testnet.Newsroom, alice *testnet.Member) *killReaders {
+	var v *keys.Verified
+	waitUntil(t, "the CoverNode's messaging key", func() bool {
+		h, err := apiclient.New(url).PublicKeys(context.Background())
+		if err != nil {
+			return false
+		}
+		if v, err = keys.Verify(h, []keys.SignedPublicKey{n.Org.Public}, time.Now()); err != nil {
+			return false
+		}
+		return len(v.AllCoverNodeMessagingKeys())+len(v.AllCoverNodeKEMKeys()) > 0
+	})
+	if mode == keys.ModePQ {
+		cnKeys, err := v.CoverNodeKEMWrappingKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		jKey, _ := alice.Msg[0].KEMPrivateKey()
+		reader, _ := pq.NewReaderID()
+		return &killReaders{
+			seal: func(real bool, text string) []byte {
+				if real {
+					msg, _, _ := pq.SealU2C(cnKeys, "alice", jKey.PublicKey(), reader, text)
+					return msg
+				}
+				msg, _ := pq.SealCoverU2C(cnKeys)
+				return msg
+			},
+			received: func(t *testing.T) (texts []string) {
+				jo := pq.NewJournalistOpener([]*pq.PrivateKey{jKey})
+				for _, d := range allPQJournalistDeadDrops(t, url) {
+					got, err := jo.Open(d)
+					if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
+						t.Fatal(err)
+					}
+					for _, m := range got {
+						texts = append(texts, m.Message.Text)
+					}
+				}
+				return texts
+			},
+		}
+	}
+	cnKeys, err := v.CoverNodeKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jKey, _ := alice.Msg[0].PrivateKey()
+	reader, _ := crypto.GenerateKey()
+	return &killReaders{
+		seal: func(real bool, text string) []byte {
+			if real {
+				msg, _ := protocol.SealU2C(cnKeys, "alice", jKey.PublicKey(), reader.PublicKey(), text)
+				return msg
+			}
+			msg, _ := protocol.SealCoverU2C(cnKeys)
+			return msg
+		},
+		received: func(t *testing.T) (texts []string) {
+			jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{jKey}, cnKeysOf(t, url, n))
+			for _, d := range allJournalistDeadDrops(t, url) {
+				got, err := jo.Open(d)
+				if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
+					t.Fatal(err)
+				}
+				for _, m := range got {
+					texts = append(texts, m.Message.Text)
+				}
+			}
+			return texts
+		},
+	}
+}
+
+func coverNodeSurvivesSIGKILL(t *testing.T, mode string) {
 	dir := t.TempDir()
 	srv, nc := startNATSListening(t, dir, "kill")
-	n := testnet.NewNewsroom(t, time.Now())
+	n := testnet.NewNewsroomIn(t, mode, time.Now())
 	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
 	alice, bundle := testnet.Bootstrap(t, a.URL, n, dir)
 	anchor := filepath.Join(dir, "org.pub.json")
@@ -62,21 +155,7 @@ func TestCoverNodeSurvivesSIGKILL(t *testing.T) {
 
 	// The first start registers the node's keys; wait for its messaging key.
 	node := start()
-	var cnKeys []*crypto.PublicKey
-	waitUntil(t, "the CoverNode's messaging key", func() bool {
-		h, err := apiclient.New(a.URL).PublicKeys(context.Background())
-		if err != nil {
-			return false
-		}
-		v, err := keys.Verify(h, []keys.SignedPublicKey{n.Org.Public}, time.Now())
-		if err != nil {
-			return false
-		}
-		cnKeys, err = v.CoverNodeKeys()
-		return err == nil
-	})
-	jKey, _ := alice.Msg[0].PrivateKey()
-	reader, _ := crypto.GenerateKey()
+	readers := newKillReaders(t, mode, a.URL, n, alice)
 
 	// Readers' traffic: real messages among cover, as fast as it goes.
 	var mu sync.Mutex
@@ -84,13 +163,8 @@ func TestCoverNodeSurvivesSIGKILL(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	send := func(real bool, i int) {
-		var msg []byte
 		text := fmt.Sprintf("message %d", i)
-		if real {
-			msg, _ = protocol.SealU2C(cnKeys, "alice", jKey.PublicKey(), reader.PublicKey(), text)
-		} else {
-			msg, _ = protocol.SealCoverU2C(cnKeys)
-		}
+		msg := readers.seal(real, text)
 		res, err := http.Post(a.URL+"/user/messages", "application/json", bytes.NewReader(testnet.EncodeU2C(msg)))
 		if err != nil {
 			t.Error(err)
@@ -139,7 +213,6 @@ func TestCoverNodeSurvivesSIGKILL(t *testing.T) {
 	if want < 20 {
 		t.Fatalf("only %d real messages acknowledged", want)
 	}
-	jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{jKey}, cnKeysOf(t, a.URL, n))
 	var found map[string]int
 	lastMissing := 0
 	defer func() {
@@ -152,14 +225,8 @@ func TestCoverNodeSurvivesSIGKILL(t *testing.T) {
 			send(false, 0)
 		}
 		found = map[string]int{}
-		for _, d := range allJournalistDeadDrops(t, a.URL) {
-			got, err := jo.Open(d)
-			if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
-				t.Fatal(err)
-			}
-			for _, m := range got {
-				found[m.Message.Text]++
-			}
+		for _, text := range readers.received(t) {
+			found[text]++
 		}
 		missing := 0
 		for text := range acked {
@@ -209,6 +276,29 @@ func allJournalistDeadDrops(t *testing.T, url string) []*deaddrop.DeadDrop {
 		}
 		out = append(out, l.DeadDrops...)
 		after = l.DeadDrops[len(l.DeadDrops)-1].ID
+	}
+}
+
+// allPQJournalistDeadDrops reads every published pq journalist dead drop.
+func allPQJournalistDeadDrops(t *testing.T, url string) []*pq.DeadDrop {
+	var out []*pq.DeadDrop
+	after := int64(0)
+	for {
+		res, err := http.Get(fmt.Sprintf("%s/v1/journalist/dead-drops?ids_greater_than=%d", url, after))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		ds, err := pq.ParseList(deaddrop.Journalist, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) == 0 {
+			return out
+		}
+		out = append(out, ds...)
+		after = ds[len(ds)-1].ID
 	}
 }
 

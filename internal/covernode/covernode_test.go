@@ -12,7 +12,6 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
-	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
@@ -32,6 +31,8 @@ type world struct {
 	alice  *testnet.Member
 	// stateKey seals every node's state in this world.
 	stateKey *[crypto.SecretBoxKeySize]byte
+	// mode is the deployment's protocol mode.
+	mode string
 }
 
 func post(t testing.TB, url string, body []byte) {
@@ -46,13 +47,7 @@ func post(t testing.TB, url string, body []byte) {
 	}
 }
 
-func newWorld(t testing.TB) *world {
-	n := testnet.NewNewsroom(t, time.Now())
-	_, nc := testnet.StartNATS(t)
-	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
-	alice, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
-	return &world{n: n, nc: nc, a: a, bundle: bundle, alice: alice, stateKey: testnet.StateKey(t)}
-}
+func newWorld(t testing.TB) *world { return newWorldIn(t, keys.ModeCoverDrop) }
 
 func (w *world) config(stateDir string) covernode.Config {
 	return covernode.Config{

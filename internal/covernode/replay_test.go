@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/store"
@@ -76,43 +75,27 @@ func chunkCounts(t testing.TB, url string) (counts map[string]int, drops int) {
 }
 
 // replayJ2C sends one journalist message (a reply when real, else cover)
-// and the cloud republishes its bytes three times; cover from journalists
-// fills the rounds. It returns how often the reply's bytes are in the user
-// dead drops, how many chunks appear more than once, and how many dead
-// drops were published.
-func replayJ2C(t *testing.T, real bool) (replyCopies, repeated, drops int) {
-	w := newWorld(t)
+// in a world of the mode, and the cloud republishes its bytes three
+// times; cover from journalists fills the rounds. It returns how often
+// the reply's bytes are in the user dead drops, how many chunks appear
+// more than once, and how many dead drops were published.
+func replayJ2C(t *testing.T, mode string, real bool) (replyCopies, repeated, drops int) {
+	w := newWorldIn(t, mode)
 	w.startNode(t, t.TempDir())
-	v := w.verified(t)
-	cnKeys, err := v.CoverNodeKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader, _ := crypto.GenerateKey()
-	aliceSK, _ := w.alice.Msg[0].PrivateKey()
-	j2u, err := protocol.SealJ2U(reader.PublicKey(), aliceSK, &protocol.JournalistMessage{Type: protocol.J2UTypeText, Text: "we are looking"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var j2c []byte
-	if real {
-		j2c, err = protocol.SealJ2C(cnKeys, j2u)
-	} else {
-		j2c, err = protocol.SealCoverJ2C(cnKeys)
-	}
-	if err != nil {
-		t.Fatal(err)
+	p := w.parties(t)
+	j2u, j2c := p.reply(t, "we are looking")
+	if !real {
+		j2c = p.coverJ2C(t)
 	}
 	// The J2U params release every three inputs: 1 + 3 copies + 2 cover
 	// make two dead drops.
 	post(t, w.a.URL+"/v1/journalist-messages", w.n.Form(w.alice.ID, protocol.EncodeBase64(j2c)))
 	w.republish(t, store.SubjectJ2C, j2c, 3)
 	for range 2 {
-		c, _ := protocol.SealCoverJ2C(cnKeys)
-		post(t, w.a.URL+"/v1/journalist-messages", w.n.Form(w.alice.ID, protocol.EncodeBase64(c)))
+		post(t, w.a.URL+"/v1/journalist-messages", w.n.Form(w.alice.ID, protocol.EncodeBase64(p.coverJ2C(t))))
 	}
-	waitFor(t, "two user dead drops", func() bool { _, n := chunkCounts(t, w.a.URL); return n >= 2 })
-	counts, drops := chunkCounts(t, w.a.URL)
+	waitFor(t, "two user dead drops", func() bool { _, n := p.userChunks(t); return n >= 2 })
+	counts, drops := p.userChunks(t)
 	for _, c := range counts {
 		if c > 1 {
 			repeated++
@@ -121,165 +104,131 @@ func replayJ2C(t *testing.T, real bool) (replyCopies, repeated, drops int) {
 	return counts[string(j2u)], repeated, drops
 }
 
-// TestReplayedJournalistMessage: the cloud republishes one journalist
-// message three times. A real reply reaches the user dead drops once, and
-// what the replay provokes (dead drops published, chunks that repeat) is
-// the same whether the message was a reply or cover. The negative control
-// turns the replay guard off: the reply then repeats in the dead drops,
-// and the comparison sees it.
+// TestReplayedJournalistMessage, in both protocol modes: the cloud
+// republishes one journalist message three times. A real reply reaches
+// the user dead drops once, and what the replay provokes (dead drops
+// published, chunks that repeat) is the same whether the message was a
+// reply or cover. The negative control turns the replay guard off: the
+// reply then repeats in the dead drops, and the comparison sees it.
 func TestReplayedJournalistMessage(t *testing.T) {
-	check := func(t *testing.T) (leak bool) {
-		copies, realRepeats, realDrops := replayJ2C(t, true)
-		_, coverRepeats, coverDrops := replayJ2C(t, false)
-		t.Logf("reply in %d chunks; repeated chunks: %d after a real message, %d after cover; dead drops %d and %d",
-			copies, realRepeats, coverRepeats, realDrops, coverDrops)
-		if realDrops != coverDrops {
-			t.Fatalf("dead drops: %d after replaying a reply, %d after replaying cover", realDrops, coverDrops)
+	inModes(t, func(t *testing.T, mode string) {
+		check := func(t *testing.T) (leak bool) {
+			copies, realRepeats, realDrops := replayJ2C(t, mode, true)
+			_, coverRepeats, coverDrops := replayJ2C(t, mode, false)
+			t.Logf("reply in %d chunks; repeated chunks: %d after a real message, %d after cover; dead drops %d and %d",
+				copies, realRepeats, coverRepeats, realDrops, coverDrops)
+			if realDrops != coverDrops {
+				t.Fatalf("dead drops: %d after replaying a reply, %d after replaying cover", realDrops, coverDrops)
+			}
+			return copies != 1 || realRepeats != coverRepeats
 		}
-		return copies != 1 || realRepeats != coverRepeats
-	}
-	t.Run("guarded", func(t *testing.T) {
-		if check(t) {
-			t.Fatal("a replayed reply is told apart from replayed cover, or not delivered once")
-		}
-	})
-	t.Run("negative control", func(t *testing.T) {
-		covernode.DisableReplayGuard(t)
-		if !check(t) {
-			t.Fatal("without the replay guard the replay went unseen: the test cannot catch the leak")
-		}
+		t.Run("guarded", func(t *testing.T) {
+			if check(t) {
+				t.Fatal("a replayed reply is told apart from replayed cover, or not delivered once")
+			}
+		})
+		t.Run("negative control", func(t *testing.T) {
+			covernode.DisableReplayGuard(t)
+			if !check(t) {
+				t.Fatal("without the replay guard the replay went unseen: the test cannot catch the leak")
+			}
+		})
 	})
 }
 
-// aliceReceived counts the texts alice finds in every journalist dead
-// drop.
-func (w *world) aliceReceived(t *testing.T) map[string]int {
-	aliceSK, _ := w.alice.Msg[0].PrivateKey()
-	v := w.verified(t)
-	jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{aliceSK}, v.AllCoverNodeMessagingKeys())
-	found := map[string]int{}
-	for _, d := range deadDrops(t, w.a.URL+"/v1/journalist/dead-drops", deaddrop.Journalist) {
-		got, err := jo.Open(d)
-		if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
-			t.Fatal(err)
-		}
-		for _, m := range got {
-			found[m.Message.Text]++
-		}
-	}
-	return found
-}
-
-// TestReplayedReaderMessageAcrossRestarts: a reader's message is taken,
-// released, and the node restarts (its round log compacted in between);
-// the cloud then republishes the message. alice has it once. With the
-// guard off she has it twice.
+// TestReplayedReaderMessageAcrossRestarts, in both protocol modes: a
+// reader's message is taken, released, and the node restarts (its round
+// log compacted in between); the cloud then republishes the message.
+// alice has it once. With the guard off she has it twice.
 func TestReplayedReaderMessageAcrossRestarts(t *testing.T) {
-	run := func(t *testing.T) int {
-		w := newWorld(t)
-		state := t.TempDir()
-		stop := w.startNode(t, state)
-		v := w.verified(t)
-		cnKeys, _ := v.CoverNodeKeys()
-		jk, _ := v.JournalistKey("alice")
-		reader, _ := crypto.GenerateKey()
-		msg, err := protocol.SealU2C(cnKeys, "alice", jk, reader.PublicKey(), "the minutes were shredded")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cover := func(n int) {
-			for range n {
-				c, _ := protocol.SealCoverU2C(cnKeys)
-				post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
+	inModes(t, func(t *testing.T, mode string) {
+		run := func(t *testing.T) int {
+			w := newWorldIn(t, mode)
+			state := t.TempDir()
+			stop := w.startNode(t, state)
+			p := w.parties(t)
+			msg := p.u2c(t, "alice", "the minutes were shredded")
+			cover := func(n int) {
+				for range n {
+					post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(p.coverU2C(t)))
+				}
 			}
+			// U2J releases every four inputs.
+			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(msg))
+			cover(3)
+			waitFor(t, "the message at alice", func() bool { return aliceReceived(t, p)["the minutes were shredded"] == 1 })
+			stop()
+			w.startNode(t, state)
+			// The cloud replays it, once in a batch of its own and twice
+			// within one batch, among cover.
+			w.republish(t, store.SubjectU2C, msg, 1)
+			cover(3)
+			w.republish(t, store.SubjectU2C, msg, 2)
+			cover(2)
+			waitFor(t, "three journalist dead drops", func() bool { return p.journalistDeadDrops(t) >= 3 })
+			return aliceReceived(t, p)["the minutes were shredded"]
 		}
-		// U2J releases every four inputs.
-		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(msg))
-		cover(3)
-		waitFor(t, "the message at alice", func() bool { return w.aliceReceived(t)["the minutes were shredded"] == 1 })
-		stop()
-		w.startNode(t, state)
-		// The cloud replays it, once in a batch of its own and twice
-		// within one batch, among cover.
-		w.republish(t, store.SubjectU2C, msg, 1)
-		cover(3)
-		w.republish(t, store.SubjectU2C, msg, 2)
-		cover(2)
-		waitFor(t, "three journalist dead drops", func() bool {
-			return len(deadDrops(t, w.a.URL+"/v1/journalist/dead-drops", deaddrop.Journalist)) >= 3
+		t.Run("guarded", func(t *testing.T) {
+			if n := run(t); n != 1 {
+				t.Fatalf("alice has the message %d times", n)
+			}
 		})
-		return w.aliceReceived(t)["the minutes were shredded"]
-	}
-	t.Run("guarded", func(t *testing.T) {
-		if n := run(t); n != 1 {
-			t.Fatalf("alice has the message %d times", n)
-		}
-	})
-	t.Run("negative control", func(t *testing.T) {
-		covernode.DisableReplayGuard(t)
-		if n := run(t); n < 2 {
-			t.Fatalf("without the replay guard alice has the message %d times: the test cannot catch a replay", n)
-		}
+		t.Run("negative control", func(t *testing.T) {
+			covernode.DisableReplayGuard(t)
+			if n := run(t); n < 2 {
+				t.Fatalf("without the replay guard alice has the message %d times: the test cannot catch a replay", n)
+			}
+		})
 	})
 }
 
-// TestMessagesToNoOneDoNotQueue: eight readers' messages sealed to a tag
-// that names no journalist, then a genuine one to alice, then cover, in
-// one round of twelve inputs whose dead drop holds four messages. The
-// eight are taken as cover, so the genuine message is in the first dead
-// drop. The negative control lets them queue as real: the genuine message
-// then waits two releases behind them.
+// TestMessagesToNoOneDoNotQueue, in both protocol modes: eight readers'
+// messages sealed to a tag that names no journalist, then a genuine one
+// to alice, then cover, in one round of twelve inputs whose dead drop
+// holds four messages. The eight are taken as cover, so the genuine
+// message is in the first dead drop. The negative control lets them
+// queue as real: the genuine message then waits two releases behind them.
 func TestMessagesToNoOneDoNotQueue(t *testing.T) {
-	run := func(t *testing.T) (firstWith int) {
-		w := newWorld(t)
-		w.startNode(t, t.TempDir(), func(c *covernode.Config) {
-			c.U2J = mix.Params{ThresholdMin: 12, ThresholdMax: 12, Timeout: time.Hour, OutputSize: 4}
+	inModes(t, func(t *testing.T, mode string) {
+		run := func(t *testing.T) (firstWith int) {
+			w := newWorldIn(t, mode)
+			w.startNode(t, t.TempDir(), func(c *covernode.Config) {
+				c.U2J = mix.Params{ThresholdMin: 12, ThresholdMax: 12, Timeout: time.Hour, OutputSize: 4}
+			})
+			p := w.parties(t)
+			send := func(msg []byte) { post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(msg)) }
+			for range 8 {
+				send(p.u2c(t, "no-such-journalist", "flood"))
+			}
+			send(p.u2c(t, "alice", "genuine"))
+			for range 3 {
+				send(p.coverU2C(t))
+			}
+			waitFor(t, "three journalist dead drops", func() bool {
+				for range 4 { // cover keeps the rounds going
+					send(p.coverU2C(t))
+				}
+				return p.journalistDeadDrops(t) >= 3
+			})
+			for i, texts := range p.aliceDeadDrops(t) {
+				if len(texts) == 1 && texts[0] == "genuine" {
+					return i
+				}
+			}
+			t.Fatal("the genuine message is in no dead drop")
+			return -1
+		}
+		t.Run("checked", func(t *testing.T) {
+			if i := run(t); i != 0 {
+				t.Fatalf("the genuine message waited for release %d behind messages to no one", i+1)
+			}
 		})
-		v := w.verified(t)
-		cnKeys, _ := v.CoverNodeKeys()
-		jk, _ := v.JournalistKey("alice")
-		reader, _ := crypto.GenerateKey()
-		for range 8 {
-			flood, err := protocol.SealU2C(cnKeys, "no-such-journalist", jk, reader.PublicKey(), "flood")
-			if err != nil {
-				t.Fatal(err)
+		t.Run("negative control", func(t *testing.T) {
+			covernode.DisableTagCheck(t)
+			if i := run(t); i != 2 {
+				t.Fatalf("without the tag check the genuine message is in release %d, want 3: the test cannot catch the flood", i+1)
 			}
-			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(flood))
-		}
-		genuine, _ := protocol.SealU2C(cnKeys, "alice", jk, reader.PublicKey(), "genuine")
-		post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(genuine))
-		for range 3 {
-			c, _ := protocol.SealCoverU2C(cnKeys)
-			post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
-		}
-		url := w.a.URL + "/v1/journalist/dead-drops"
-		waitFor(t, "three journalist dead drops", func() bool {
-			for range 4 { // cover keeps the rounds going
-				c, _ := protocol.SealCoverU2C(cnKeys)
-				post(t, w.a.URL+"/user/messages", testnet.EncodeU2C(c))
-			}
-			return len(deadDrops(t, url, deaddrop.Journalist)) >= 3
 		})
-		aliceSK, _ := w.alice.Msg[0].PrivateKey()
-		jo, _ := deaddrop.NewJournalistOpener([]*crypto.PrivateKey{aliceSK}, w.verified(t).AllCoverNodeMessagingKeys())
-		for i, d := range deadDrops(t, url, deaddrop.Journalist) {
-			if got, _ := jo.Open(d); len(got) == 1 && got[0].Message.Text == "genuine" {
-				return i
-			}
-		}
-		t.Fatal("the genuine message is in no dead drop")
-		return -1
-	}
-	t.Run("checked", func(t *testing.T) {
-		if i := run(t); i != 0 {
-			t.Fatalf("the genuine message waited for release %d behind messages to no one", i+1)
-		}
-	})
-	t.Run("negative control", func(t *testing.T) {
-		covernode.DisableTagCheck(t)
-		if i := run(t); i != 2 {
-			t.Fatalf("without the tag check the genuine message is in release %d, want 3: the test cannot catch the flood", i+1)
-		}
 	})
 }
 
