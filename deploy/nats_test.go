@@ -21,6 +21,7 @@ import (
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,10 +42,8 @@ func TestNATSClusterConfig(t *testing.T) {
 	t.Setenv("NATS_TLS_KEY", pki.serverKey)
 
 	const nodes = 3
-	client, route := make([]int, nodes), make([]int, nodes)
-	for i := range nodes {
-		client[i], route[i] = freePort(t), freePort(t)
-	}
+	ports := testnet.FreePorts(t, 2*nodes)
+	client, route := ports[:nodes], ports[nodes:]
 	var urls []string
 	for i := range nodes {
 		nodeDir := filepath.Join(dir, "node"+strconv.Itoa(i+1))
@@ -248,14 +247,4 @@ func newPKI(t *testing.T, dir string) pki {
 		issue(user, int64(10+i), &x509.Certificate{Subject: pkix.Name{CommonName: user}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	}
 	return pki{ca: write("ca.pem", "CERTIFICATE", caDER), serverCert: filepath.Join(dir, "server.pem"), serverKey: filepath.Join(dir, "server-key.pem")}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -64,16 +63,6 @@ func runNATSNode(spec string) {
 	}
 	fmt.Println("healthy")
 	select {}
-}
-
-// freePort is a free TCP port on loopback.
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // role is what a process of the deployment is.
@@ -511,11 +500,11 @@ func runChaos(t *testing.T, p chaosPlan) *chaosReport {
 	// Three NATS nodes, each its own process.
 	var nats []*slot
 	var clientURLs, routes []string
-	var clientPorts, routePorts []int
-	for range 3 {
-		clientPorts, routePorts = append(clientPorts, freePort(t)), append(routePorts, freePort(t))
-		clientURLs = append(clientURLs, fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[len(clientPorts)-1]))
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", routePorts[len(routePorts)-1]))
+	ports := testnet.FreePorts(t, 6)
+	clientPorts, routePorts := ports[:3], ports[3:]
+	for i := range 3 {
+		clientURLs = append(clientURLs, fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[i]))
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", routePorts[i]))
 	}
 	for i := range 3 {
 		o, _ := json.Marshal(embeddednats.Options{StoreDir: filepath.Join(dir, fmt.Sprintf("nats-%d", i)), Name: fmt.Sprintf("n%d", i),

@@ -5,7 +5,6 @@ package testnet
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -204,10 +203,7 @@ type Cluster struct {
 // other, and waits until JetStream has a meta leader.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ports[i] = freePort(t)
-	}
+	ports := FreePorts(t, n)
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(p))
@@ -257,16 +253,6 @@ func (c *Cluster) Connect(t testing.TB, name string) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Bootstrap uploads the newsroom's provisioning keys to the API at url,
