@@ -349,3 +349,46 @@ func TestQuantumAdversarySystemControl(t *testing.T) {
 		}
 	}
 }
+
+// pqSizes is the one size of each layer of a pq deployment's transcript.
+var pqSizes = map[string]int{harvest.U2C: pq.U2CMessageSize, harvest.J2C: pq.J2CMessageSize, harvest.C2J: pq.C2JMessageSize, harvest.J2U: pq.J2UMessageSize}
+
+// TestQuantumAdversarySystem: one pq exchange of a whole deployment,
+// recorded once and attacked three ways. With the X25519 half of every
+// X-Wing private key (X25519 broken), or the ML-KEM half (ML-KEM broken:
+// the hybrid holds if either does), the adversary opens no layer, reads
+// nothing and names no source, and every message of a layer has that
+// layer's one size, so sizes name no source either. The control hands the
+// same attack both halves of the same keys: it opens every layer of the
+// same transcript, reads every text and names exactly the sources, so the
+// recording and the attack are able to fail the first two.
+func TestQuantumAdversarySystem(t *testing.T) {
+	run := runExchange(t, keys.ModePQ)
+	attack := func(t *testing.T, h harvest.Half) *harvest.Findings {
+		t.Helper()
+		sk, err := harvest.Keys(run.kem, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return harvest.AttackPQ(run.tr, sk)
+	}
+	t.Run("sizes", func(t *testing.T) {
+		if err := run.tr.CheckSizes(pqSizes); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, h := range []harvest.Half{harvest.X25519Half, harvest.MLKEMHalf} {
+		t.Run(h.String(), func(t *testing.T) {
+			check(t, h.String()+" halves, pq", attack(t, h), nil, nil)
+		})
+	}
+	t.Run("control", func(t *testing.T) {
+		f := attack(t, harvest.BothHalves)
+		check(t, "control: both halves, pq", f, everything(run), sources)
+		for _, text := range run.texts {
+			if !f.Texts[text] {
+				t.Fatalf("control: the adversary did not read %q", text)
+			}
+		}
+	})
+}
