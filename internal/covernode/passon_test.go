@@ -12,6 +12,7 @@ import (
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/telemetry"
 	"github.com/chaffhq/chaff/internal/testnet"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,18 +135,27 @@ func TestInputSealedBeforeANodeJoined(t *testing.T) {
 // most the bound of deliveries in all, then taken as cover by one of
 // them: it neither loops nor stays in the stream. The negative control
 // lifts the bound (a thousand deliveries): the garbage is still going
-// round when the test looks, and the test sees it.
+// round when the test looks, and the test sees it. Both protocol modes:
+// the garbage is of the mode's U2C size, so the ingest takes it.
 func TestUnopenableInputsGivenUp(t *testing.T) {
+	inModes(t, unopenableInputsGivenUp)
+}
+
+func unopenableInputsGivenUp(t *testing.T, mode string) {
 	const deliveries = 5
+	sizes, err := pq.SizesOf(mode)
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := func(t *testing.T, bound uint64) (taken float64, left uint64) {
 		covernode.SetPassOn(t, 10*time.Millisecond, 40*time.Millisecond, bound)
-		w := newWorld(t)
+		w := newWorldIn(t, mode)
 		regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
 		w.startNode(t, t.TempDir(), func(c *covernode.Config) { c.Registry = regs[0] })
 		second := w.n.CoverNodeBundle("covernode_002", t.TempDir())
 		w.startNode(t, t.TempDir(), func(c *covernode.Config) { c.BundlePath, c.Registry = second, regs[1] })
 
-		garbage := make([]byte, protocol.U2CMessageSize)
+		garbage := make([]byte, sizes.U2C)
 		rand.Read(garbage)
 		w.republish(t, store.SubjectU2C, garbage, 1)
 		sum := func(name string) (n float64) {
