@@ -101,16 +101,10 @@ func median(xs []float64) float64 {
 // writes at p < 10⁻⁶.
 const seizedRounds = 6
 
-// installs are an install of a deployment in each protocol mode: a
-// coverdrop one, and a pq one (client.FakePQ until the pq deployment
-// runs).
-var installs = map[string]func(t *testing.T) func(dir string) client.Config{
-	client.ProtocolCoverDrop: func(t *testing.T) func(string) client.Config {
-		return adversary.Start(t, adversary.Options{}).ReaderConfig
-	},
-	client.ProtocolPQ: func(t *testing.T) func(string) client.Config {
-		return client.StartFakePQ(t).Config
-	},
+// install is an install of a whole in-process deployment of the protocol
+// mode (internal/adversary: JetStream, the API, a CoverNode, alice).
+func install(t *testing.T, mode string) func(dir string) client.Config {
+	return adversary.Start(t, adversary.Options{Mode: mode}).ReaderConfig
 }
 
 // TestSeizedPhoneShowsNoUse: after any use of the app, a seized phone
@@ -124,7 +118,7 @@ var installs = map[string]func(t *testing.T) func(dir string) client.Config{
 // must see it.
 func TestSeizedPhoneShowsNoUse(t *testing.T) {
 	for _, mode := range []string{client.ProtocolCoverDrop, client.ProtocolPQ} {
-		t.Run(mode, func(t *testing.T) { seizedPhoneShowsNoUse(t, installs[mode](t)) })
+		t.Run(mode, func(t *testing.T) { seizedPhoneShowsNoUse(t, install(t, mode)) })
 	}
 }
 

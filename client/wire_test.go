@@ -32,39 +32,19 @@ type wireDeployment struct {
 	received func(t *testing.T, want int) map[string]int
 }
 
-// wireDeployments start a deployment of each protocol mode: a whole
-// coverdrop one with journalist carol, and a pq one (client.FakePQ, whose
-// ingest the test reads as alice would, until the pq deployment runs).
-var wireDeployments = map[string]func(t *testing.T) wireDeployment{
-	client.ProtocolCoverDrop: func(t *testing.T) wireDeployment {
-		d := adversary.Start(t, adversary.Options{})
-		carol, _ := d.Journalist("carol")
-		if _, err := carol.Sync(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return wireDeployment{d.API.URL, d.ReaderConfig, "carol", func(t *testing.T, want int) map[string]int {
-			adversary.SyncUntil(t, carol, "every source's message", func() bool { return len(adversary.Received(carol)) == want })
-			return adversary.Received(carol)
-		}}
-	},
-	client.ProtocolPQ: func(t *testing.T) wireDeployment {
-		f := client.StartFakePQ(t)
-		return wireDeployment{f.URL, f.Config, "alice", func(t *testing.T, want int) map[string]int {
-			// The same message posted twice counts once, as the
-			// CoverNode's replay guard takes it once.
-			got, seen := map[string]int{}, map[string]bool{}
-			for _, m := range f.Posted() {
-				if seen[string(m)] {
-					continue
-				}
-				seen[string(m)] = true
-				if um, _ := f.Open(m); um != nil {
-					got[um.Text]++
-				}
-			}
-			return got
-		}}
-	},
+// startWireDeployment starts a whole in-process deployment of the
+// protocol mode (internal/adversary) with journalist carol, whose vault
+// syncs until it received every source's message.
+func startWireDeployment(t *testing.T, mode string) wireDeployment {
+	d := adversary.Start(t, adversary.Options{Mode: mode})
+	carol, _ := d.Journalist("carol")
+	if _, err := carol.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return wireDeployment{d.API.URL, d.ReaderConfig, "carol", func(t *testing.T, want int) map[string]int {
+		adversary.SyncUntil(t, carol, "every source's message", func() bool { return len(adversary.Received(carol)) == want })
+		return adversary.Received(carol)
+	}}
 }
 
 // recordRuns runs readers installs, the first sources of them with a
@@ -75,7 +55,7 @@ var wireDeployments = map[string]func(t *testing.T) wireDeployment{
 func recordRuns(t *testing.T, mode string, readers, sources, runs int) (src, other []wireRun) {
 	t.Helper()
 	ctx := context.Background()
-	d := wireDeployments[mode](t)
+	d := startWireDeployment(t, mode)
 	// Each install has its own path to the API, as each phone has its own
 	// address: the adversary records each install's exchanges apart.
 	apps := make([]*client.App, readers)
