@@ -21,10 +21,18 @@ import (
 // controls, in the same deployment: with dead drops kept unchecked
 // (SetKeepUnchecked) another install's first refresh keeps the hostile ones, and with replies
 // shown again when served again (SetKeepReplyCopies) the renumbered copies
-// show every reply twice; the test sees both.
+// show every reply twice; the test sees both. Both protocol modes, each
+// against a whole deployment of its mode (the stolen key signs the mode's
+// digest).
 func TestReaderPastHostileDeadDrops(t *testing.T) {
+	for _, mode := range []string{client.ProtocolCoverDrop, client.ProtocolPQ} {
+		t.Run(mode, func(t *testing.T) { readerPastHostileDeadDrops(t, mode) })
+	}
+}
+
+func readerPastHostileDeadDrops(t *testing.T, mode string) {
 	ctx := context.Background()
-	d := adversary.Start(t, adversary.Options{})
+	d := adversary.Start(t, adversary.Options{Mode: mode})
 	c := d.StartConversation("hello")
 	adversary.SyncUntil(t, c.Carol, "the message", func() bool { return adversary.Received(c.Carol)["hello"] == 1 })
 	c.Reply("first reply")
@@ -32,8 +40,8 @@ func TestReaderPastHostileDeadDrops(t *testing.T) {
 
 	var hostile []int64
 	for _, f := range []*deaddrop.DeadDrop{
-		adversary.Forge(t, deaddrop.User, 0, time.Now(), 0, 1, nil),
-		adversary.Forge(t, deaddrop.User, 0, time.Now().AddDate(10, 0, 0), 0, 1, d.CoverNodeSigner()),
+		adversary.ForgeIn(t, mode, deaddrop.User, 0, time.Now(), 0, 1, nil),
+		adversary.ForgeIn(t, mode, deaddrop.User, 0, time.Now().AddDate(10, 0, 0), 0, 1, d.CoverNodeSigner()),
 	} {
 		id, err := d.Cloud.InjectDeadDrop(ctx, f)
 		if err != nil {

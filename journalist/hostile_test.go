@@ -15,6 +15,7 @@ import (
 	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/journalist"
+	"github.com/chaffhq/chaff/keys"
 )
 
 // hugeEpoch is an epoch no key hierarchy reaches.
@@ -27,15 +28,23 @@ const hugeEpoch = 1 << 30
 // once: an unsigned dead drop with an enormous epoch is skipped at once;
 // one signed by a CoverNode key (stolen) holds syncs back at most
 // MaxEpochWait. The negative control brings back the old order (epoch
-// before signature) and sees the first one hold every sync back.
+// before signature) and sees the first one hold every sync back. Both
+// protocol modes, each against a whole deployment of its mode (the stolen
+// key signs the mode's digest).
 func TestSyncPastHostileDeadDrops(t *testing.T) {
+	for _, mode := range []string{keys.ModeCoverDrop, keys.ModePQ} {
+		t.Run(mode, func(t *testing.T) { syncPastHostileDeadDrops(t, mode) })
+	}
+}
+
+func syncPastHostileDeadDrops(t *testing.T, mode string) {
 	ctx := context.Background()
-	d := adversary.Start(t, adversary.Options{})
+	d := adversary.Start(t, adversary.Options{Mode: mode})
 	c := d.StartConversation("before")
 	adversary.SyncUntil(t, c.Carol, "the first message", func() bool { return adversary.Received(c.Carol)["before"] == 1 })
 
 	// An unsigned (all-zero signature) dead drop of an enormous epoch.
-	if _, err := d.Cloud.InjectDeadDrop(ctx, adversary.Forge(t, deaddrop.Journalist, 0, time.Now(), hugeEpoch, 1, nil)); err != nil {
+	if _, err := d.Cloud.InjectDeadDrop(ctx, adversary.ForgeIn(t, mode, deaddrop.Journalist, 0, time.Now(), hugeEpoch, 1, nil)); err != nil {
 		t.Fatal(err)
 	}
 	c.Send("after an unsigned one")
@@ -59,8 +68,8 @@ func TestSyncPastHostileDeadDrops(t *testing.T) {
 	// (the API refuses to store it; the cloud writes it itself), and one
 	// dated ten years ahead.
 	for _, forged := range []*deaddrop.DeadDrop{
-		adversary.Forge(t, deaddrop.Journalist, 0, time.Now(), hugeEpoch, 1, d.CoverNodeSigner()),
-		adversary.Forge(t, deaddrop.Journalist, 0, time.Now().AddDate(10, 0, 0), 1, 1, d.CoverNodeSigner()),
+		adversary.ForgeIn(t, mode, deaddrop.Journalist, 0, time.Now(), hugeEpoch, 1, d.CoverNodeSigner()),
+		adversary.ForgeIn(t, mode, deaddrop.Journalist, 0, time.Now().AddDate(10, 0, 0), 1, 1, d.CoverNodeSigner()),
 	} {
 		if _, err := d.Cloud.InjectDeadDrop(ctx, forged); err != nil {
 			t.Fatal(err)

@@ -6,10 +6,13 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/store"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 )
 
 // TestHarnessRoundTrip checks the harness itself: a reader's message and
@@ -146,5 +149,37 @@ func TestProxyPowers(t *testing.T) {
 	ex := d.Proxy.Exchanges()
 	if len(ex) != 2 || ex[0].Forwarded || !ex[1].Forwarded || !ex[0].Intercepted || !ex[1].Intercepted {
 		t.Fatalf("recorded %+v", ex)
+	}
+}
+
+// TestForgeSignsInTheMode: a dead drop ForgeIn signs with a CoverNode key
+// verifies in its own mode's form, and not in the other's, so that the
+// hostile dead-drop tests of each mode hand the clients what a stolen key
+// makes there; an unsigned one verifies in neither.
+func TestForgeSignsInTheMode(t *testing.T) {
+	sk, err := crypto.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk := []*crypto.VerifyingKey{sk.VerifyingKey()}
+	verify := map[string]func(d *deaddrop.DeadDrop) error{
+		keys.ModeCoverDrop: func(d *deaddrop.DeadDrop) error { return d.Verify(vk) },
+		keys.ModePQ: func(d *deaddrop.DeadDrop) error {
+			return (&pq.DeadDrop{Kind: d.Kind, ID: d.ID, CreatedAt: d.CreatedAt, Data: d.Data, Signature: d.Signature, Epoch: d.Epoch}).Verify(vk)
+		},
+	}
+	for _, mode := range []string{keys.ModeCoverDrop, keys.ModePQ} {
+		for _, kind := range []deaddrop.Kind{deaddrop.User, deaddrop.Journalist} {
+			signed := adversary.ForgeIn(t, mode, kind, 0, time.Now(), 3, 2, sk)
+			unsigned := adversary.ForgeIn(t, mode, kind, 0, time.Now(), 3, 2, nil)
+			for other, v := range verify {
+				if err := v(signed); (err == nil) != (other == mode) {
+					t.Errorf("a %s %s dead drop signed by the key, verified in %s: %v", mode, kind, other, err)
+				}
+				if err := v(unsigned); err == nil {
+					t.Errorf("an unsigned %s %s dead drop verifies in %s", mode, kind, other)
+				}
+			}
+		}
 	}
 }

@@ -3,14 +3,16 @@ package adversary
 import (
 	"crypto/rand"
 	"encoding/json"
-	"github.com/chaffhq/chaff/apiclient"
 	"net/url"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 )
 
 // DeadDropsPath is the path of the GET (and POST) of a kind's dead drops.
@@ -18,20 +20,38 @@ func DeadDropsPath(kind deaddrop.Kind) string {
 	return apiclient.DeadDrops(kind).Get.Path
 }
 
-// Forge makes a dead drop of kind with id, date and (for journalist dead
-// drops) epoch, holding chunks random messages. It is signed by signer; a
-// nil signer leaves the signature all zeros, which is what the adversary
-// without a CoverNode's key can do.
+// Forge makes a coverdrop-mode dead drop (ForgeIn).
 func Forge(t testing.TB, kind deaddrop.Kind, id int64, createdAt time.Time, epoch int32, chunks int, signer *crypto.SigningKey) *deaddrop.DeadDrop {
 	t.Helper()
-	d := &deaddrop.DeadDrop{Kind: kind, ID: id, CreatedAt: createdAt.Truncate(time.Second), Data: make([]byte, chunks*kind.ChunkSize())}
+	return ForgeIn(t, keys.ModeCoverDrop, kind, id, createdAt, epoch, chunks, signer)
+}
+
+// ForgeIn makes a dead drop of a protocol mode and kind with id, date and
+// (for journalist dead drops) epoch, holding chunks random messages of
+// the mode's chunk size. It is signed by signer over the mode's signed
+// digest (pq.DeadDrop's in pq mode, so that a stolen key's signature
+// verifies there); a nil signer leaves the signature all zeros, which is
+// what the adversary without a CoverNode's key can do.
+func ForgeIn(t testing.TB, mode string, kind deaddrop.Kind, id int64, createdAt time.Time, epoch int32, chunks int, signer *crypto.SigningKey) *deaddrop.DeadDrop {
+	t.Helper()
+	size := kind.ChunkSize()
+	if mode == keys.ModePQ {
+		size = pq.ChunkSize(kind)
+	}
+	d := &deaddrop.DeadDrop{Kind: kind, ID: id, CreatedAt: createdAt.Truncate(time.Second), Data: make([]byte, chunks*size)}
 	if kind == deaddrop.Journalist {
 		d.Epoch = epoch
 	}
 	if _, err := rand.Read(d.Data); err != nil {
 		t.Fatal(err)
 	}
-	if signer != nil {
+	switch {
+	case signer == nil:
+	case mode == keys.ModePQ:
+		p := &pq.DeadDrop{Kind: d.Kind, ID: d.ID, CreatedAt: d.CreatedAt, Data: d.Data, Epoch: d.Epoch}
+		p.Sign(signer)
+		d.Signature = p.Signature
+	default:
 		d.Sign(signer)
 	}
 	return d
