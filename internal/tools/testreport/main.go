@@ -23,6 +23,10 @@ type event struct {
 	Elapsed float64
 }
 
+// tailLines is how much of a package's output is shown when it failed
+// outside its tests.
+const tailLines = 80
+
 const vectorsMissing = "CoverDrop test vectors not found"
 
 func main() {
@@ -37,6 +41,11 @@ func main() {
 	}
 	defer logf.Close()
 	output := map[string]*strings.Builder{} // package/test → its output
+	// tail keeps each package's last lines whatever test they are filed
+	// under: test2json files what a TestMain prints after the tests (a
+	// goroutine-leak report, a timeout's stack) under the last test, so a
+	// package that fails outside its tests is shown by its tail.
+	tail := map[string][]string{}
 	var failed, skipped []string
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -58,6 +67,11 @@ func main() {
 				output[key] = &strings.Builder{}
 			}
 			output[key].WriteString(e.Output)
+			if t := append(tail[e.Package], e.Output); len(t) > tailLines {
+				tail[e.Package] = t[len(t)-tailLines:]
+			} else {
+				tail[e.Package] = t
+			}
 			if e.Test == "" && (strings.HasPrefix(e.Output, "ok") || strings.HasPrefix(e.Output, "FAIL") || strings.HasPrefix(e.Output, "?")) {
 				fmt.Print(e.Output)
 			}
@@ -66,6 +80,8 @@ func main() {
 				failed = append(failed, key)
 			} else if output[key] != nil && !strings.Contains(output[key].String(), "--- FAIL") {
 				failed = append(failed, key) // a package that failed outside its tests
+				output[key] = &strings.Builder{}
+				output[key].WriteString(strings.Join(tail[e.Package], ""))
 			}
 		case "skip":
 			if e.Test != "" {
