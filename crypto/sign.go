@@ -65,8 +65,13 @@ func (vk *VerifyingKey) Verify(msg, sig []byte) error {
 // HumanDigest returns the short digest of the key that user interfaces show
 // so that people can compare keys by eye: the first 16 bytes of SHA-512 of
 // the key, in unpadded base64, in groups of six characters.
-func (vk *VerifyingKey) HumanDigest() string {
-	sum := sha512.Sum512(vk.k[:])
+func (vk *VerifyingKey) HumanDigest() string { return HumanDigest(vk.k[:]) }
+
+// HumanDigest returns upstream's short digest of a public key's bytes (of
+// any kind and size): the first 16 bytes of their SHA-512, in unpadded
+// base64, in groups of six characters.
+func HumanDigest(key []byte) string {
+	sum := sha512.Sum512(key)
 	s := base64.RawStdEncoding.EncodeToString(sum[:16])
 	var groups []string
 	for len(s) > 6 {

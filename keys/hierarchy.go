@@ -92,6 +92,18 @@ type VerifiedKey struct {
 	Owner string
 }
 
+// Algorithm names the kind of key: Ed25519 (signing roles), X25519 (a
+// coverdrop messaging key) or X-Wing (a pq messaging key).
+func (k *VerifiedKey) Algorithm() string {
+	switch {
+	case k.KEM != nil:
+		return "X-Wing"
+	case k.Role.Signing():
+		return "Ed25519"
+	}
+	return "X25519"
+}
+
 // VerifiedFamily is a verified identity key and its verified messaging
 // keys, latest expiry first.
 type VerifiedFamily struct {

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -80,6 +81,20 @@ func (k *SignedPublicKey) Hex() string { return hex.EncodeToString(k.Key[:]) }
 
 // Prefix returns the first 8 hex digits of the key, as upstream names files.
 func (k *SignedPublicKey) Prefix() string { return k.Hex()[:8] }
+
+// Published returns the public key as published: the 1,216 bytes of an
+// X-Wing key, the 32 of an Ed25519 or X25519 key.
+func (k *SignedPublicKey) Published() []byte {
+	if k.KEM != nil {
+		return k.KEM.Bytes()
+	}
+	return bytes.Clone(k.Key[:])
+}
+
+// HumanDigest returns upstream's short digest of the published key
+// (crypto.HumanDigest), the one people compare by eye; for an X-Wing key it
+// covers all of its 1,216 bytes, not its id.
+func (k *SignedPublicKey) HumanDigest() string { return crypto.HumanDigest(k.Published()) }
 
 // Equal reports whether two signed keys are identical in key, certificate
 // and expiry.

@@ -25,7 +25,11 @@ const inspectUsage = `usage:
         [--user-keypair FILE] [--journalist-keypair FILE ...] DEAD_DROPS.json
 
 keys verifies a GET /v1/public-keys response from the organisation trust
-anchor and lists every verified key. dead-drops verifies every dead drop of
+anchor and lists every verified key: its role, owner, name (the first 8
+hex digits of the key; of an X-Wing key, of its id, SHA-256 of the key, as
+chaff admin keys shows it), type (Ed25519, X25519 or X-Wing), expiry and
+digest (the first 16 bytes of SHA-512 of the whole published key, in
+base64, as the journalist app shows its trusted keys). dead-drops verifies every dead drop of
 a GET /v1/user/dead-drops or /v1/journalist/dead-drops response and, given
 key pairs, prints each message it can decrypt as one JSON object per line.
 A file argument of - reads standard input. Both exit 1 when anything fails
@@ -218,13 +222,13 @@ func inspectKeys(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "verified at %s; max_epoch %d\n", protocol.FormatTime(v.At), v.MaxEpoch)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tOWNER\tKEY\tNOT VALID AFTER")
+	fmt.Fprintln(tw, "ROLE\tOWNER\tKEY\tTYPE\tNOT VALID AFTER\tDIGEST")
 	for _, k := range v.All() {
 		owner := k.Owner
 		if owner == "" {
 			owner = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Role, owner, k.Prefix(), protocol.FormatTime(k.NotValidAfter))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Role, owner, k.Prefix(), k.Algorithm(), protocol.FormatTime(k.NotValidAfter), k.HumanDigest())
 	}
 	tw.Flush()
 	return reportDropped(v, err, stderr)
