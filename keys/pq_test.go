@@ -350,3 +350,65 @@ func TestModeFields(t *testing.T) {
 		t.Fatalf("coverdrop organisation key: %s", cb)
 	}
 }
+
+// TestKeyTypesAndDigests checks what chaff inspect keys shows of each
+// verified key in both modes: its type, and a digest over the whole
+// published key (an X-Wing key's 1,216 bytes, not its 32-byte id), so that
+// two X-Wing keys are told apart by digest as X25519 keys are.
+func TestKeyTypesAndDigests(t *testing.T) {
+	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	for _, mode := range []string{keys.ModeCoverDrop, keys.ModePQ} {
+		org, h := pqChain(t, mode, now)
+		v, err := keys.VerifyIn(mode, h, []keys.SignedPublicKey{org.Public}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests := map[string]bool{}
+		msgType := map[string]string{keys.ModeCoverDrop: "X25519", keys.ModePQ: "X-Wing"}[mode]
+		for _, k := range v.All() {
+			want := "Ed25519"
+			if !k.Role.Signing() {
+				want = msgType
+			}
+			if got := k.Algorithm(); got != want {
+				t.Errorf("%s: %s key %s is %s, want %s", mode, k.Role, k.Prefix(), got, want)
+			}
+			pub := k.Published()
+			if size := map[string]int{"Ed25519": 32, "X25519": 32, "X-Wing": 1216}[want]; len(pub) != size {
+				t.Errorf("%s: %s key published as %d bytes, want %d", mode, k.Role, len(pub), size)
+			}
+			d := k.HumanDigest()
+			if d != crypto.HumanDigest(pub) || len(d) != 25 {
+				t.Errorf("%s: %s digest %q is not the published key's", mode, k.Role, d)
+			}
+			if k.KEM != nil && d == crypto.HumanDigest(k.Key[:]) {
+				t.Errorf("%s: the X-Wing key's digest is its id's", k.Role)
+			}
+			digests[d] = true
+		}
+		if len(digests) != len(v.All()) {
+			t.Errorf("%s: %d distinct digests for %d keys", mode, len(digests), len(v.All()))
+		}
+		// The Ed25519 keys' digest is the one the journalist app shows.
+		vk, _ := org.Public.VerifyingKey()
+		if v.Organizations[0].HumanDigest() != vk.HumanDigest() {
+			t.Errorf("%s: the organisation key's digest differs from crypto.VerifyingKey's", mode)
+		}
+	}
+}
+
+// TestPublishedKeySizes checks the sizes docs/PQ.md §10.2 gives for the
+// JSON of a signed messaging key (with a microsecond not_valid_after, as
+// keys are made): 2,635 bytes in pq mode against 267 in coverdrop mode.
+func TestPublishedKeySizes(t *testing.T) {
+	now := time.Date(2026, 12, 1, 8, 0, 0, 123456000, time.UTC)
+	for mode, want := range map[string]int{keys.ModeCoverDrop: 267, keys.ModePQ: 2635} {
+		_, h := pqChain(t, mode, now)
+		for _, k := range []keys.SignedPublicKey{h.Keys[0].Journalists[0].Journalists["alice"][0].MsgPKs[0], h.Keys[0].CoverNodes[0].CoverNodes["covernode_001"][0].MsgPKs[0]} {
+			b, err := json.Marshal(k)
+			if err != nil || len(b) != want {
+				t.Errorf("%s: a signed messaging key is %d bytes of JSON, want %d (%v)", mode, len(b), want, err)
+			}
+		}
+	}
+}
