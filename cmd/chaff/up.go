@@ -10,6 +10,7 @@ import (
 
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/up"
+	"github.com/chaffhq/chaff/keys"
 )
 
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -65,17 +66,24 @@ func parseUpFlags(args []string, stderr io.Writer) (up.Options, error) {
 	return o, nil
 }
 
+// protocolWords describe chaff up's protocol modes.
+var protocolWords = map[string]string{
+	keys.ModeCoverDrop: "coverdrop (CoverDrop's, byte-compatible with upstream)",
+	keys.ModePQ:        "pq (post-quantum: every layer on X-Wing, docs/PQ.md)",
+}
+
 // printUp says what runs where, and the README's tour with the real paths.
 func printUp(stdout io.Writer, d *up.Deployment, o up.Options) {
 	st, u2j, j2u := d.State, d.U2J, d.J2U
 	apiURL, idURL, anchorPath, first := st.API, st.IdentityAPI, st.Anchor, d.First
 	fmt.Fprintf(stdout, `Chaff is up (data in %s; state in %s).
 
+  protocol         %s
   API and ingest   %s
   identity API     %s
   CoverNode        covernode_001, %s mixing: readers' rounds of %d-%d messages, replies' of %d-%d
   readers          %d simulated, one cover message each every %s on average
-`, o.DataDir, d.StatePath, apiURL, idURL, o.Mixing, u2j.ThresholdMin, u2j.ThresholdMax, j2u.ThresholdMin, j2u.ThresholdMax, o.Readers, o.ReaderEvery)
+`, o.DataDir, d.StatePath, protocolWords[st.Protocol], apiURL, idURL, o.Mixing, u2j.ThresholdMin, u2j.ThresholdMax, j2u.ThresholdMin, j2u.ThresholdMax, o.Readers, o.ReaderEvery)
 	for _, j := range st.Journalists {
 		fmt.Fprintf(stdout, "  journalist       %-9s web UI %s\n", j.ID, j.UI)
 	}

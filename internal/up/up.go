@@ -46,11 +46,14 @@ import (
 
 // State is up.json: what a first run set up, for later runs and scripts.
 type State struct {
-	API         string       `json:"api"`
-	IdentityAPI string       `json:"identity_api"`
-	Anchor      string       `json:"anchor"`
-	KeysDir     string       `json:"keys_dir"`
-	Mixing      string       `json:"mixing"`
+	API         string `json:"api"`
+	IdentityAPI string `json:"identity_api"`
+	Anchor      string `json:"anchor"`
+	KeysDir     string `json:"keys_dir"`
+	Mixing      string `json:"mixing"`
+	// Protocol is the deployment's protocol mode, its anchor's: coverdrop
+	// or pq.
+	Protocol    string       `json:"protocol"`
 	Metrics     string       `json:"metrics,omitempty"`
 	Journalists []Journalist `json:"journalists"`
 	Note        string       `json:"note"`
@@ -246,6 +249,7 @@ func Start(ctx context.Context, o Options) (d *Deployment, err error) {
 		}
 	}
 	d.State.API, d.State.IdentityAPI, d.State.Anchor, d.State.KeysDir, d.State.Mixing = apiC.Base, idURL, anchorPath, keysDir, o.Mixing
+	d.State.Protocol = anchor.Mode()
 	d.State.Note = "Demo only: the vault passphrases are kept here for scripts. A real newsroom never writes them down on the machine."
 	if err := d.setUpCanary(ctx, &newsroom.Newsroom{KeysDir: keysDir, API: apiC}, anchorPath); err != nil {
 		return nil, err
