@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"github.com/chaffhq/chaff/internal/up"
 	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/protocol"
 )
 
 // TestUpEndToEnd runs chaff up and takes the README's tour against it with
@@ -36,28 +38,10 @@ import (
 const upRoundTrip = 4 * time.Minute
 
 func TestUpEndToEnd(t *testing.T) {
-	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var upOut syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"up", "--data-dir", dir, "--api-addr", "127.0.0.1:0", "--journalist-addr", "127.0.0.1:0",
-			"--identity-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--readers", "20", "--reader-interval", "300ms", "--journalist-cover-interval", "200ms"}, &upOut, &upOut)
-	}()
-	var st up.State
-	waitUntil(t, "chaff up", func() bool {
-		select {
-		case code := <-done:
-			t.Fatalf("chaff up exited %d:\n%s", code, upOut.String())
-		default:
-		}
-		b, err := os.ReadFile(filepath.Join(dir, "up.json"))
-		return err == nil && json.Unmarshal(b, &st) == nil && len(st.Journalists) == len(up.DemoJournalists) && st.Journalists[0].UI != ""
-	})
-	if !strings.Contains(upOut.String(), "Vault passphrases (shown once") {
-		t.Fatalf("chaff up printed:\n%s", upOut.String())
-	}
+	u := startUp(t, ctx)
+	dir, st, upOut := u.dir, u.st, &u.out
 	// The setup bundles (identity secret keys in plaintext) are gone once
 	// the CoverNode and the vaults hold their keys.
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -73,47 +57,10 @@ func TestUpEndToEnd(t *testing.T) {
 	for _, j := range st.Journalists {
 		slowClientCut(t, "chaff up's UI for "+j.ID, j.UI)
 	}
-	reader := filepath.Join(dir, "reader")
-	src := []string{"--state-dir", reader, "--api", st.API, "--anchor", st.Anchor}
-	chaff := func(env string, args ...string) string {
-		t.Helper()
-		if env != "" {
-			t.Setenv("CHAFF_PASSPHRASE", env)
-		}
-		var out, errb bytes.Buffer
-		if code := run(ctx, args, &out, &errb); code != 0 {
-			t.Fatalf("chaff %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errb.String())
-		}
-		return out.String()
-	}
-	out := chaff("", append([]string{"source", "init"}, src...)...)
-	pass := strings.TrimSpace(strings.Split(out, "\n")[2])
-
+	chaff := u.chaff
 	ui := newUIClient(t, alice.UI)
 	ui.unlock(alice.Passphrase)
-
-	roundTrip := func(text, reply string) {
-		t.Helper()
-		// A tick first, as the app's background job would have: the reader
-		// writes to alice's newest key.
-		chaff(pass, append([]string{"source", "tick", "--min-interval", "0"}, src...)...)
-		chaff(pass, append([]string{"source", "send", "--to", "alice", text}, src...)...)
-		chaff(pass, append([]string{"source", "tick", "--min-interval", "0"}, src...)...)
-		var conv string
-		// The whole newsroom runs in this test process, beside the other
-		// packages' tests of ./scripts/test on two cores: a round through
-		// both mixes can take minutes there (seconds alone), so these
-		// waits are liveness bounds, not speed targets.
-		waitUntilWithin(t, upRoundTrip, "the message in alice's web UI", func() bool {
-			conv = ui.findMessage(text)
-			return conv != ""
-		})
-		ui.post("/c/"+conv+"/reply", url.Values{"text": {reply}})
-		waitUntilWithin(t, upRoundTrip, "the reply at the reader", func() bool {
-			chaff(pass, append([]string{"source", "tick", "--min-interval", "0"}, src...)...)
-			return strings.Contains(chaff(pass, append([]string{"source", "inbox"}, src...)...), "alice: "+reply)
-		})
-	}
+	roundTrip := func(text, reply string) { u.roundTrip(ui, text, reply) }
 	roundTrip("the planning office takes bribes", "who pays them?")
 
 	// Rotate alice's messaging key (with her UI locked, as the CLI and the
@@ -137,7 +84,7 @@ func TestUpEndToEnd(t *testing.T) {
 		journalists[j.ID] = j
 	}
 	bk := filepath.Join(t.TempDir(), "bk")
-	out = chaff(alice.Passphrase, "journalist", "backup", "create", "--vault", alice.Vault, "--out", bk, "--contacts", "bob,carol,newsdesk", "--threshold", "2")
+	out := chaff(alice.Passphrase, "journalist", "backup", "create", "--vault", alice.Vault, "--out", bk, "--contacts", "bob,carol,newsdesk", "--threshold", "2")
 	if !strings.Contains(out, "share-3-of-3.json  for newsdesk") {
 		t.Fatalf("backup create printed %q", out)
 	}
@@ -182,10 +129,7 @@ func TestUpEndToEnd(t *testing.T) {
 		t.Fatalf("a second chaff up on the same directory: exit %d, %q", code, second.String())
 	}
 
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("chaff up exited %d", code)
-	}
+	u.stop(cancel)
 	// It said what it was doing while it made the newsroom, and that it
 	// stopped.
 	for _, line := range []string{"  adding CoverNode covernode_001…", "  adding journalist alice and creating their vault", "Stopped. Everything is kept in " + dir} {
@@ -193,9 +137,180 @@ func TestUpEndToEnd(t *testing.T) {
 			t.Errorf("chaff up did not print %q:\n%s", line, upOut.String())
 		}
 	}
-	if out := upOut.String(); !strings.HasSuffix(strings.TrimSpace(out), "starts it again.") {
-		t.Errorf("chaff up's last line is not the stop line:\n%s", out)
+}
+
+// upRun is a chaff up running in the test process, with a reader's
+// mailbox made by chaff source init, as the README's tour starts.
+type upRun struct {
+	t    *testing.T
+	ctx  context.Context
+	dir  string
+	st   up.State
+	out  syncBuffer
+	done chan int
+	// src are chaff source's flags for the reader, pass its passphrase.
+	src  []string
+	pass string
+}
+
+// startUp runs chaff up (with extra flags) on loopback port 0 with fast
+// demo cadences, waits for its up.json, and sets up the tour's reader.
+func startUp(t *testing.T, ctx context.Context, extra ...string) *upRun {
+	t.Helper()
+	u := &upRun{t: t, ctx: ctx, dir: t.TempDir(), done: make(chan int, 1)}
+	args := append([]string{"up", "--data-dir", u.dir, "--api-addr", "127.0.0.1:0", "--journalist-addr", "127.0.0.1:0",
+		"--identity-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--readers", "20", "--reader-interval", "300ms", "--journalist-cover-interval", "200ms"}, extra...)
+	go func() { u.done <- run(ctx, args, &u.out, &u.out) }()
+	waitUntil(t, "chaff up", func() bool {
+		select {
+		case code := <-u.done:
+			t.Fatalf("chaff up exited %d:\n%s", code, u.out.String())
+		default:
+		}
+		b, err := os.ReadFile(filepath.Join(u.dir, "up.json"))
+		return err == nil && json.Unmarshal(b, &u.st) == nil && len(u.st.Journalists) == len(up.DemoJournalists) && u.st.Journalists[0].UI != ""
+	})
+	if !strings.Contains(u.out.String(), "Vault passphrases (shown once") {
+		t.Fatalf("chaff up printed:\n%s", u.out.String())
 	}
+	u.src = []string{"--state-dir", filepath.Join(u.dir, "reader"), "--api", u.st.API, "--anchor", u.st.Anchor}
+	out := u.chaff("", append([]string{"source", "init"}, u.src...)...)
+	u.pass = strings.TrimSpace(strings.Split(out, "\n")[2])
+	return u
+}
+
+// chaff runs a chaff command in the test process, with CHAFF_PASSPHRASE
+// set to pass unless it is empty, and returns its output; it fails the
+// test unless the command exits 0.
+func (u *upRun) chaff(pass string, args ...string) string {
+	u.t.Helper()
+	if pass != "" {
+		u.t.Setenv("CHAFF_PASSPHRASE", pass)
+	}
+	var out, errb bytes.Buffer
+	if code := run(u.ctx, args, &out, &errb); code != 0 {
+		u.t.Fatalf("chaff %s: exit %d: %s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// source runs chaff source CMD ARGS… as the tour's reader.
+func (u *upRun) source(cmd string, args ...string) string {
+	u.t.Helper()
+	return u.chaff(u.pass, append(append([]string{"source", cmd}, args...), u.src...)...)
+}
+
+// roundTrip is the README's tour: the reader writes text to alice, she
+// finds it in her web UI (ui, unlocked) and replies, the reader's next
+// runs bring the reply to their inbox.
+func (u *upRun) roundTrip(ui *uiClient, text, reply string) {
+	u.t.Helper()
+	// A tick first, as the app's background job would have: the reader
+	// writes to alice's newest key.
+	u.source("tick", "--min-interval", "0")
+	u.source("send", "--to", "alice", text)
+	u.source("tick", "--min-interval", "0")
+	var conv string
+	// The whole newsroom runs in this test process, beside the other
+	// packages' tests of ./scripts/test on two cores: a round through
+	// both mixes can take minutes there (seconds alone), so these
+	// waits are liveness bounds, not speed targets.
+	waitUntilWithin(u.t, upRoundTrip, "the message in alice's web UI", func() bool {
+		conv = ui.findMessage(text)
+		return conv != ""
+	})
+	ui.post("/c/"+conv+"/reply", url.Values{"text": {reply}})
+	waitUntilWithin(u.t, upRoundTrip, "the reply at the reader", func() bool {
+		u.source("tick", "--min-interval", "0")
+		return strings.Contains(u.source("inbox"), "alice: "+reply)
+	})
+}
+
+// stop stops chaff up as Ctrl-C does and checks that it said so.
+func (u *upRun) stop(cancel context.CancelFunc) {
+	u.t.Helper()
+	cancel()
+	if code := <-u.done; code != 0 {
+		u.t.Fatalf("chaff up exited %d", code)
+	}
+	if out := u.out.String(); !strings.HasSuffix(strings.TrimSpace(out), "starts it again.") {
+		u.t.Errorf("chaff up's last line is not the stop line:\n%s", out)
+	}
+}
+
+// TestUpEndToEndPQ runs chaff up --protocol pq and takes the README's
+// tour in it: the deployment is a pq one (its anchor and the published
+// keys verify only in pq mode, the ingest refuses a coverdrop-size
+// message), a reader writes to alice, she reads it in her web UI and
+// replies, the reader reads the reply; chaff canary --once passes, and
+// chaff inspect keys lists the X-Wing keys.
+func TestUpEndToEndPQ(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	// Fewer simulated readers and journalists' cover than the coverdrop
+	// tour's: every pq message costs several times the CPU (docs/PQ.md
+	// §10.2), and under the race detector on a loaded machine the
+	// coverdrop tour's traffic would outrun the CoverNode and the vaults.
+	// The mixes still fill in seconds (10 U2C, 40 J2C a round).
+	u := startUp(t, ctx, "--protocol", "pq", "--readers", "5", "--reader-interval", "1s", "--journalist-cover-interval", "500ms")
+	t.Logf("chaff up --protocol pq and a reader: %s", time.Since(start).Round(time.Second))
+	if !strings.Contains(u.out.String(), "  protocol         pq (post-quantum") || u.st.Protocol != keys.ModePQ {
+		t.Fatalf("chaff up --protocol pq says its protocol is %q:\n%s", u.st.Protocol, u.out.String())
+	}
+	anchor, err := keys.ReadPublicKeyFile(u.st.Anchor)
+	if err != nil || anchor.Protocol != keys.ModePQ {
+		t.Fatalf("chaff up --protocol pq made the anchor %+v (%v)", anchor, err)
+	}
+	h, err := apiclient.New(u.st.API).PublicKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := keys.VerifyIn(keys.ModePQ, h, []keys.SignedPublicKey{*anchor}, time.Now())
+	if err != nil || len(v.JournalistKEMKeys("alice")) != 1 || len(v.CoverNodeKEMKeys("covernode_001")) != 1 {
+		t.Fatalf("the published keys in pq mode: %v", err)
+	}
+	if _, err := keys.VerifyIn(keys.ModeCoverDrop, h, []keys.SignedPublicKey{*anchor}, time.Now()); err == nil {
+		t.Fatal("a pq deployment's keys verify in coverdrop mode")
+	}
+	if err := apiclient.New(u.st.API).SendUserMessage(ctx, make([]byte, protocol.U2CMessageSize)); apiclient.StatusOf(err) != http.StatusBadRequest {
+		t.Fatalf("a coverdrop-size U2C to the pq ingest: %v", err)
+	}
+
+	alice := u.st.Journalists[0]
+	ui := newUIClient(t, alice.UI)
+	ui.unlock(alice.Passphrase)
+	start = time.Now()
+	u.roundTrip(ui, "the planning office takes bribes", "who pays them?")
+	t.Logf("the tour's round trip: %s", time.Since(start).Round(time.Second))
+
+	start = time.Now()
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"canary", "--once", "--data-dir", u.dir, "--deadline", upRoundTrip.String()}, &out, &errb); code != 0 || !strings.Contains(out.String(), "canary ok") {
+		t.Fatalf("chaff canary --once against chaff up --protocol pq: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	t.Logf("chaff canary --once: %s", time.Since(start).Round(time.Second))
+
+	keysFile := filepath.Join(t.TempDir(), "keys.json")
+	b, _ := json.Marshal(h)
+	if err := os.WriteFile(keysFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listed := u.chaff("", "inspect", "keys", "--anchor", u.st.Anchor, keysFile)
+	if !regexp.MustCompile(`(?m)^journalist_msg +alice +[0-9a-f]{8} +X-Wing +\S+ +\S{6} \S{6} \S{6} \S{4}$`).MatchString(listed) {
+		t.Fatalf("chaff inspect keys of the pq deployment:\n%s", listed)
+	}
+	// Its digests of the organisation key and alice's identity key are
+	// the ones her vault page shows as trusted.
+	vault := ui.get("/vault")
+	for role, id := range map[string]string{"organization +-": "org-digest", "journalist_id +alice": "id-digest"} {
+		m := regexp.MustCompile(`(?m)^` + role + ` .* (\S{6} \S{6} \S{6} \S{4})$`).FindStringSubmatch(listed)
+		shown := regexp.MustCompile(`id="` + id + `">([^<]*)<`).FindStringSubmatch(vault)
+		if m == nil || shown == nil || html.UnescapeString(shown[1]) != m[1] {
+			t.Errorf("%s: inspect's digest %q, alice's vault page %q", role, m, shown)
+		}
+	}
+	u.stop(cancel)
 }
 
 // uiClient drives a journalist web UI over HTTP, as a browser would.
