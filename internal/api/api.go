@@ -118,7 +118,8 @@ type Server struct {
 
 // New starts an API replica over st: it mirrors the buckets, follows the
 // dead-drop streams, and stores the trust anchors as organisation keys.
-// It runs until ctx ends.
+// It runs until ctx ends. When New fails (JetStream not answering yet),
+// ending ctx stops what it started, and New may be called again.
 func New(ctx context.Context, st *store.Store, cfg Config) (*Server, error) {
 	mode, err := keys.AnchorsMode(cfg.Anchors)
 	if err != nil {
@@ -127,9 +128,6 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Server, error) {
 	cfg.defaults(mode)
 	s := &Server{cfg: cfg, st: st, log: cfg.Logger, deadDrops: map[deaddrop.Kind]*deadDropIndex{}, mode: mode}
 	if s.sizes, err = pq.SizesOf(mode); err != nil {
-		return nil, err
-	}
-	if s.metrics, err = newMetrics(cfg.Registry, s); err != nil {
 		return nil, err
 	}
 	s.limiter = newClientLimiter(cfg.IngestRate, cfg.IngestBurst)
@@ -168,6 +166,12 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Server, error) {
 		if err := s.keys.WaitRevision(ctx, epoch); err != nil {
 			return nil, err
 		}
+	}
+	// Registered last, once nothing can fail but this: a New that failed
+	// (JetStream not answering yet) registered nothing, and the caller
+	// may call it again with the same registry.
+	if s.metrics, err = newMetrics(cfg.Registry, s); err != nil {
+		return nil, err
 	}
 	go s.removeExpiredKeys(ctx)
 	return s, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/retry"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
@@ -61,6 +62,14 @@ type Config struct {
 	// Registry receives the node's metrics (see nodeMetrics). Nothing
 	// says how many inputs were real: that is the secret the node keeps.
 	Registry prometheus.Registerer
+	// Startup, when set, makes New retry what needs the API while it does
+	// not answer (no replica up yet, a balancer answering 502), and Run
+	// the creation of its consumers while JetStream cannot serve it (a
+	// cluster electing leaders), instead of failing at once: retry.Until
+	// with these options (What is set by the node). An answer that
+	// retrying cannot change (a refused key, keys that do not verify)
+	// still fails.
+	Startup *retry.Options
 }
 
 // DefaultAckWait is Config.AckWait's default.
@@ -141,24 +150,46 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	if err := ks.setup(ctx, cfg.API, cfg.BundlePath, mode.name()); err != nil {
-		return nil, err
-	}
-	if _, err := ks.rotateMessaging(ctx, cfg.API, cfg.Now()); err != nil {
-		return nil, err
-	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, keys: ks, js: js, mode: mode, acked: acked}
+	// What needs the API, retried while the API does not answer when
+	// cfg.Startup says so. Each step may run again: registering an
+	// identity key already registered is answered 409 and taken as done, a
+	// messaging key made but not published is the candidate published
+	// next. (settle, above, runs once: its acknowledged sequences live
+	// only in memory.)
+	withAPI := func(ctx context.Context) error {
+		if err := ks.setup(ctx, cfg.API, cfg.BundlePath, mode.name()); err != nil {
+			return err
+		}
+		if _, err := ks.rotateMessaging(ctx, cfg.API, cfg.Now()); err != nil {
+			return err
+		}
+		_, err := n.hierarchy(ctx, true)
+		return err
+	}
+	if err := n.starting(ctx, "the API", withAPI); err != nil {
+		return nil, err
+	}
+	// Registered last, once nothing can fail but this.
 	if n.m, err = newNodeMetrics(cfg.Registry, js, map[string]mix.Params{dirU2J: cfg.U2J, dirJ2U: cfg.J2U}); err != nil {
 		return nil, err
 	}
-	if _, err := n.hierarchy(ctx, true); err != nil {
-		return nil, err
-	}
 	return n, nil
+}
+
+// starting runs op, a step of the node's start that needs what, retried
+// as cfg.Startup says when it is set.
+func (n *Node) starting(ctx context.Context, what string, op func(context.Context) error) error {
+	if n.cfg.Startup == nil {
+		return op(ctx)
+	}
+	o := *n.cfg.Startup
+	o.What = what
+	return retry.Until(ctx, o, op)
 }
 
 // Mode is the node's protocol mode, the deployment's: keys.ModeCoverDrop
@@ -374,9 +405,15 @@ func (n *Node) buildJ2U(_ context.Context, reals []entry, padding int) ([][]byte
 
 func (d *direction) run(ctx context.Context) error {
 	n := d.n
-	cons, err := n.js.CreateOrUpdateConsumer(ctx, d.stream, jetstream.ConsumerConfig{
-		Durable: ConsumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: n.cfg.AckWait,
-		MaxAckPending: -1, DeliverPolicy: jetstream.DeliverAllPolicy,
+	// While a cluster elects the stream's leader, creating the consumer
+	// times out: retried then, as cfg.Startup says.
+	var cons jetstream.Consumer
+	err := n.starting(ctx, "JetStream's "+d.name+" consumer", func(ctx context.Context) (err error) {
+		cons, err = n.js.CreateOrUpdateConsumer(ctx, d.stream, jetstream.ConsumerConfig{
+			Durable: ConsumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: n.cfg.AckWait,
+			MaxAckPending: -1, DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%s consumer: %w", d.name, err)

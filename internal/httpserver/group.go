@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,4 +77,47 @@ func AdminHandler(reg prometheus.Gatherer, healthy func() error) http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	return mux
+}
+
+// Readiness is what a process's GET /healthz says (AdminHandler's healthy
+// is its Healthy): not ready while it starts, with the last failure it
+// met, which Failed records; after Ready, what the check given to Ready
+// says. The zero value is starting.
+type Readiness struct {
+	mu    sync.Mutex
+	ready bool
+	check func() error // after Ready; nil is healthy
+	last  error        // the last failure while starting
+}
+
+// Failed records err, met while starting (retry.Options.Failed).
+func (r *Readiness) Failed(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = err
+}
+
+// Ready ends the start: Healthy is check's answer from now on (check may
+// be nil: healthy).
+func (r *Readiness) Ready(check func() error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ready, r.check = true, check
+}
+
+// Healthy reports an error while starting, and check's after Ready.
+func (r *Readiness) Healthy() error {
+	r.mu.Lock()
+	ready, check, last := r.ready, r.check, r.last
+	r.mu.Unlock()
+	switch {
+	case ready && check != nil:
+		return check()
+	case ready:
+		return nil
+	case last != nil:
+		return fmt.Errorf("starting: %v", last)
+	default:
+		return errors.New("starting")
+	}
 }

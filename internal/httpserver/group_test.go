@@ -62,3 +62,29 @@ func TestServe(t *testing.T) {
 		t.Fatal("served on a taken address")
 	}
 }
+
+// Readiness: not ready while starting, with the last failure; after Ready,
+// the check's answer; a failure after Ready changes nothing.
+func TestReadiness(t *testing.T) {
+	var r Readiness
+	if err := r.Healthy(); err == nil || err.Error() != "starting" {
+		t.Fatalf("at first: %v", err)
+	}
+	r.Failed(errors.New("nats: no servers available for connection"))
+	if err := r.Healthy(); err == nil || err.Error() != "starting: nats: no servers available for connection" {
+		t.Fatalf("after a failure: %v", err)
+	}
+	r.Ready(nil)
+	if err := r.Healthy(); err != nil {
+		t.Fatalf("ready: %v", err)
+	}
+	r.Failed(errors.New("late"))
+	if err := r.Healthy(); err != nil {
+		t.Fatalf("ready, after a late failure: %v", err)
+	}
+	sick := errors.New("NATS not connected")
+	r.Ready(func() error { return sick })
+	if err := r.Healthy(); err != sick {
+		t.Fatalf("ready with a check: %v", err)
+	}
+}
