@@ -12,10 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/embeddednats"
 	"github.com/chaffhq/chaff/internal/httpserver"
+	"github.com/chaffhq/chaff/internal/retry"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,8 +28,10 @@ const apiUsage = `usage: chaff api --anchor ORG.pub.json [flags]
 
 Serves the public API and the message ingest. State lives in NATS
 JetStream: an embedded server with its files in --data-dir, or a cluster
-with --nats. Stops gracefully on SIGINT or SIGTERM, finishing every request
-in flight.
+with --nats. Until NATS answers and the streams and buckets are set up
+(a cluster may be electing leaders) it keeps trying, /healthz on
+--admin-listen answering 503; the API listens once it can serve. Stops
+gracefully on SIGINT or SIGTERM, finishing every request in flight.
 
 flags:
 `
@@ -56,8 +60,10 @@ func (n *natsFlags) register(fs *flag.FlagSet) {
 }
 
 // connect returns a connection to JetStream and a function that closes it
-// (and the embedded server) gracefully.
-func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, func(), error) {
+// (and the embedded server) gracefully. A cluster that does not answer
+// yet is waited for, as retry.Until does, until ctx ends (failed hears of
+// each failure).
+func (n *natsFlags) connect(ctx context.Context, name string, log *slog.Logger, failed func(error)) (*nats.Conn, int, func(), error) {
 	if n.url != "" {
 		opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
 		if n.creds != "" {
@@ -76,9 +82,15 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 		if n.cert != "" || n.key != "" {
 			opts = append(opts, nats.ClientCert(n.cert, n.key))
 		}
-		nc, err := nats.Connect(n.url, opts...)
+		var nc *nats.Conn
+		err := retry.Until(ctx, waitFor("NATS at "+n.url, log, failed), func(context.Context) (err error) {
+			if nc, err = nats.Connect(n.url, opts...); err != nil {
+				return fmt.Errorf("connecting to NATS at %s: %w", n.url, err)
+			}
+			return nil
+		})
 		if err != nil {
-			return nil, 0, nil, fmt.Errorf("connecting to NATS at %s: %w", n.url, err)
+			return nil, 0, nil, err
 		}
 		replicas := n.replicas
 		if replicas == 0 {
@@ -117,6 +129,22 @@ func (n *natsFlags) connect(name string, log *slog.Logger) (*nats.Conn, int, fun
 	}
 	return nc, replicas, func() { embeddednats.Shutdown(nc, srv) }, nil
 }
+
+// waitFor are the options with which a long-running command waits for
+// what it needs to start (retry.Until): NATS, the JetStream store, the
+// API. failed hears of each failure (the readiness endpoint).
+func waitFor(what string, log *slog.Logger, failed func(error)) retry.Options {
+	o := retry.Options{What: what, Logger: log, Failed: failed}
+	if testHookGiveUp {
+		o.Retryable = func(error) bool { return false }
+	}
+	return o
+}
+
+// testHookGiveUp makes the commands give up at the first failure to
+// start, as they did before they waited; set only by tests (negative
+// controls).
+var testHookGiveUp bool
 
 // natsListenTokenFile is where --nats-listen's token is kept by default,
 // in --data-dir.
@@ -220,37 +248,76 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	nc, replicas, closeNATS, err := nf.connect("chaff-api", log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The admin listener first: while NATS and the store are waited for,
+	// /healthz says so (503, with the last failure). The API's listeners
+	// open only once it can serve, so that a load balancer passes over it.
+	var ready httpserver.Readiness
+	adminLn, err := net.Listen("tcp", *adminListen)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	adminSrv := newServer(httpserver.AdminHandler(reg, ready.Healthy), log)
+	go adminSrv.Serve(adminLn)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), httpserver.ShutdownGrace)
+		defer cancel()
+		adminSrv.Shutdown(sctx)
+	}()
+	fmt.Fprintf(stdout, "admin listening on http://%s\n", adminLn.Addr())
+
+	nc, replicas, closeNATS, err := nf.connect(ctx, "chaff-api", log, ready.Failed)
 	if err != nil {
 		return err
 	}
 	defer closeNATS()
 
+	// Setting up the streams and buckets, and following them, is retried
+	// until it succeeds: on a cluster electing leaders a step can time
+	// out for a while, and exiting would only make a supervisor start the
+	// process again. The replica's state follows NATS under bg, which
+	// outlives ctx: a graceful stop finishes the requests in flight first.
 	bg, stop := context.WithCancel(context.Background())
 	defer stop()
-	st, err := store.Open(ctx, nc, store.Config{Replicas: replicas, DeadDropRetention: *retention})
-	if err != nil {
-		return fmt.Errorf("opening the JetStream store: %w", err)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := api.New(bg, st, api.Config{
-		Anchors: anchorKeys, DefaultJournalistID: *defaultJournalist,
-		UserDeadDropLimit: *userLimit, JournalistDeadDropLimit: *journalistLimit,
-		IngestRate: ingestRate, IngestBurst: *ingestBurst, ClientIPHeader: *clientIPHeader,
-		Logger: log, LogLevel: lv, Registry: reg,
+	var srv *api.Server
+	wait := waitFor("the JetStream store", log, ready.Failed)
+	wait.Attempt = storeAttempt
+	err = retry.Until(ctx, wait, func(actx context.Context) error {
+		st, err := store.Open(actx, nc, store.Config{Replicas: replicas, DeadDropRetention: *retention})
+		if err != nil {
+			return fmt.Errorf("opening the JetStream store: %w", err)
+		}
+		sctx, cancel := context.WithCancel(bg)
+		// Bounded like the attempt while it runs; on success it lives on.
+		attemptOver := context.AfterFunc(actx, cancel)
+		s, err := api.New(sctx, st, api.Config{
+			Anchors: anchorKeys, DefaultJournalistID: *defaultJournalist,
+			UserDeadDropLimit: *userLimit, JournalistDeadDropLimit: *journalistLimit,
+			IngestRate: ingestRate, IngestBurst: *ingestBurst, ClientIPHeader: *clientIPHeader,
+			Logger: log, LogLevel: lv, Registry: reg,
+		})
+		if !attemptOver() && err == nil {
+			err = actx.Err() // the attempt ended as New returned: sctx is gone
+		}
+		if err != nil {
+			cancel() // stops what the failed New started
+			return err
+		}
+		srv = s
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-
-	admin := httpserver.AdminHandler(reg, func() error {
+	ready.Ready(func() error {
 		if nc.Status() != nats.CONNECTED {
 			return errors.New("NATS not connected")
 		}
 		return nil
 	})
-	listeners := []httpserver.Listener{{Name: "api", Addr: *listen, Handler: srv.Handler(*ingestListen == "")}, {Name: "admin", Addr: *adminListen, Handler: admin}}
+
+	listeners := []httpserver.Listener{{Name: "api", Addr: *listen, Handler: srv.Handler(*ingestListen == "")}}
 	if *ingestListen != "" {
 		listeners = append(listeners, httpserver.Listener{Name: "ingest", Addr: *ingestListen, Handler: srv.IngestHandler()})
 	}
@@ -265,3 +332,7 @@ func runAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log.Info("api stopped")
 	return err
 }
+
+// storeAttempt bounds one attempt at opening the store and following it
+// (store.Open bounds each of its steps to a few seconds and retries them).
+const storeAttempt = time.Minute

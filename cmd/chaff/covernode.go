@@ -23,7 +23,9 @@ const coverNodeUsage = `usage: chaff covernode --state DIR --state-key-file FILE
 
 Runs a CoverNode: pulls messages from NATS JetStream, strips the outer
 layer, drops cover, mixes, and posts signed dead drops to the API. It
-listens on nothing public; health is on --admin-listen (loopback).
+listens on nothing public; health is on --admin-listen (loopback), which
+answers 503 while the node waits for NATS and for an API replica to
+answer.
 
 The node's keys (and through them its round logs) are sealed in --state
 under the state key, which must live elsewhere: another disk, a secrets
@@ -114,16 +116,31 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	nc, _, closeNATS, err := nf.connect("chaff-covernode", log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The health endpoint first: while NATS and the API are waited for, it
+	// says so (503, with the last failure).
+	var ready httpserver.Readiness
+	ln, err := net.Listen("tcp", *adminListen)
+	if err != nil {
+		return err
+	}
+	hs := newServer(httpserver.AdminHandler(reg, ready.Healthy), log)
+	go hs.Serve(ln)
+	defer hs.Close()
+	fmt.Fprintf(stdout, "covernode starting; health and metrics on http://%s\n", ln.Addr())
+	nc, _, closeNATS, err := nf.connect(ctx, "chaff-covernode", log, ready.Failed)
 	if err != nil {
 		return err
 	}
 	defer closeNATS()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := covernode.Config{
 		StateDir: *state, StateKey: stateKey, BundlePath: *bundle, API: apiclient.New(strings.TrimRight(*apiURL, "/")),
 		Anchors: anchorKeys, U2J: u2j.p, J2U: j2u.p, Logger: log, AckWait: *ackWait, Registry: reg,
+		// A node cannot process without the keys the API publishes, but
+		// exiting while no API replica answers would only make a
+		// supervisor start it again and again: it waits instead.
+		Startup: new(waitFor("the API", log, ready.Failed)),
 	}
 	if *identityURL != "" {
 		cfg.IdentityAPI = apiclient.New(*identityURL)
@@ -134,14 +151,8 @@ func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *adminListen)
-	if err != nil {
-		return err
-	}
-	hs := newServer(httpserver.AdminHandler(reg, nil), log)
-	go hs.Serve(ln)
-	defer hs.Close()
-	fmt.Fprintf(stdout, "covernode running; health and metrics on http://%s\n", ln.Addr())
+	ready.Ready(nil)
+	fmt.Fprintln(stdout, "covernode running")
 	log.Info("covernode started", "protocol", node.Mode(), "u2j", fmt.Sprintf("%+v", u2j.p), "j2u", fmt.Sprintf("%+v", j2u.p))
 	err = node.Run(ctx)
 	if errors.Is(err, context.Canceled) {

@@ -91,7 +91,7 @@ func TestNATSListenToken(t *testing.T) {
 		}
 	}
 	nf := natsFlags{url: url, token: tokenFile}
-	nc, _, closeNC, err := nf.connect("test", slog.New(slog.DiscardHandler))
+	nc, _, closeNC, err := nf.connect(ctx, "test", slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatalf("with the token: %v", err)
 	}
