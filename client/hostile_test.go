@@ -25,9 +25,7 @@ import (
 // against a whole deployment of its mode (the stolen key signs the mode's
 // digest).
 func TestReaderPastHostileDeadDrops(t *testing.T) {
-	for _, mode := range []string{client.ProtocolCoverDrop, client.ProtocolPQ} {
-		t.Run(mode, func(t *testing.T) { readerPastHostileDeadDrops(t, mode) })
-	}
+	adversary.InModes(t, readerPastHostileDeadDrops)
 }
 
 func readerPastHostileDeadDrops(t *testing.T, mode string) {
@@ -127,9 +125,13 @@ func readerPastHostileDeadDrops(t *testing.T, mode string) {
 // times); the hostile key set was served. Once the hostile answers stop,
 // a reply reaches the reader, once, within the mix's bound. The negative
 // control writes the refused key set to the install (SetWriteRefusedKeys),
-// and the snapshot shows it.
+// and the snapshot shows it. Both protocol modes.
 func TestHostileKeySetReader(t *testing.T) {
-	d := adversary.Start(t, adversary.Options{})
+	adversary.InModes(t, hostileKeySetReader)
+}
+
+func hostileKeySetReader(t *testing.T, mode string) {
+	d := adversary.Start(t, adversary.Options{Mode: mode})
 	c := d.StartConversation("first")
 	adversary.SyncUntil(t, c.Carol, "the first message", func() bool { return adversary.Received(c.Carol)["first"] == 1 })
 

@@ -117,9 +117,7 @@ func install(t *testing.T, mode string) func(dir string) client.Config {
 // a mailbox stretched the passphrase between the writes, and the test
 // must see it.
 func TestSeizedPhoneShowsNoUse(t *testing.T) {
-	for _, mode := range []string{client.ProtocolCoverDrop, client.ProtocolPQ} {
-		t.Run(mode, func(t *testing.T) { seizedPhoneShowsNoUse(t, install(t, mode)) })
-	}
+	adversary.InModes(t, func(t *testing.T, mode string) { seizedPhoneShowsNoUse(t, install(t, mode)) })
 }
 
 func seizedPhoneShowsNoUse(t *testing.T, install func(dir string) client.Config) {

@@ -154,18 +154,16 @@ func distinguishable(src, other []wireRun) string {
 // the next run's place of a cover message, and the test sees the sources.
 // It runs in both protocol modes.
 func TestWireShowsNoSource(t *testing.T) {
-	for _, mode := range []string{client.ProtocolCoverDrop, client.ProtocolPQ} {
-		t.Run(mode, func(t *testing.T) {
-			src, other := recordRuns(t, mode, 8, 3, 2)
-			if why := distinguishable(src, other); why != "" {
-				t.Fatal(why)
+	adversary.InModes(t, func(t *testing.T, mode string) {
+		src, other := recordRuns(t, mode, 8, 3, 2)
+		if why := distinguishable(src, other); why != "" {
+			t.Fatal(why)
+		}
+		t.Run("negative control", func(t *testing.T) {
+			defer client.SetSendAtOnce(true)()
+			if why := distinguishable(recordRuns(t, mode, 8, 3, 2)); why == "" {
+				t.Fatal("the test did not see sources posting at once")
 			}
-			t.Run("negative control", func(t *testing.T) {
-				defer client.SetSendAtOnce(true)()
-				if why := distinguishable(recordRuns(t, mode, 8, 3, 2)); why == "" {
-					t.Fatal("the test did not see sources posting at once")
-				}
-			})
 		})
-	}
+	})
 }

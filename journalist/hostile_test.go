@@ -15,7 +15,6 @@ import (
 	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/journalist"
-	"github.com/chaffhq/chaff/keys"
 )
 
 // hugeEpoch is an epoch no key hierarchy reaches.
@@ -32,9 +31,7 @@ const hugeEpoch = 1 << 30
 // protocol modes, each against a whole deployment of its mode (the stolen
 // key signs the mode's digest).
 func TestSyncPastHostileDeadDrops(t *testing.T) {
-	for _, mode := range []string{keys.ModeCoverDrop, keys.ModePQ} {
-		t.Run(mode, func(t *testing.T) { syncPastHostileDeadDrops(t, mode) })
-	}
+	adversary.InModes(t, syncPastHostileDeadDrops)
 }
 
 func syncPastHostileDeadDrops(t *testing.T, mode string) {
@@ -110,10 +107,15 @@ func syncPastHostileDeadDrops(t *testing.T, mode string) {
 // journalist dead drop into its stream again (replay, duplication: the API
 // serves each under a new id, and they verify, ids not being signed); the
 // journalist keeps the message once. The negative control turns off the
-// record of messages seen (SetKeepCopies) and sees the copies kept.
+// record of messages seen (SetKeepCopies) and sees the copies kept. Both
+// protocol modes.
 func TestSyncReplayedDeadDrops(t *testing.T) {
+	adversary.InModes(t, syncReplayedDeadDrops)
+}
+
+func syncReplayedDeadDrops(t *testing.T, mode string) {
 	ctx := context.Background()
-	d := adversary.Start(t, adversary.Options{})
+	d := adversary.Start(t, adversary.Options{Mode: mode})
 	c := d.StartConversation("once")
 	adversary.SyncUntil(t, c.Carol, "the message", func() bool { return adversary.Received(c.Carol)["once"] == 1 })
 	held, err := d.Cloud.Messages(ctx, store.StreamJournalistDeadDrops)
@@ -199,9 +201,14 @@ func TestSeizedLaptopShowsNoMessages(t *testing.T) {
 // negative control, first in the same deployment, brings back the sync
 // that acted on the epoch alone (SetEpochFirst): past MaxEpochWait it
 // still waits and the message does not arrive, and the test sees it.
+// Both protocol modes.
 func TestHostileKeySetJournalist(t *testing.T) {
+	adversary.InModes(t, hostileKeySetJournalist)
+}
+
+func hostileKeySetJournalist(t *testing.T, mode string) {
 	ctx := context.Background()
-	d := adversary.Start(t, adversary.Options{})
+	d := adversary.Start(t, adversary.Options{Mode: mode})
 	c := d.StartConversation("first")
 	adversary.SyncUntil(t, c.Carol, "the first message", func() bool { return adversary.Received(c.Carol)["first"] == 1 })
 

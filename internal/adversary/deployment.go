@@ -41,6 +41,16 @@ type Options struct {
 	Mode string
 }
 
+// InModes runs test as a subtest once per protocol mode, coverdrop then
+// pq: the adversary tests that hold in both, each against a deployment of
+// its mode (Options.Mode).
+func InModes(t *testing.T, test func(t *testing.T, mode string)) {
+	t.Helper()
+	for _, mode := range []string{keys.ModeCoverDrop, keys.ModePQ} {
+		t.Run(mode, func(t *testing.T) { test(t, mode) })
+	}
+}
+
 // Test KDF parameters: the cheapest Argon2id, for installs and vaults
 // whose passphrase strength is not what a test looks at.
 var (
