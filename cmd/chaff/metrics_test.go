@@ -134,13 +134,16 @@ func TestMetricsListeners(t *testing.T) {
 		}
 	}
 
-	// Both directions publish a dead drop.
-	var apiFams map[string]*dto.MetricFamily
-	waitUntil(t, "a dead drop of each kind", func() bool {
+	// Both directions publish a dead drop. The CoverNode records a
+	// round's duration once the API has accepted its dead drop, so the
+	// API can serve it a moment before the CoverNode's histogram has it.
+	var apiFams, cnFams map[string]*dto.MetricFamily
+	waitUntil(t, "a dead drop of each kind, and the u2j round recorded", func() bool {
 		apiFams = scrape(t, addrs["admin"]+"/metrics")
-		return len(apiFams[telemetry.DeadDropAge.Name].GetMetric()) == 2
+		cnFams = scrape(t, cnAdmin+"/metrics")
+		return len(apiFams[telemetry.DeadDropAge.Name].GetMetric()) == 2 &&
+			find(cnFams[telemetry.RoundLatency.Name], "direction", "u2j").GetHistogram().GetSampleCount() >= 1
 	})
-	cnFams := scrape(t, cnAdmin+"/metrics")
 
 	owners := map[string]bool{"": true}
 	for _, id := range append(v.JournalistIDs(), v.CoverNodeIDs()...) {
