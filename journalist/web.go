@@ -581,7 +581,7 @@ func (w *Web) render(rw http.ResponseWriter, status int, name string, p page) {
 // sessionOK checks the session cookie and, for POSTs, the CSRF token; it
 // locks the vault when it has been idle too long.
 func (w *Web) sessionOK(r *http.Request) (*Vault, string, bool) {
-	c, err := r.Cookie("chaff_session")
+	c, err := r.Cookie(cookieName("chaff_session", r))
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.vault == nil || err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(w.session)) != 1 {
@@ -648,7 +648,7 @@ func (w *Web) withSession(h func(http.ResponseWriter, *http.Request, *Vault)) ht
 func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 	v, csrf, ok := w.sessionOK(r)
 	if !ok {
-		w.unlockPage(rw, http.StatusOK, "")
+		w.unlockPage(rw, r, http.StatusOK, "")
 		return
 	}
 	p := w.newPage("Conversations", v, csrf)
@@ -662,9 +662,9 @@ func (w *Web) index(rw http.ResponseWriter, r *http.Request) {
 	w.render(rw, http.StatusOK, "list", p)
 }
 
-func (w *Web) unlockPage(rw http.ResponseWriter, status int, errMsg string) {
+func (w *Web) unlockPage(rw http.ResponseWriter, r *http.Request, status int, errMsg string) {
 	t := w.logins.issue(w.cfg.Now())
-	http.SetCookie(rw, &http.Cookie{Name: "chaff_login", Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(rw, &http.Cookie{Name: cookieName("chaff_login", r), Value: t, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	w.render(rw, status, "unlock", page{Title: "Unlock", LoginCSRF: t, Error: errMsg})
 }
 
@@ -676,7 +676,7 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 	if !w.readForm(rw, r) {
 		return
 	}
-	c, err := r.Cookie("chaff_login")
+	c, err := r.Cookie(cookieName("chaff_login", r))
 	form := r.PostFormValue("csrf")
 	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 || !w.logins.valid(form, w.cfg.Now()) {
 		w.errorPage(rw, http.StatusForbidden, "The unlock form is stale: reload the page and try again.")
@@ -696,7 +696,7 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 			if w.vault == cur {
 				session := w.newSessionLocked()
 				w.mu.Unlock()
-				w.sessionCookie(rw, session)
+				w.sessionCookie(rw, r, session)
 				http.Redirect(rw, r, "/", http.StatusSeeOther)
 				return
 			}
@@ -710,13 +710,13 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, ErrWrongPassphrase):
-		w.unlockPage(rw, http.StatusUnauthorized, "That passphrase does not open the vault.")
+		w.unlockPage(rw, r, http.StatusUnauthorized, "That passphrase does not open the vault.")
 		return
 	case errors.Is(err, ErrInUse):
-		w.unlockPage(rw, http.StatusConflict, err.Error())
+		w.unlockPage(rw, r, http.StatusConflict, err.Error())
 		return
 	case err != nil:
-		w.unlockPage(rw, http.StatusInternalServerError, err.Error())
+		w.unlockPage(rw, r, http.StatusInternalServerError, err.Error())
 		return
 	}
 	v.Note("unlock", "unlocked in the web UI") // saved by the sync that follows
@@ -731,7 +731,7 @@ func (w *Web) unlock(rw http.ResponseWriter, r *http.Request) {
 	case w.syncNow <- struct{}{}:
 	default:
 	}
-	w.sessionCookie(rw, session)
+	w.sessionCookie(rw, r, session)
 	http.Redirect(rw, r, "/", http.StatusSeeOther)
 }
 
@@ -742,8 +742,33 @@ func (w *Web) newSessionLocked() string {
 	return w.session
 }
 
-func (w *Web) sessionCookie(rw http.ResponseWriter, session string) {
-	http.SetCookie(rw, &http.Cookie{Name: "chaff_session", Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+func (w *Web) sessionCookie(rw http.ResponseWriter, r *http.Request, session string) {
+	http.SetCookie(rw, &http.Cookie{Name: cookieName("chaff_session", r), Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// cookieName is a cookie's name for the UI on the port r came to.
+// Browsers keep cookies by host, not by port, so two journalists' UIs on
+// one machine (chaff up's demo serves four on 127.0.0.1) would otherwise
+// share one session cookie: unlocking one would end the other's session.
+func cookieName(base string, r *http.Request) string {
+	if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "" {
+		return base + "_" + port
+	}
+	return base
+}
+
+// colleagues are the journalists the pages offer for a handover or a
+// backup share: those readers' apps list, so neither a hidden canary
+// (HIDDEN_FROM_UI) nor a journalist readers cannot see.
+func colleagues(v *Vault) []keys.JournalistProfile {
+	var out []keys.JournalistProfile
+	others, _ := v.Journalists(context.Background())
+	for _, o := range others {
+		if o.Status == keys.StatusVisible || o.Status == "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // names maps journalist ids to display names, from the kept keys.
@@ -767,7 +792,7 @@ func (w *Web) conversation(rw http.ResponseWriter, r *http.Request, v *Vault, st
 	_, csrf, _ := w.sessionOK(r)
 	p := w.newPage(c.Name(), v, csrf)
 	p.C, p.Draft, p.DraftNotice = c, draft, dn
-	p.Others, _ = v.Journalists(r.Context())
+	p.Others = colleagues(v)
 	p.Names = w.names(v)
 	w.render(rw, status, "conversation", p)
 }
@@ -811,11 +836,6 @@ func (w *Web) vaultPage(rw http.ResponseWriter, v *Vault, status int, errMsg str
 	w.mu.Lock()
 	p.Burst = w.burst
 	w.mu.Unlock()
-	others, _ := v.Journalists(context.Background())
-	for _, o := range others {
-		if o.Status == keys.StatusVisible || o.Status == "" {
-			p.Others = append(p.Others, o)
-		}
-	}
+	p.Others = colleagues(v)
 	w.render(rw, status, "vault", p)
 }

@@ -11,11 +11,14 @@ import (
 	"net/url"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/journalist"
+	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/protocol"
 )
 
@@ -260,5 +263,45 @@ func TestLoginTokensBounded(t *testing.T) {
 	}
 	if code, page := u.unlock("pass"); code != 200 || !strings.Contains(page, "No messages yet") {
 		t.Fatalf("unlock: %d", code)
+	}
+}
+
+// TestWebColleaguesListed: a handover and a backup share are offered to
+// the colleagues readers' apps list (bob), never to a journalist hidden
+// from them (a canary, HIDDEN_FROM_UI), whose keys are published all the
+// same.
+func TestWebColleaguesListed(t *testing.T) {
+	m := newMessaged(t)
+	d := m.d
+	hidden := d.n.AddJournalist("canary")
+	p := testnet.Profile("canary")
+	p.Status = keys.StatusHiddenFromUI
+	d.post(t, "/v1/public-keys/journalists", d.n.Form(d.n.JProv, p))
+	d.post(t, "/v1/public-keys/journalists/identity-public-key", d.n.Form(d.n.JProv, map[string]any{"journalist_id": "canary", "journalist_id_pk": hidden.ID.Public, "from_queue": false}))
+	d.post(t, "/v1/public-keys/journalists/messaging-public-key", d.n.Form(hidden.ID, hidden.Msg[0].Public))
+	if _, err := m.v.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := m.v.Journalists(context.Background())
+	if !slices.ContainsFunc(all, func(p keys.JournalistProfile) bool { return p.ID == "canary" }) {
+		t.Fatalf("the hidden journalist's keys are not in the vault: %+v", all)
+	}
+	m.v.Close()
+	web := journalist.NewWeb(journalist.WebConfig{VaultPath: m.path})
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	u := newUI(t, srv.URL)
+	if code, page := u.unlock("pw"); code != 200 {
+		t.Fatalf("unlock: %d %s", code, page)
+	}
+	conv := regexp.MustCompile(`href="/c/([0-9a-f]{16})"`).FindStringSubmatch(u.get("/"))
+	if conv == nil {
+		t.Fatal("no conversation listed")
+	}
+	for path, form := range map[string]string{"/c/" + conv[1]: `<option value="%s"`, "/vault": `name="contact" value="%s"`} {
+		page := u.get(path)
+		if !strings.Contains(page, fmt.Sprintf(form, "bob")) || strings.Contains(page, fmt.Sprintf(form, "canary")) {
+			t.Fatalf("%s offers the hidden journalist, or not bob: %s", path, page)
+		}
 	}
 }

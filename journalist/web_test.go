@@ -123,6 +123,37 @@ func TestWebUnlockAgain(t *testing.T) {
 	}
 }
 
+// TestWebTwoUIsOneBrowser: two journalists' UIs on one machine (chaff
+// up serves four on 127.0.0.1) used from one browser, whose cookies are
+// kept by host and not by port: unlocking the second leaves the first's
+// session as it was. With one cookie name for every port the second
+// unlock replaces the first's session cookie and its next form is refused.
+func TestWebTwoUIsOneBrowser(t *testing.T) {
+	var uis []*ui
+	var jar http.CookieJar
+	for range 2 {
+		web := journalist.NewWeb(journalist.WebConfig{VaultPath: webVault(t)})
+		srv := httptest.NewServer(web.Handler())
+		defer srv.Close()
+		u := newUI(t, srv.URL)
+		if jar == nil {
+			jar = u.c.Jar
+		}
+		u.c.Jar = jar
+		uis = append(uis, u)
+	}
+	for _, u := range uis {
+		if code, page := u.unlock("pass"); code != 200 || !strings.Contains(page, "No messages yet") {
+			t.Fatalf("unlock %s: %d %s", u.base, code, page)
+		}
+	}
+	for _, u := range uis {
+		if code, page := u.post("/sync", nil); code == http.StatusForbidden || strings.Contains(page, `id="passphrase"`) {
+			t.Fatalf("%s's session ended when the other UI was unlocked: %d %s", u.base, code, page)
+		}
+	}
+}
+
 // TestWebTooLarge: a form over the body cap is answered 413 in plain
 // words, not as a stale session, and the session carries on.
 func TestWebTooLarge(t *testing.T) {
