@@ -22,10 +22,13 @@ const MaxBurst = 200
 // of them is real, how many, or for which source; every message of the
 // burst is the same size and goes the same way as cover.
 //
-// The vault is held for one message at a time, so that the web UI stays
-// usable while a burst runs; progress, when not nil, is called with the
-// number sent after each message. A cancelled ctx stops the burst between
-// messages.
+// Sends take turns (sendMu), and the vault's state is held only between
+// requests, never while one is in flight: the web UI stays usable while a
+// burst runs, and a cancelled ctx stops the burst at once, abandoning the
+// request in flight (a reply in it stays queued and leaves again; should
+// the API have taken it, the CoverNode's replay guard takes the second
+// copy as cover). progress, when not nil, is called with the number sent
+// after each message.
 func (v *Vault) Burst(ctx context.Context, n int, progress func(sent int)) (int, error) {
 	if n < 1 || n > MaxBurst {
 		return 0, fmt.Errorf("a burst is 1 to %d messages", MaxBurst)
@@ -45,14 +48,16 @@ func (v *Vault) Burst(ctx context.Context, n int, progress func(sent int)) (int,
 	return real, v.save()
 }
 
-// burstOne sends message i of a burst of n, holding the vault.
+// burstOne sends message i of a burst of n.
 func (v *Vault) burstOne(ctx context.Context, i, n int, real *int) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+	v.sendMu.Lock()
+	defer v.sendMu.Unlock()
 	r, err := false, ctx.Err()
 	if err == nil {
-		r, err = v.sendOneLocked(ctx)
+		r, err = v.sendOne(ctx)
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if err != nil {
 		v.logLocked("error", fmt.Sprintf("cover burst stopped after %d of %d messages: %v", i, n, err))
 		return errors.Join(err, v.save())

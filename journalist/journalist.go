@@ -1,6 +1,7 @@
 package journalist
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -114,7 +115,13 @@ type outItem struct {
 
 // Vault is an unlocked vault. Its methods are safe for concurrent use.
 type Vault struct {
-	lock       *os.File // held while the vault is open
+	lock *os.File // held while the vault is open
+	// sendMu makes sends (SendOne, a burst's messages) take turns. A
+	// send holds mu only around the vault's state, never while its
+	// requests are in flight, so that a slow API holds up no page of the
+	// web UI and a burst stops as soon as it is cancelled. Close takes
+	// sendMu first.
+	sendMu     sync.Mutex
 	mu         sync.Mutex
 	path       string
 	passphrase string
@@ -228,6 +235,8 @@ func OpenWith(path, passphrase string, o Options) (*Vault, error) {
 
 // Close releases the vault.
 func (v *Vault) Close() error {
+	v.sendMu.Lock()
+	defer v.sendMu.Unlock()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.lock == nil {
@@ -261,6 +270,12 @@ func (v *Vault) verified(ctx context.Context) (published, error) {
 	if err != nil {
 		return nil, err
 	}
+	return v.keepVerifiedLocked(h)
+}
+
+// keepVerifiedLocked verifies fetched keys (see verified) and keeps them
+// when they verify. Callers hold mu.
+func (v *Vault) keepVerifiedLocked(h *keys.Hierarchy) (published, error) {
 	ver, err := keys.VerifyIn(v.mode.name(), h, []keys.SignedPublicKey{v.d.TrustAnchor}, v.now())
 	if err != nil {
 		return nil, err
@@ -606,48 +621,73 @@ func (v *Vault) queue(ctx context.Context, id string, m *protocol.JournalistMess
 // the steady cover every journalist sends. It reports whether a real
 // message left.
 func (v *Vault) SendOne(ctx context.Context) (bool, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	real, err := v.sendOneLocked(ctx)
+	v.sendMu.Lock()
+	defer v.sendMu.Unlock()
+	real, err := v.sendOne(ctx)
 	if err != nil {
 		return false, err
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	return real, v.save()
 }
 
-// sendOneLocked is SendOne without saving the vault. Callers hold mu.
-func (v *Vault) sendOneLocked(ctx context.Context) (bool, error) {
+// sendOne is SendOne without saving the vault. Callers hold sendMu and
+// not mu: it takes mu around the vault's state only, not while a request
+// is in flight.
+func (v *Vault) sendOne(ctx context.Context) (bool, error) {
 	// Fetch the keys and build a cover message every time, and use it only
 	// when nothing real is queued: the requests the API sees and the work
 	// done are the same either way.
-	ver, err := v.verified(ctx)
+	h, err := v.api.PublicKeys(ctx)
 	if err != nil {
 		return false, err
 	}
-	msg, err := ver.sealCoverJ2C()
+	msg, real, id, err := v.nextMessage(h)
 	if err != nil {
 		return false, err
 	}
-	real := len(v.d.Outbox) > 0
-	if real {
-		msg = v.d.Outbox[0].J2C
-	}
-	id := v.d.Identity.Latest(v.now())
-	if id == nil {
-		return false, errors.New("the identity key has expired: ask the newsroom for a new setup bundle")
-	}
-	if err := v.api.SendJournalistMessage(ctx, id.Pair, msg); err != nil {
+	if err := v.api.SendJournalistMessage(ctx, id, msg); err != nil {
 		return false, err
 	}
 	if real {
-		it := v.d.Outbox[0]
-		v.d.Outbox = v.d.Outbox[1:]
-		if c := v.d.Conversations[it.Conversation]; c != nil && it.Index < len(c.Messages) {
-			c.Messages[it.Index].Sent = true
-			c.Messages[it.Index].SentAt = v.now()
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		// Sends take turns and only they take from the outbox, so the
+		// reply sent is still first; checked all the same.
+		if len(v.d.Outbox) > 0 && bytes.Equal(v.d.Outbox[0].J2C, msg) {
+			it := v.d.Outbox[0]
+			v.d.Outbox = v.d.Outbox[1:]
+			if c := v.d.Conversations[it.Conversation]; c != nil && it.Index < len(c.Messages) {
+				c.Messages[it.Index].Sent = true
+				c.Messages[it.Index].SentAt = v.now()
+			}
 		}
 	}
 	return real, nil
+}
+
+// nextMessage verifies and keeps the keys h, and returns the message to
+// send (the first queued reply, or cover sealed under h's keys), whether
+// it is real, and the identity key that signs it.
+func (v *Vault) nextMessage(h *keys.Hierarchy) (msg []byte, real bool, id *keys.KeyPair, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ver, err := v.keepVerifiedLocked(h)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if msg, err = ver.sealCoverJ2C(); err != nil {
+		return nil, false, nil, err
+	}
+	if real = len(v.d.Outbox) > 0; real {
+		msg = v.d.Outbox[0].J2C
+	}
+	k := v.d.Identity.Latest(v.now())
+	if k == nil {
+		return nil, false, nil, errors.New("the identity key has expired: ask the newsroom for a new setup bundle")
+	}
+	return msg, real, k.Pair, nil
 }
 
 // Queued is the number of replies waiting to be sent.

@@ -80,7 +80,9 @@ type Web struct {
 
 // burstState is what the vault page says of the cover burst.
 type burstState struct {
-	Running       bool
+	Running bool
+	// Stopped: the journalist stopped it (or locked the vault).
+	Stopped       bool
 	Sent, Total   int
 	Started, Done time.Time
 	Err           string
@@ -310,6 +312,14 @@ func (w *Web) Handler() http.Handler {
 		}
 		http.Redirect(rw, r, "/vault", http.StatusSeeOther)
 	}))
+	mux.HandleFunc("POST /vault/burst/stop", w.withSession(func(rw http.ResponseWriter, r *http.Request, v *Vault) {
+		if w.stopBurstNow() {
+			w.setFlash("Stopping the burst: no more of it leaves. A reply in the message that was in flight stays queued and leaves with a later send (should the API have taken it already, the CoverNode's replay guard takes the second copy as cover).", false)
+		} else {
+			w.setFlash("No cover burst is running.", true)
+		}
+		http.Redirect(rw, r, "/vault", http.StatusSeeOther)
+	}))
 	mux.HandleFunc("POST /vault/backup", w.withSession(w.backup))
 	return w.secure(mux)
 }
@@ -341,11 +351,27 @@ func (w *Web) startBurst(v *Vault) bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.burst.Running, w.burst.Done = false, w.cfg.Now()
-		if err != nil {
+		switch {
+		case errors.Is(err, context.Canceled):
+			w.burst.Stopped = true
+		case err != nil:
 			w.burst.Err = err.Error()
 		}
 		w.stopBurst = nil
 	}()
+	return true
+}
+
+// stopBurstNow cancels a running burst and returns at once: the request
+// in flight is abandoned (its context ends), so the burst stops without
+// waiting for the API's answer; the vault page says when it has.
+func (w *Web) stopBurstNow() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.burst.Running || w.stopBurst == nil {
+		return false
+	}
+	w.stopBurst()
 	return true
 }
 

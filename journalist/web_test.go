@@ -188,8 +188,9 @@ func TestWebTooLarge(t *testing.T) {
 // request that starts it answers before the burst ends, on a slow API;
 // a second burst is refused while one runs; the vault page says how far
 // it got and when it ended, reloading itself only meanwhile; and locking
-// the vault stops a running burst (the vault's log says so). The vault
-// is held for one message at a time, so pages wait at most one message.
+// the vault or "Stop the burst" stops a running burst at once, without
+// waiting for the message in flight (the vault's log says so). No page
+// waits for a message in flight.
 func TestWebBurstInBackground(t *testing.T) {
 	m := newMessaged(t)
 	m.v.Close()
@@ -215,12 +216,33 @@ func TestWebBurstInBackground(t *testing.T) {
 	if page := u.get("/vault"); strings.Contains(page, `http-equiv="refresh"`) {
 		t.Fatal("the vault page still reloads itself after the burst")
 	}
-	// A burst on an API that takes its time stops when the vault locks
-	// (after the message in flight).
-	slow(2 * time.Second)
+	// On an API that holds each message for ten minutes, "Stop the
+	// burst" abandons the message in flight and the burst ends at once;
+	// so does locking the vault. (Waiting for the request would take ten
+	// minutes; the bounds below are a small part of that.)
+	slow(10 * time.Minute)
+	if _, page := u.post("/vault/burst", nil); !strings.Contains(page, `id="burst-stop"`) {
+		t.Fatalf("no stop button while a burst runs: %s", page)
+	}
+	if code, page := u.post("/vault/burst/stop", nil); code != 200 || !strings.Contains(page, "Stopping the burst") {
+		t.Fatalf("stopping the burst: %d %s", code, page)
+	}
+	waitFor(t, "the stopped burst to end", func() bool {
+		return strings.Contains(u.get("/vault"), "The last burst was stopped after 0 of 3 messages")
+	})
+	if _, page := u.post("/vault/burst/stop", nil); !strings.Contains(page, "No cover burst is running") {
+		t.Fatalf("stopping no burst: %s", page)
+	}
 	u.post("/vault/burst", nil)
-	if code, page := u.post("/lock", nil); code != 200 || !strings.Contains(page, `id="passphrase"`) {
-		t.Fatalf("locking during a burst: %d %s", code, page)
+	locked := make(chan string, 1)
+	go func() { _, page := u.post("/lock", nil); locked <- page }()
+	select {
+	case page := <-locked:
+		if !strings.Contains(page, `id="passphrase"`) {
+			t.Fatalf("locking during a burst: %s", page)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("locking waited for the message in flight")
 	}
 	v, err := journalist.Open(m.path, "pw")
 	if err != nil {
