@@ -95,6 +95,8 @@ func TestScripts(t *testing.T) {
 			"mode":              cmdMode,
 			"fetch":             cmdFetch,
 			"deploy":            cmdDeploy,
+			"colleague":         cmdColleague,
+			"backup-keys":       cmdBackupKeys,
 			"alice-reply":       cmdAliceReply,
 			"cover":             cmdCover,
 			"grab-passphrase":   cmdGrabPassphrase,
@@ -377,11 +379,7 @@ func cmdDeploy(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	// carol is registered as chaff admin journalist add does; her bundle
 	// is carol.bundle.json.
-	carol := n.AddJournalist("carol")
-	post("/v1/public-keys/journalists", n.Form(n.JProv, testnet.Profile("carol")))
-	post("/v1/public-keys/journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": "carol", "journalist_id_pk": carol.ID.Public, "from_queue": false}))
-	b, _ := json.Marshal(map[string]any{"journalist_id": "carol", "api": hs.URL, "trust_anchor": n.Org.Public, "identity_key_pair": carol.ID})
-	ts.Check(os.WriteFile(ts.MkAbs("carol.bundle.json"), b, 0o600))
+	registerJournalist(ts, n, hs.URL, "carol")
 	post("/v1/status/public-key", n.Form(n.Org, n.Admin.Public))
 	post("/v1/status", n.Form(n.Admin, map[string]any{"status": map[string]any{"status": "AVAILABLE", "description": "up", "timestamp": protocol.FormatTime(time.Now())}}))
 	stateKey, err := crypto.NewSecretKey()
@@ -394,13 +392,61 @@ func cmdDeploy(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	go node.Run(ctx)
 	anchor := ts.MkAbs("org.pub.json")
-	b, _ = json.Marshal(n.Org.Public)
+	b, _ := json.Marshal(n.Org.Public)
 	ts.Check(os.WriteFile(anchor, b, 0o644))
 	deployMu.Lock()
 	deployments[ts] = &deployment{n: n, url: hs.URL, alice: alice}
 	deployMu.Unlock()
 	ts.Setenv("API", hs.URL)
 	ts.Setenv("ANCHOR", anchor)
+}
+
+// registerJournalist registers a journalist as chaff admin journalist add
+// does (a profile and an identity key) and writes their setup bundle to
+// ID.bundle.json.
+func registerJournalist(ts *testscript.TestScript, n *testnet.Newsroom, api, id string) {
+	m := n.AddJournalist(id)
+	scriptPost(ts, api, "/v1/public-keys/journalists", n.Form(n.JProv, testnet.Profile(id)))
+	scriptPost(ts, api, "/v1/public-keys/journalists/identity-public-key", n.Form(n.JProv, map[string]any{"journalist_id": id, "journalist_id_pk": m.ID.Public, "from_queue": false}))
+	b, _ := json.Marshal(map[string]any{"journalist_id": id, "api": api, "trust_anchor": n.Org.Public, "identity_key_pair": m.ID})
+	ts.Check(os.WriteFile(ts.MkAbs(id+".bundle.json"), b, 0o600))
+}
+
+// scriptPost posts a signed form to the API and wants 200.
+func scriptPost(ts *testscript.TestScript, api, path string, body []byte) {
+	res, err := http.Post(api+path, "application/json", bytes.NewReader(body))
+	ts.Check(err)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		ts.Fatalf("POST %s: %d", path, res.StatusCode)
+	}
+}
+
+// cmdColleague registers journalists as chaff admin journalist add does,
+// each with a setup bundle ID.bundle.json: colleague ID...
+func cmdColleague(ts *testscript.TestScript, neg bool, args []string) {
+	d := deployed(ts)
+	for _, id := range args {
+		registerJournalist(ts, d.n, d.url, id)
+	}
+}
+
+// cmdBackupKeys publishes the backup admin's keys as chaff admin
+// backup-key does (a backup identity key certified by the organisation
+// key, a backup messaging key certified by it) and writes the messaging
+// key pair into DIR, the backup admin's key folder: backup-keys DIR.
+func cmdBackupKeys(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: backup-keys DIR")
+	}
+	d := deployed(ts)
+	id := d.n.Gen(keys.BackupIdentity, d.n.Org)
+	msg := d.n.Gen(keys.BackupMessaging, id)
+	scriptPost(ts, d.url, "/v1/backups/signing-public-key", d.n.Form(d.n.Org, id.Public))
+	scriptPost(ts, d.url, "/v1/backups/encryption-public-key", d.n.Form(id, msg.Public))
+	ts.Check(os.MkdirAll(ts.MkAbs(args[0]), 0o700))
+	_, err := keys.WriteKeyPairFile(ts.MkAbs(args[0]), keys.BackupMessaging, msg)
+	ts.Check(err)
 }
 
 func deployed(ts *testscript.TestScript) *deployment {
