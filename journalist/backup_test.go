@@ -1,6 +1,7 @@
 package journalist_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -105,6 +106,19 @@ func TestBackup(t *testing.T) {
 	otherShare := b.release(t, "erin", readAll(t, other.Shares[1])[0])
 	if err := journalist.RestoreBackup(b.backup, [][]byte{released[0], otherShare}, b.admin, restored); err == nil || !strings.Contains(err.Error(), "another backup") {
 		t.Fatalf("a share of another backup: %v", err)
+	}
+	// A backup changed anywhere is refused, nothing written: a byte of
+	// the sealed vault (its authenticator fails under the rebuilt key), or
+	// the backup id (the shares name another backup).
+	for _, at := range []int{len(b.backup) / 2, len(b.backup) - 1, len("CHAFF-BACKUP-1\n")} {
+		tampered := bytes.Clone(b.backup)
+		tampered[at] ^= 1
+		if err := journalist.RestoreBackup(tampered, released[:2], b.admin, restored); err == nil {
+			t.Fatalf("a backup changed at byte %d of %d was restored", at, len(b.backup))
+		}
+		if _, err := os.Stat(restored); err == nil {
+			t.Fatal("a vault was written from a changed backup")
+		}
 	}
 	// erin keeps shares of two backups: the newest is released by default.
 	if k, err := b.colleagues["erin"].FindKept("carol", ""); err != nil || k.Backup != hexID(t, readAll(t, other.Backup)[0]) {

@@ -344,7 +344,11 @@ func journalistInbox(v *journalist.Vault, o *journalistOpts) {
 		} else if c.Handled {
 			state = " (handled)"
 		}
-		fmt.Fprintf(o.stdout, "== source %s%s\n", c.ID, state)
+		if c.Alias != "" { // the name the journalist gave the source; the id stays
+			fmt.Fprintf(o.stdout, "== %s (source %s)%s\n", c.Alias, c.ID, state)
+		} else {
+			fmt.Fprintf(o.stdout, "== source %s%s\n", c.ID, state)
+		}
 		for _, m := range c.Messages {
 			who := "source"
 			if m.From == "me" {

@@ -245,7 +245,7 @@ func printInbox(stdout io.Writer, th map[string][]client.Message) {
 			if m.HandoverTo != "" {
 				text = fmt.Sprintf("(handed your conversation over to %s)", m.HandoverTo)
 			}
-			fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04"), who, text)
+			fmt.Fprintf(stdout, "%s  %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04 UTC"), who, text)
 		}
 	}
 }
