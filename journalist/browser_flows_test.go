@@ -323,7 +323,10 @@ func TestBrowserFlows(t *testing.T) {
 	}
 	restore(released[1])
 	b.wantIn("#error", "needs 2 shares and 1 was given")
-	b.openDetails()
+	// The form comes back open and filled in as it was sent.
+	if got := step(t, b.ctx, chromedp.Value("#rs-vault")); got != restored || !step(t, b.ctx, chromedp.Evaluate[bool](`document.querySelector("#restore").closest("details").open`)) {
+		t.Fatalf("after a failed restore the form says %q, not %q, or is closed", got, restored)
+	}
 	b.shot("14-restore-too-few")
 	restore(filepath.Join(dir, "share-3-of-3.json"), released[0])
 	b.wantIn("#error", "still sealed to frank")

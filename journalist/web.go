@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,8 @@ var webFS embed.FS
 var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"count": count,
 	"add":   func(a, b int) int { return a + b },
+	// has reports whether a form field holds a value (a ticked box).
+	"has": func(f url.Values, key, value string) bool { return slices.Contains(f[key], value) },
 }).ParseFS(webFS, "web/*.html"))
 
 // WebConfig configures the web UI.
@@ -421,7 +424,7 @@ func (w *Web) backup(rw http.ResponseWriter, r *http.Request, v *Vault) {
 	}
 	if err != nil {
 		v.Log("error", "backup "+f("action")+" failed: "+err.Error())
-		w.vaultPage(rw, v, http.StatusUnprocessableEntity, "The backup "+f("action")+" failed: "+err.Error())
+		w.vaultPageForm(rw, v, http.StatusUnprocessableEntity, "The backup "+f("action")+" failed: "+err.Error(), r.PostForm)
 		return
 	}
 	w.setFlash(msg, false)
@@ -526,6 +529,8 @@ type page struct {
 	BurstSize int
 	Kept      []KeptShare
 	Burst     burstState
+	// Form is a backup form that failed, to fill in again.
+	Form url.Values
 	// Limits the pages state.
 	MaxReplyBytes, ExpiryDays, WarningDays int
 	SendEvery, ReplyChars                  string
@@ -848,11 +853,18 @@ func (w *Web) reply(rw http.ResponseWriter, r *http.Request, v *Vault) {
 
 // vaultPage renders the vault's operations, digests and log.
 func (w *Web) vaultPage(rw http.ResponseWriter, v *Vault, status int, errMsg string) {
+	w.vaultPageForm(rw, v, status, errMsg, nil)
+}
+
+// vaultPageForm is vaultPage with a backup form that failed filled in
+// again as it was sent, so that nothing typed is lost.
+func (w *Web) vaultPageForm(rw http.ResponseWriter, v *Vault, status int, errMsg string, form url.Values) {
 	w.mu.Lock()
 	csrf := w.csrf
 	w.mu.Unlock()
 	p := w.newPage("Vault", v, csrf)
 	p.Error = errMsg
+	p.Form = form
 	p.Digests = v.KeyDigests()
 	p.Protocol = protocolWords[v.Protocol()]
 	p.Events = v.Events()
