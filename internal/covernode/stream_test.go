@@ -13,7 +13,7 @@ import (
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/mix"
-	"github.com/chaffhq/chaff/protocol"
+	"github.com/chaffhq/chaff/pq"
 )
 
 // streamRun is what TestStreamPowersKeepMessages saw of one deployment.
@@ -32,14 +32,14 @@ type streamRun struct {
 // duplicates a reply and a cover message twice each, reverses them and
 // holds one back. Every message of both streams is taken and acknowledged
 // once (the tap sees it), whatever it is.
-func streamPowers(t *testing.T) streamRun {
+func streamPowers(t *testing.T, mode string) streamRun {
 	ctx := context.Background()
 	one := mix.Params{ThresholdMin: 1, ThresholdMax: 1, Timeout: time.Hour, OutputSize: 1}
 	// Two journalists' messages a user dead drop, so that no two dead
 	// drops carry the same bytes (the API would take the second for a
 	// post repeated).
 	two := mix.Params{ThresholdMin: 2, ThresholdMax: 2, Timeout: time.Hour, OutputSize: 2}
-	d := adversary.Start(t, adversary.Options{U2J: one, J2U: two})
+	d := adversary.Start(t, adversary.Options{U2J: one, J2U: two, Mode: mode})
 	c := d.StartConversation("first")
 	adversary.SyncUntil(t, c.Carol, "the first message", func() bool { return adversary.Received(c.Carol)["first"] == 1 })
 
@@ -82,7 +82,11 @@ func streamPowers(t *testing.T) streamRun {
 	if _, err := other.BackgroundRun(ctx); err != nil { // two cover
 		t.Fatal(err)
 	}
-	made := make([]byte, protocol.U2CMessageSize)
+	sizes, err := pq.SizesOf(mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := make([]byte, sizes.U2C)
 	rand.Read(made)
 	if _, err := d.Cloud.Inject(ctx, store.SubjectU2C, made, nil); err != nil {
 		t.Fatal(err)
@@ -167,8 +171,13 @@ func streamPowers(t *testing.T) streamRun {
 // drops, so the duplicated reply looks like the duplicated cover (a). The
 // negative control turns the replay guard off (DisableReplayGuard): the
 // reply's copies reach the user dead drops, and the test sees a chunk
-// repeated and the reply shown more than once.
+// repeated and the reply shown more than once. Both protocol modes (the
+// user dead drops' chunks are 553 bytes in both).
 func TestStreamPowersKeepMessages(t *testing.T) {
+	inModes(t, streamPowersKeepMessages)
+}
+
+func streamPowersKeepMessages(t *testing.T, mode string) {
 	leaks := func(r streamRun) bool {
 		for _, n := range r.replies {
 			if n != 1 {
@@ -177,7 +186,7 @@ func TestStreamPowersKeepMessages(t *testing.T) {
 		}
 		return r.repeated != 0
 	}
-	r := streamPowers(t)
+	r := streamPowers(t, mode)
 	for text, n := range r.received {
 		if n != 1 {
 			t.Fatalf("%q received %d times", text, n)
@@ -191,7 +200,7 @@ func TestStreamPowersKeepMessages(t *testing.T) {
 	}
 	t.Run("negative control", func(t *testing.T) {
 		covernode.DisableReplayGuard(t)
-		if r := streamPowers(t); !leaks(r) {
+		if r := streamPowers(t, mode); !leaks(r) {
 			t.Fatalf("without the replay guard, replies shown %v and no chunk repeated: the test cannot catch a replayed reply", r.replies)
 		}
 	})
