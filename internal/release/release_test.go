@@ -2,10 +2,12 @@ package release
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,10 +32,16 @@ func TestReleaseIsReproducible(t *testing.T) {
 		copyTree(t, root, dirs[i])
 		cmd := exec.Command("bash", "scripts/release", testVersion)
 		cmd.Dir = dirs[i]
+		// The SBOM is written once, in the first directory (about half a
+		// minute on a loaded machine): it is checked below, not compared.
+		sbom := "CHAFF_RELEASE_SBOM=0"
+		if i == 0 {
+			sbom = "CHAFF_RELEASE_SBOM=1"
+		}
 		cmd.Env = append(os.Environ(),
 			"CHAFF_RELEASE_TARGETS=linux/amd64",
 			"CHAFF_RELEASE_COMMIT="+testCommit,
-			"CHAFF_RELEASE_SBOM=0",
+			sbom,
 		)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("scripts/release in %s: %v\n%s", dirs[i], err, out)
@@ -63,6 +71,8 @@ func TestReleaseIsReproducible(t *testing.T) {
 	if leaksPath(bins[0], root) {
 		t.Errorf("the binary contains the repository path %s", root)
 	}
+
+	checkSBOM(t, filepath.Join(dirs[0], "dist", testVersion))
 
 	// The build settings the script promises, as the binary records them.
 	bin := filepath.Join(dirs[0], "dist", testVersion, testBinary)
@@ -112,6 +122,50 @@ func TestLeaksPathCatchesAnUntrimmedBuild(t *testing.T) {
 	}
 	if !leaksPath(b, dir) {
 		t.Fatal("leaksPath missed the build directory of an untrimmed build")
+	}
+}
+
+// checkSBOM checks the release's SBOM: listed in SHA256SUMS, its top
+// component named by the release's VERSION (not a git pseudo-version, nor
+// nothing, which is what the generator gives in a tree without .git, like
+// this copy), and the module graph in it.
+func checkSBOM(t *testing.T, dist string) {
+	t.Helper()
+	name := "chaff_" + testVersion + ".cdx.json"
+	b, err := os.ReadFile(filepath.Join(dist, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(sums, []byte("  "+name+"\n")) {
+		t.Errorf("SHA256SUMS does not list %s:\n%s", name, sums)
+	}
+	var d struct {
+		Metadata struct {
+			Component struct {
+				Name, Version, Purl string
+				BOMRef              string `json:"bom-ref"`
+			}
+		}
+		Components   []struct{ Name string }
+		Dependencies []struct{ Ref string }
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	c := d.Metadata.Component
+	want := "pkg:golang/github.com/chaffhq/chaff@" + testVersion + "?type=module"
+	if c.Name != "github.com/chaffhq/chaff" || c.Version != testVersion || c.Purl != want || c.BOMRef != want {
+		t.Errorf("the SBOM names the release %+v, want version %s", c, testVersion)
+	}
+	if !slices.ContainsFunc(d.Dependencies, func(dep struct{ Ref string }) bool { return dep.Ref == want }) {
+		t.Errorf("the SBOM's dependency graph does not name %s", want)
+	}
+	if !slices.ContainsFunc(d.Components, func(m struct{ Name string }) bool { return m.Name == "golang.org/x/crypto" }) {
+		t.Errorf("the SBOM lacks golang.org/x/crypto: %d components", len(d.Components))
 	}
 }
 
