@@ -84,11 +84,12 @@ type Web struct {
 // burstState is what the vault page says of the cover burst.
 type burstState struct {
 	Running bool
-	// Stopped: the journalist stopped it (or locked the vault).
-	Stopped       bool
-	Sent, Total   int
-	Started, Done time.Time
-	Err           string
+	// Stopping: the journalist asked it to stop, and it has not yet;
+	// Stopped: it was stopped (or the vault locked).
+	Stopping, Stopped bool
+	Sent, Total       int
+	Started, Done     time.Time
+	Err               string
 }
 
 // notice is a one-time message on the next page: Err shows it in the
@@ -353,7 +354,7 @@ func (w *Web) startBurst(v *Vault) bool {
 		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.burst.Running, w.burst.Done = false, w.cfg.Now()
+		w.burst.Running, w.burst.Stopping, w.burst.Done = false, false, w.cfg.Now()
 		switch {
 		case errors.Is(err, context.Canceled):
 			w.burst.Stopped = true
@@ -375,6 +376,7 @@ func (w *Web) stopBurstNow() bool {
 		return false
 	}
 	w.stopBurst()
+	w.burst.Stopping = true
 	return true
 }
 

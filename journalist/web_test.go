@@ -224,7 +224,7 @@ func TestWebBurstInBackground(t *testing.T) {
 	if _, page := u.post("/vault/burst", nil); !strings.Contains(page, `id="burst-stop"`) {
 		t.Fatalf("no stop button while a burst runs: %s", page)
 	}
-	if code, page := u.post("/vault/burst/stop", nil); code != 200 || !strings.Contains(page, "Stopping the burst") {
+	if code, page := u.post("/vault/burst/stop", nil); code != 200 || !strings.Contains(page, "Stopping the burst") || strings.Contains(page, "Sending a burst:") {
 		t.Fatalf("stopping the burst: %d %s", code, page)
 	}
 	waitFor(t, "the stopped burst to end", func() bool {
