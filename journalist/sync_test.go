@@ -1,8 +1,10 @@
 package journalist_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -34,8 +36,9 @@ type proxy struct {
 	polls    int
 	requests map[string]int
 	// delay holds each journalist message sent through the proxy this
-	// long (or until the request is given up).
+	// long (or until the request is given up, or the test ends).
 	delay time.Duration
+	quit  chan struct{} // closed when the test ends
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -44,7 +47,7 @@ func startProxy(t *testing.T, target string) *proxy {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	p := &proxy{requests: map[string]int{}}
+	p := &proxy{requests: map[string]int{}, quit: make(chan struct{})}
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.requests[r.URL.Path]++
@@ -54,9 +57,18 @@ func startProxy(t *testing.T, target string) *proxy {
 		}
 		p.mu.Unlock()
 		if delay > 0 && r.URL.Path == apiclient.PostJournalistMessage.Path {
+			// The body is read first: until it is, the server does not
+			// notice that the client gave up the request.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			select {
 			case <-time.After(delay):
 			case <-r.Context().Done():
+				return
+			case <-p.quit:
 				return
 			}
 		}
@@ -69,6 +81,7 @@ func startProxy(t *testing.T, target string) *proxy {
 		rp.ServeHTTP(rw, r)
 	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(p.quit) }) // runs first: no request is held past the test
 	p.url = srv.URL
 	return p
 }
