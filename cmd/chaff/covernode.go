@@ -6,17 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/httpserver"
+	"github.com/chaffhq/chaff/internal/natsconn"
 	"github.com/chaffhq/chaff/internal/up"
 	"github.com/chaffhq/chaff/mix"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 const coverNodeUsage = `usage: chaff covernode --state DIR --state-key-file FILE --api URL --anchor ORG.pub.json [--bundle FILE] [flags]
@@ -64,96 +63,107 @@ func (m *mixFlags) useUnset(fs *flag.FlagSet, dir string, p mix.Params) {
 	}
 }
 
+// coverNodeOptions are chaff covernode's flags.
+type coverNodeOptions struct {
+	nats                        natsconn.Config
+	anchors                     multiFlag
+	state, stateKeyFile, bundle string
+	apiURL, identityURL         string
+	adminListen, logLevel       string
+	ackWait                     time.Duration
+	u2j, j2u                    mixFlags
+}
+
 func runCoverNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("chaff covernode", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, coverNodeUsage); fs.PrintDefaults() }
-	var nf natsFlags
-	nf.register(fs)
-	var anchors multiFlag
-	fs.Var(&anchors, "anchor", "organisation trust anchor file (repeatable; required)")
-	state := fs.String("state", "", "the CoverNode's own directory: keys and round logs (required; keep it private)")
-	stateKeyFile := fs.String("state-key-file", "", "the key that seals --state (required, or $CHAFF_COVERNODE_STATE_KEY); not on --state's disk")
-	bundle := fs.String("bundle", "", "setup bundle from chaff admin covernode add (first start only)")
-	apiURL := fs.String("api", "", "URL of the Chaff API (required)")
-	identityURL := fs.String("identity-api", "", "URL of chaff identity-api, which certifies the node's rotated identity keys")
+	var o coverNodeOptions
+	registerNATS(fs, &o.nats)
+	fs.Var(&o.anchors, "anchor", "organisation trust anchor file (repeatable; required)")
+	fs.StringVar(&o.state, "state", "", "the CoverNode's own directory: keys and round logs (required; keep it private)")
+	fs.StringVar(&o.stateKeyFile, "state-key-file", "", "the key that seals --state (required, or $CHAFF_COVERNODE_STATE_KEY); not on --state's disk")
+	fs.StringVar(&o.bundle, "bundle", "", "setup bundle from chaff admin covernode add (first start only)")
+	fs.StringVar(&o.apiURL, "api", "", "URL of the Chaff API (required)")
+	fs.StringVar(&o.identityURL, "identity-api", "", "URL of chaff identity-api, which certifies the node's rotated identity keys")
 	params := fs.String("mixing", "production", "parameter set: production or test (upstream's); the flags below override it")
-	adminListen := fs.String("admin-listen", "127.0.0.1:9091", "health endpoint (loopback only)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	ackWait := fs.Duration("ack-wait", covernode.DefaultAckWait, "how long JetStream waits before offering again a message a node took but did not acknowledge (a node killed mid-batch); with several nodes, restart a node within this time")
-	var u2j, j2u mixFlags
+	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:9091", "health endpoint (loopback only)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.ackWait, "ack-wait", covernode.DefaultAckWait, "how long JetStream waits before offering again a message a node took but did not acknowledge (a node killed mid-batch); with several nodes, restart a node within this time")
 	// Register with production defaults, then re-apply the chosen set to
 	// the flags that were not given.
-	u2j.register(fs, "u2j", mix.ProductionU2J)
-	j2u.register(fs, "j2u", mix.ProductionJ2U)
+	o.u2j.register(fs, "u2j", mix.ProductionU2J)
+	o.j2u.register(fs, "j2u", mix.ProductionJ2U)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *state == "" || *apiURL == "" {
+	if o.state == "" || o.apiURL == "" {
 		fmt.Fprintln(stderr, "chaff covernode: --state and --api are required")
 		return errUsage
 	}
 	switch *params {
 	case "production":
 	case "test":
-		u2j.useUnset(fs, "u2j", mix.TestU2J)
-		j2u.useUnset(fs, "j2u", mix.TestJ2U)
+		o.u2j.useUnset(fs, "u2j", mix.TestU2J)
+		o.j2u.useUnset(fs, "j2u", mix.TestJ2U)
 	default:
 		return fmt.Errorf("--mixing must be production or test, not %q", *params)
 	}
-	if !up.IsLoopback(*adminListen) {
+	if !up.IsLoopback(o.adminListen) {
 		return fmt.Errorf("--admin-listen must be a loopback address: a CoverNode listens on nothing public")
 	}
-	log, _, err := newLogger(stderr, *logLevel)
+	return serveCoverNode(ctx, &o, stdout, stderr)
+}
+
+// serveCoverNode runs a CoverNode until ctx ends.
+func serveCoverNode(ctx context.Context, o *coverNodeOptions, stdout, stderr io.Writer) error {
+	log, _, err := newLogger(stderr, o.logLevel)
 	if err != nil {
 		return err
 	}
-	anchorKeys, err := loadAnchors(anchors)
+	anchorKeys, err := loadAnchors(o.anchors)
 	if err != nil {
 		return err
 	}
-	stateKey, err := covernode.LoadStateKey(os.Getenv(covernode.StateKeyEnv), *stateKeyFile, *state, stdout)
+	stateKey, err := covernode.LoadStateKey(os.Getenv(covernode.StateKeyEnv), o.stateKeyFile, o.state, stdout)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	// The health endpoint first: while NATS and the API are waited for, it
 	// says so (503, with the last failure).
 	var ready httpserver.Readiness
-	ln, err := net.Listen("tcp", *adminListen)
+	adminAddr, stopAdmin, err := startAdmin(o.adminListen, reg, &ready, log)
 	if err != nil {
 		return err
 	}
-	hs := newServer(httpserver.AdminHandler(reg, ready.Healthy), log)
-	go hs.Serve(ln)
-	defer hs.Close()
-	fmt.Fprintf(stdout, "covernode starting; health and metrics on http://%s\n", ln.Addr())
-	nc, _, closeNATS, err := nf.connect(ctx, "chaff-covernode", log, ready.Failed)
+	defer stopAdmin()
+	fmt.Fprintf(stdout, "covernode starting; health and metrics on http://%s\n", adminAddr)
+	nc, err := natsconn.Connect(ctx, o.nats, "chaff-covernode", log, waitFor("NATS at "+o.nats.URL, log, ready.Failed))
 	if err != nil {
 		return err
 	}
-	defer closeNATS()
+	defer nc.Close()
 	cfg := covernode.Config{
-		StateDir: *state, StateKey: stateKey, BundlePath: *bundle, API: apiclient.New(strings.TrimRight(*apiURL, "/")),
-		Anchors: anchorKeys, U2J: u2j.p, J2U: j2u.p, Logger: log, AckWait: *ackWait, Registry: reg,
+		StateDir: o.state, StateKey: stateKey, BundlePath: o.bundle, API: apiclient.New(strings.TrimRight(o.apiURL, "/")),
+		Anchors: anchorKeys, U2J: o.u2j.p, J2U: o.j2u.p, Logger: log, AckWait: o.ackWait, Registry: reg,
 		// A node cannot process without the keys the API publishes, but
 		// exiting while no API replica answers would only make a
 		// supervisor start it again and again: it waits instead.
 		Startup: new(waitFor("the API", log, ready.Failed)),
 	}
-	if *identityURL != "" {
-		cfg.IdentityAPI = apiclient.New(*identityURL)
+	if o.identityURL != "" {
+		cfg.IdentityAPI = apiclient.New(o.identityURL)
 	} else {
 		log.Warn("no --identity-api: the identity key will not be rotated and expires four weeks after it was made")
 	}
-	node, err := covernode.New(ctx, nc, cfg)
+	node, err := covernode.New(ctx, nc.Conn, cfg)
 	if err != nil {
 		return err
 	}
 	ready.Ready(nil)
 	fmt.Fprintln(stdout, "covernode running")
-	log.Info("covernode started", "protocol", node.Mode(), "u2j", fmt.Sprintf("%+v", u2j.p), "j2u", fmt.Sprintf("%+v", j2u.p))
+	log.Info("covernode started", "protocol", node.Mode(), "u2j", fmt.Sprintf("%+v", o.u2j.p), "j2u", fmt.Sprintf("%+v", o.j2u.p))
 	err = node.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		err = nil

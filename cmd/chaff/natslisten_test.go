@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/internal/embeddednats"
+	"github.com/chaffhq/chaff/internal/natsconn"
+	"github.com/chaffhq/chaff/internal/retry"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,7 +73,7 @@ func TestNATSListenToken(t *testing.T) {
 		}
 		return m != nil
 	})
-	tokenFile := filepath.Join(dir, "data", natsListenTokenFile)
+	tokenFile := filepath.Join(dir, "data", natsconn.ListenTokenFile)
 	fi, err := os.Stat(tokenFile)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file: %v %v", fi, err)
@@ -90,13 +92,12 @@ func TestNATSListenToken(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	nf := natsFlags{url: url, token: tokenFile}
-	nc, _, closeNC, err := nf.connect(ctx, "test", slog.New(slog.DiscardHandler), nil)
+	nc, err := natsconn.Connect(ctx, natsconn.Config{URL: url, TokenFile: tokenFile}, "test", slog.New(slog.DiscardHandler), retry.Options{})
 	if err != nil {
 		t.Fatalf("with the token: %v", err)
 	}
-	defer closeNC()
-	js, _ := jetstream.New(nc)
+	defer nc.Close()
+	js, _ := jetstream.New(nc.Conn)
 	if _, err := js.AccountInfo(ctx); err != nil {
 		t.Fatalf("JetStream with the token: %v", err)
 	}
