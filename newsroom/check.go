@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/chaffhq/chaff/internal/keyhealth"
 	"github.com/chaffhq/chaff/keys"
 )
 
@@ -13,13 +12,13 @@ import (
 // newsroom's attention.
 type KeyCheck struct {
 	Verified *keys.Verified
-	// Warnings name keys that expire within keyhealth.ExpiryWarning and
+	// Warnings name keys that expire within keys.ExpiryWarning and
 	// provisioning keys due for renewal.
 	Warnings []string
 	// Problems are the newest keys of a role and owner that need action
-	// (keyhealth.Check): what `chaff admin keys --check` fails on, and
+	// (keys.Verified.Problems): what `chaff admin keys --check` fails on, and
 	// what the API's key metrics alert on.
-	Problems []keyhealth.Problem
+	Problems []keys.Problem
 }
 
 // CheckKeys fetches the published keys and verifies them from anchors
@@ -50,18 +49,18 @@ func (n *Newsroom) CheckKeys(ctx context.Context, anchors []keys.SignedPublicKey
 	for _, k := range v.All() {
 		left := k.NotValidAfter.Sub(now)
 		switch {
-		case left < keyhealth.ExpiryWarning:
-			kc.Warnings = append(kc.Warnings, fmt.Sprintf("WARNING: the %s key %s%s expires in %s", RoleWords(k.Role), k.Prefix(), ownerWords(k.Owner), Days(left)))
+		case left < keys.ExpiryWarning:
+			kc.Warnings = append(kc.Warnings, fmt.Sprintf("WARNING: the %s key %s%s expires in %s", RoleWords(k.Role), k.Prefix(), ownerWords(k.Owner), keys.Days(left)))
 		case renewalDue(k, now):
-			kc.Warnings = append(kc.Warnings, fmt.Sprintf("WARNING: the %s key %s is due for renewal (it expires in %s): %s", RoleWords(k.Role), k.Prefix(), Days(left), keyhealth.RenewalHint(k.Role)))
+			kc.Warnings = append(kc.Warnings, fmt.Sprintf("WARNING: the %s key %s is due for renewal (it expires in %s): %s", RoleWords(k.Role), k.Prefix(), keys.Days(left), k.Role.RenewalHint()))
 		}
 	}
-	kc.Problems = keyhealth.Check(v, now)
+	kc.Problems = v.Problems(now)
 	return kc, nil
 }
 
 func renewalDue(k keys.VerifiedKey, now time.Time) bool {
-	due, ok := keyhealth.RenewalDue(k)
+	due, ok := k.RenewalDue()
 	return ok && !now.Before(due)
 }
 
@@ -71,6 +70,3 @@ func ownerWords(owner string) string {
 	}
 	return " of " + owner
 }
-
-// Days says a duration in hours below two days, else in days.
-func Days(d time.Duration) string { return keyhealth.Days(d) }

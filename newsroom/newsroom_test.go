@@ -155,7 +155,7 @@ func TestRenew(t *testing.T) {
 	if after, _ := os.ReadDir(dir); len(after) != len(files) {
 		t.Fatalf("a refused renewal left %d files behind", len(after)-len(files))
 	}
-	// Half a year on, when keyhealth says the renewal is due; the files of
+	// Half a year on, when keys.VerifiedKey.RenewalDue says the renewal is due; the files of
 	// the ceremony are as old.
 	offset.Store(int64(27 * keys.Week))
 	for _, f := range files {

@@ -17,7 +17,7 @@ type Renewed struct {
 // Renew makes new provisioning and admin key pairs certified by the
 // organisation key, writes them beside the old ones in the key directory
 // and uploads them as Bootstrap does. It is the twice-yearly step for which
-// the organisation key comes out of the safe (keyhealth.RenewalDue says
+// the organisation key comes out of the safe (keys.VerifiedKey.RenewalDue says
 // when). The old keys stay valid until they expire, so identity keys they
 // certified keep verifying; from now on the newsroom signs with the new
 // ones, since LoadKeyPair takes the key pair that expires last.

@@ -416,7 +416,7 @@ func adminKeys(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if owner == "" {
 			owner = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Role, owner, k.Prefix(), protocol.FormatTime(k.NotValidAfter), newsroom.Days(k.NotValidAfter.Sub(now)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Role, owner, k.Prefix(), protocol.FormatTime(k.NotValidAfter), keys.Days(k.NotValidAfter.Sub(now)))
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "max_epoch %d; %d journalist profile(s)\n", kc.Verified.MaxEpoch, len(kc.Verified.Profiles))

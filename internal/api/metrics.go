@@ -10,7 +10,6 @@ import (
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/deaddrop"
-	"github.com/chaffhq/chaff/internal/keyhealth"
 	"github.com/chaffhq/chaff/internal/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
@@ -107,9 +106,9 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if v == nil {
 		return
 	}
-	for _, k := range keyhealth.Newest(v) {
+	for _, k := range v.Newest() {
 		ch <- prometheus.MustNewConstMetric(keyExpiryDesc, prometheus.GaugeValue, k.NotValidAfter.Sub(now).Seconds(), k.Role.String(), k.Owner)
-		if due, ok := keyhealth.RenewalDue(k); ok {
+		if due, ok := k.RenewalDue(); ok {
 			ch <- prometheus.MustNewConstMetric(keyRenewalDesc, prometheus.GaugeValue, due.Sub(now).Seconds(), k.Role.String(), k.Owner)
 		}
 	}
