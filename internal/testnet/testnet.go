@@ -50,6 +50,8 @@ type Newsroom struct {
 	Admin       *keys.KeyPair
 	CoverNodes  map[string]*Member
 	Journalists map[string]*Member
+
+	keysDir string // see WriteKeys
 }
 
 // Member is a CoverNode or journalist: an identity key and messaging keys.
@@ -255,26 +257,55 @@ func (c *Cluster) Connect(t testing.TB, name string) *nats.Conn {
 	return nc
 }
 
-// Bootstrap uploads the newsroom's provisioning keys to the API at url,
-// registers journalist alice with a messaging key, and writes a setup
-// bundle for covernode_001 into dir; it returns alice and the bundle's
-// path.
+// Bootstrap runs the ceremony's own code (package newsroom) against the
+// API at url: newsroom.Bootstrap uploads the provisioning and admin keys,
+// newsroom.AddJournalist registers journalist alice (her setup bundle is
+// written into dir), and alice publishes a messaging key; it writes a setup
+// bundle for covernode_001 into dir and returns alice and its path. The
+// newsroom's key pairs are written into dir/newsroom-keys for it.
 func Bootstrap(t TB, url string, n *Newsroom, dir string) (*Member, string) {
 	t.Helper()
-	c := apiclient.New(url)
-	post := func(route apiclient.Route, body []byte) {
-		t.Helper()
-		if _, err := c.Do(context.Background(), route, body); err != nil {
-			t.Fatalf("%s: %v", route, err)
+	ctx := context.Background()
+	nr := &newsroom.Newsroom{KeysDir: n.WriteKeys(dir), API: apiclient.New(url), Now: func() time.Time { return n.Now }}
+	if err := nr.Bootstrap(ctx, nil); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	added, err := nr.AddJournalist(ctx, newsroom.Journalist{ID: "alice", Name: "alice", Description: "reporter"}, dir)
+	if err != nil {
+		t.Fatalf("adding alice: %v", err)
+	}
+	alice := &Member{ID: added.Bundle.IdentityKey}
+	alice.Msg = append(alice.Msg, n.Gen(keys.JournalistMessaging, alice.ID))
+	n.Journalists["alice"] = alice
+	if _, err := nr.API.UploadMessagingKey(ctx, apiclient.PostJournalistMessagingKey, alice.ID, alice.Msg[0].Public); err != nil {
+		t.Fatalf("alice's messaging key: %v", err)
+	}
+	return alice, n.CoverNodeBundle("covernode_001", dir)
+}
+
+// WriteKeys writes the newsroom's organisation, provisioning and admin key
+// pairs, as chaff admin init does, into dir/newsroom-keys (once: later
+// calls return the directory written first) and returns that directory,
+// for package newsroom to read.
+func (n *Newsroom) WriteKeys(dir string) string {
+	n.t.Helper()
+	if n.keysDir != "" {
+		return n.keysDir
+	}
+	kd := filepath.Join(dir, "newsroom-keys")
+	if err := os.MkdirAll(kd, 0o700); err != nil {
+		n.t.Fatal(err)
+	}
+	for role, kp := range map[keys.Role]*keys.KeyPair{keys.Organization: n.Org, keys.CoverNodeProvisioning: n.CNProv, keys.JournalistProvisioning: n.JProv, keys.Admin: n.Admin} {
+		if _, err := keys.WriteKeyPairFile(kd, role, kp); err != nil {
+			n.t.Fatal(err)
+		}
+		if _, err := keys.WritePublicKeyFile(kd, role, kp); err != nil {
+			n.t.Fatal(err)
 		}
 	}
-	post(apiclient.PostCoverNodeProvisioningKey, n.Form(n.Org, n.CNProv.Public))
-	post(apiclient.PostJournalistProvisioningKey, n.Form(n.Org, n.JProv.Public))
-	alice := n.AddJournalist("alice")
-	post(apiclient.PostJournalistProfile, n.Form(n.JProv, Profile("alice")))
-	post(apiclient.PostJournalistIdentityKey, n.Form(n.JProv, apiclient.JournalistIdentityKey{JournalistID: "alice", Key: alice.ID.Public}))
-	post(apiclient.PostJournalistMessagingKey, n.Form(alice.ID, alice.Msg[0].Public))
-	return alice, n.CoverNodeBundle("covernode_001", dir)
+	n.keysDir = kd
+	return kd
 }
 
 // CoverNodeBundle writes a setup bundle for a CoverNode into dir through
