@@ -148,6 +148,15 @@ type QueuedIdentityKeyForm struct {
 	Form         *form.Form `json:"form"`
 }
 
+// IdentityAPIKeys is the identity API's answer to GetPublicKeys: the
+// organisation keys it trusts and the provisioning keys it certifies with
+// (null when it holds none that is valid).
+type IdentityAPIKeys struct {
+	AnchorOrgPKs             []keys.SignedPublicKey `json:"anchor_org_pks"`
+	CoverNodeProvisioningPK  *keys.SignedPublicKey  `json:"covernode_provisioning_pk"`
+	JournalistProvisioningPK *keys.SignedPublicKey  `json:"journalist_provisioning_pk"`
+}
+
 // DeadDropSummary is one item of a dead-drop kind's RecentSummary.
 type DeadDropSummary struct {
 	ID        uint64        `json:"id"`

@@ -149,6 +149,12 @@ func ParseDeadDrop(kind deaddrop.Kind, b []byte) (*DeadDrop, error) {
 	return d, nil
 }
 
+// List is the body of a GET dead-drops answer in pq mode (read it with
+// ParseList).
+type List struct {
+	DeadDrops []*DeadDrop `json:"dead_drops"`
+}
+
 // ParseList reads a GET dead-drops response of the kind in pq mode: every
 // dead drop well formed (ParseDeadDrop) and published (a non-zero id);
 // signatures are not checked here (see DeadDrop.Verify), nor the page's

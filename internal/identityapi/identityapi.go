@@ -66,16 +66,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, apiclient.ErrorBody{Error: msg})
 }
 
 func (s *Server) publicKeys(w http.ResponseWriter, r *http.Request) {
-	out := map[string]any{"anchor_org_pks": s.cfg.Anchors, "covernode_provisioning_pk": nil, "journalist_provisioning_pk": nil}
+	out := apiclient.IdentityAPIKeys{AnchorOrgPKs: s.cfg.Anchors}
 	if kp, err := s.cfg.CoverNodeProvisioning(); err == nil {
-		out["covernode_provisioning_pk"] = kp.Public
+		out.CoverNodeProvisioningPK = &kp.Public
 	}
 	if kp, err := s.cfg.JournalistProvisioning(); err == nil {
-		out["journalist_provisioning_pk"] = kp.Public
+		out.JournalistProvisioningPK = &kp.Public
 	}
 	writeJSON(w, 200, out)
 }

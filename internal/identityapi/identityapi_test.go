@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
+	"github.com/chaffhq/chaff/form"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/identityapi"
 	"github.com/chaffhq/chaff/internal/testnet"
@@ -41,10 +42,8 @@ func verified(t *testing.T, a *testnet.API, n *testnet.Newsroom) *keys.Verified 
 func TestJournalistQueue(t *testing.T) {
 	n, a, alice, s := setup(t)
 	next := n.Gen(keys.JournalistIdentity, n.JProv) // only its public half is used
-	inner := json.RawMessage(n.Form(alice.ID, map[string]any{"new_pk": map[string]string{"key": next.Public.Hex()}}))
-	res, err := http.Post(a.URL+"/v1/public-keys/journalists/identity-public-key-form", "application/json", bytes.NewReader(n.Form(alice.ID, map[string]any{"form": inner})))
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("queueing: %v %v", res.Status, err)
+	if err := apiclient.New(a.URL).QueueIdentityKey(t.Context(), alice.ID, &next.Public, form.DefaultTTL); err != nil {
+		t.Fatalf("queueing: %v", err)
 	}
 	done, err := s.ProcessQueue(context.Background())
 	if err != nil || done != 1 {
@@ -65,22 +64,19 @@ func TestRotateCoverNodeRefusals(t *testing.T) {
 	n, _, alice, s := setup(t)
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
-	body := map[string]any{"new_pk": map[string]string{"key": n.Gen(keys.CoverNodeIdentity, n.CNProv).Public.Hex()}}
-	res, _ := http.Post(hs.URL+"/v1/public-keys/covernode/me/rotate-id-key", "application/json", bytes.NewReader(n.Form(alice.ID, body)))
-	if res.StatusCode != 404 {
-		t.Fatalf("journalist key as CoverNode: %d", res.StatusCode)
+	_, err := apiclient.New(hs.URL).RotateCoverNodeIdentity(t.Context(), alice.ID, &n.Gen(keys.CoverNodeIdentity, n.CNProv).Public)
+	if apiclient.StatusOf(err) != 404 {
+		t.Fatalf("journalist key as CoverNode: %v", err)
 	}
-	res, _ = http.Post(hs.URL+"/v1/public-keys/covernode/me/rotate-id-key", "application/json", bytes.NewReader(make([]byte, 100<<10)))
-	var e struct {
-		Error string `json:"error"`
-	}
+	res, _ := http.Post(hs.URL+"/v1/public-keys/covernode/me/rotate-id-key", "application/json", bytes.NewReader(make([]byte, 100<<10)))
+	var e apiclient.ErrorBody
 	if json.NewDecoder(res.Body).Decode(&e); res.StatusCode != 413 || !strings.Contains(e.Error, "bytes allowed") {
 		t.Fatalf("a 100 KiB body: %d %q", res.StatusCode, e.Error)
 	}
 	res, _ = http.Get(hs.URL + "/v1/public-keys")
-	var pk map[string]json.RawMessage
+	var pk apiclient.IdentityAPIKeys
 	json.NewDecoder(res.Body).Decode(&pk)
-	if len(pk["anchor_org_pks"]) < 10 || string(pk["covernode_provisioning_pk"]) == "null" {
-		t.Fatalf("public keys %v", pk)
+	if len(pk.AnchorOrgPKs) != 1 || !pk.AnchorOrgPKs[0].Equal(&n.Org.Public) || pk.CoverNodeProvisioningPK == nil || !pk.CoverNodeProvisioningPK.Equal(&n.CNProv.Public) {
+		t.Fatalf("public keys %+v", pk)
 	}
 }

@@ -122,7 +122,7 @@ func (f *FakePQ) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method + " " + r.URL.Path {
 	case apiclient.GetStatus.Pattern():
-		reply(200, map[string]any{"status": "AVAILABLE", "is_available": true, "description": "up", "updated_at": protocol.FormatTime(time.Now())})
+		reply(200, apiclient.StatusEvent{Status: "AVAILABLE", IsAvailable: true, Description: "up", Timestamp: protocol.Time{Time: time.Now()}})
 	case apiclient.GetPublicKeys.Pattern():
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(f.hierarchy)
@@ -134,23 +134,23 @@ func (f *FakePQ) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				out = append(out, d)
 			}
 		}
-		reply(200, map[string]any{"dead_drops": out})
+		reply(200, pq.List{DeadDrops: out})
 	case apiclient.PostUserMessage.Pattern():
 		var s string
 		b, _ := io.ReadAll(r.Body)
 		if json.Unmarshal(b, &s) != nil {
-			reply(400, map[string]string{"error": "not a base64 string"})
+			reply(400, apiclient.ErrorBody{Error: "not a base64 string"})
 			return
 		}
 		m, err := protocol.DecodeBase64(s)
 		if err != nil || len(m) != pq.U2CMessageSize {
-			reply(400, map[string]string{"error": "wrong message size"})
+			reply(400, apiclient.ErrorBody{Error: "wrong message size"})
 			return
 		}
 		f.posted = append(f.posted, m)
 		reply(200, map[string]any{})
 	default:
-		reply(404, map[string]string{"error": "not found"})
+		reply(404, apiclient.ErrorBody{Error: "not found"})
 	}
 }
 
