@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
@@ -60,14 +61,22 @@ func runIdentityAPI(ctx context.Context, args []string, stdout, stderr io.Writer
 	s := identityapi.New(identityapi.Config{
 		API: apiclient.New(*apiURL), Anchors: anchorKeys, Logger: log,
 		CoverNodeProvisioning: provisioning(keys.CoverNodeProvisioning), JournalistProvisioning: provisioning(keys.JournalistProvisioning),
+		CoverNodeRetired: func(id string) (bool, error) { return newsroom.CoverNodeRetired(*keysDir, id) },
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
 	hs := newServer(s.Handler(), log)
-	go s.PollQueue(ctx, *poll)
-	go func() { <-ctx.Done(); hs.Close() }()
+	// The poller and the closer stop with ctx (or when Serve fails) and
+	// are waited for, so that no goroutine outlives the command.
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel, deferred below
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Add(2)
+	go func() { defer wg.Done(); s.PollQueue(ctx, *poll) }()
+	go func() { defer wg.Done(); <-ctx.Done(); hs.Close() }()
 	fmt.Fprintf(stdout, "identity-api listening on http://%s\n", ln.Addr())
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -111,19 +111,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	start := time.Now()
-	go handOut(runCtx, start, o.Duration, reals, func(p pending) bool {
-		select {
-		case queues[rand.IntN(o.Readers)] <- p:
-			return true
-		default:
-			return false
-		}
-	})
+	// Every goroutine of the run ends with runCtx and is waited for: Run
+	// leaves none behind.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		handOut(runCtx, start, o.Duration, reals, func(p pending) bool {
+			select {
+			case queues[rand.IntN(o.Readers)] <- p:
+				return true
+			default:
+				return false
+			}
+		})
+	}()
 	var sent, acked, downloads atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
 	perReader := time.Duration(float64(o.Readers) / o.Rate * float64(time.Second))
-	var wg sync.WaitGroup
 	for i := range o.Readers {
 		wg.Add(1)
 		go func() {
@@ -151,7 +157,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					msg = c
 				}
 				t0 := time.Now()
-				err := ingest.SendUserMessage(runCtx, msg)
+				// A send begun before the run's end is let finish (it
+				// carries the caller's ctx, not runCtx): cut off, it
+				// would count as a network error while the API may
+				// still have taken it.
+				err := ingest.SendUserMessage(ctx, msg)
 				d := time.Since(t0)
 				sent.Add(1)
 				mu.Lock()
