@@ -278,6 +278,9 @@ func (n *Newsroom) AddCoverNode(ctx context.Context, id, outDir string, register
 	if err := protocol.ValidateCoverNodeID(id); err != nil {
 		return nil, fmt.Errorf("%q is not a CoverNode id: use covernode_001, covernode_002, …", id)
 	}
+	if err := n.checkNotRetired(id); err != nil {
+		return nil, err
+	}
 	now := n.now()
 	prov, err := n.key(keys.CoverNodeProvisioning)
 	if err != nil {

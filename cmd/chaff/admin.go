@@ -36,6 +36,12 @@ The key ceremony and the newsroom's operations.
                                   journalist backup's shares are sealed to it
                                   as well as to colleagues
   covernode add ID                create a CoverNode's identity key and setup bundle
+  covernode update ID --api URL   a new identity key and setup bundle for a published
+                                  CoverNode whose key state was lost or whose
+                                  identity keys expired (start it afresh with it)
+  covernode remove ID --api URL   retire a CoverNode: its identity keys are no longer
+                                  certified (the identity API reads the retirement
+                                  from --keys) and its published keys run out
   journalist add ID --name NAME --description TEXT [--desk]
                                   register a journalist and create their setup bundle
   journalist update ID [--name NAME] [--sort-name S] [--description TEXT] [--desk=true|false]
@@ -77,6 +83,10 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return adminBackupKey(ctx, rest, stdout, stderr)
 	case "covernode add":
 		return adminCoverNodeAdd(ctx, rest, stdout, stderr)
+	case "covernode update":
+		return adminCoverNodeUpdate(ctx, rest, stdout, stderr)
+	case "covernode remove":
+		return adminCoverNodeRemove(ctx, rest, stdout, stderr)
 	case "journalist add":
 		return adminJournalistAdd(ctx, rest, stdout, stderr)
 	case "journalist update":
@@ -265,6 +275,40 @@ func adminCoverNodeAdd(ctx context.Context, args []string, stdout, stderr io.Wri
 	if added.Epoch != 0 {
 		fmt.Fprintf(stdout, "Registered it with the API (epoch %d).\n", added.Epoch)
 	}
+	return nil
+}
+
+func adminCoverNodeUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := newAdminFlags("covernode update", stderr, true)
+	out := a.fs.String("out", ".", "directory to write the setup bundle to")
+	pos, err := a.parse(args, 1, stderr)
+	if err != nil {
+		return err
+	}
+	id := pos[0]
+	added, err := a.newsroom().UpdateCoverNode(ctx, id, *out, true)
+	if added != nil {
+		k := added.Bundle.IdentityKey.Public
+		fmt.Fprintf(stdout, "Created a new identity key %s for %s, valid until %s.\nSetup bundle: %s (secret: copy it to the CoverNode only, and start the node with an empty state directory).\n", k.Prefix(), id, protocol.FormatTime(k.NotValidAfter), added.Path)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Registered it with the API (epoch %d).\n", added.Epoch)
+	return nil
+}
+
+func adminCoverNodeRemove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := newAdminFlags("covernode remove", stderr, true)
+	pos, err := a.parse(args, 1, stderr)
+	if err != nil {
+		return err
+	}
+	r, err := a.newsroom().RemoveCoverNode(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Retired %s: the identity API no longer certifies its keys. Its last published key expires on %s; readers' apps stop sealing to it as its messaging keys expire. Stop the node once its queue has drained.\n", pos[0], protocol.FormatTime(r.LastValid))
 	return nil
 }
 

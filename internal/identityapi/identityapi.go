@@ -28,8 +28,12 @@ type Config struct {
 	// provisioning key pairs (read again on each use, so that renewed keys
 	// are picked up).
 	CoverNodeProvisioning, JournalistProvisioning func() (*keys.KeyPair, error)
-	Logger                                        *slog.Logger
-	Now                                           func() time.Time
+	// CoverNodeRetired reports whether the newsroom retired a CoverNode
+	// (newsroom.RemoveCoverNode; read again on each rotation): its next
+	// identity key is not certified. Nil retires none.
+	CoverNodeRetired func(id string) (bool, error)
+	Logger           *slog.Logger
+	Now              func() time.Time
 }
 
 // Server is the identity API.
@@ -92,6 +96,9 @@ func newKey(b *apiclient.NewKey) ([]byte, error) {
 	return k, nil
 }
 
+// MsgRetired is the answer (403) to a retired CoverNode's rotation.
+const MsgRetired = "this CoverNode is retired: its identity keys are no longer certified"
+
 // maxBody caps a request body (a rotation form is under 1 KiB).
 const maxBody = 64 << 10
 
@@ -146,6 +153,19 @@ func (s *Server) rotateCoverNode(w http.ResponseWriter, r *http.Request) {
 	if err != nil || f.Verify(vk, s.cfg.Now()) != nil {
 		writeError(w, 401, "certificate data verification failed")
 		return
+	}
+	if s.cfg.CoverNodeRetired != nil {
+		retired, err := s.cfg.CoverNodeRetired(owner)
+		if err != nil {
+			s.cfg.Logger.Error("reading the retired CoverNodes", "err", err)
+			writeError(w, 500, "cannot tell whether the CoverNode is retired")
+			return
+		}
+		if retired {
+			s.cfg.Logger.Info("refused a retired CoverNode's identity key", "covernode", owner)
+			writeError(w, 403, MsgRetired)
+			return
+		}
 	}
 	var body apiclient.NewKey
 	if err := f.Decode(&body); err != nil {

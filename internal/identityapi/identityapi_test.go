@@ -80,3 +80,30 @@ func TestRotateCoverNodeRefusals(t *testing.T) {
 		t.Fatalf("public keys %+v", pk)
 	}
 }
+
+// TestPollQueueStopsWithContext: PollQueue certifies a queued rotation on
+// its own and returns once its context ends (TestMain then checks that no
+// goroutine outlives the tests).
+func TestPollQueueStopsWithContext(t *testing.T) {
+	n, a, alice, s := setup(t)
+	next := n.Gen(keys.JournalistIdentity, n.JProv)
+	if err := apiclient.New(a.URL).QueueIdentityKey(t.Context(), alice.ID, &next.Public, form.DefaultTTL); err != nil {
+		t.Fatalf("queueing: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); s.PollQueue(ctx, 20*time.Millisecond) }()
+	deadline := time.Now().Add(time.Minute)
+	for len(verified(t, a, n).Journalists["alice"]) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("PollQueue did not certify the queued key within a minute")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(time.Minute):
+		t.Fatal("PollQueue still running a minute after its context ended")
+	}
+}

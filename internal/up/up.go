@@ -315,6 +315,7 @@ func (d *Deployment) startAPIs(ctx context.Context, anchor *keys.SignedPublicKey
 		API: apiC, Anchors: []keys.SignedPublicKey{*anchor}, Logger: d.log,
 		CoverNodeProvisioning:  provisioning(keys.CoverNodeProvisioning),
 		JournalistProvisioning: provisioning(keys.JournalistProvisioning),
+		CoverNodeRetired:       func(id string) (bool, error) { return newsroom.CoverNodeRetired(keysDir, id) },
 	})
 	idURL, err := d.serve(d.opts.IdentityAddr, ids.Handler())
 	if err != nil {
