@@ -140,8 +140,17 @@ func TestNATSClusterConfig(t *testing.T) {
 	}
 	defer cnNC.Close()
 	cnJS, _ := jetstream.New(cnNC)
-	if err := consume(cnJS); err != nil {
-		t.Fatalf("the CoverNode user cannot consume: %v", err)
+	// A replicated consumer just created may take a while to deliver on
+	// a busy machine: retried for up to a minute.
+	for deadline := time.Now().Add(time.Minute); ; {
+		err := consume(cnJS)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the CoverNode user cannot consume: %v", err)
+		}
+		t.Logf("consume: %v", err)
 	}
 	short := func() context.Context {
 		c, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -174,7 +183,7 @@ func TestNATSClusterConfig(t *testing.T) {
 // consume takes one message from the U2C stream through the CoverNodes'
 // durable consumer (configured as the CoverNode does) and acknowledges it.
 func consume(js jetstream.JetStream) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	cons, err := js.CreateOrUpdateConsumer(ctx, store.StreamU2C, jetstream.ConsumerConfig{
 		Durable: covernode.ConsumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: covernode.DefaultAckWait,
@@ -186,7 +195,7 @@ func consume(js jetstream.JetStream) error {
 	if _, err := cons.Info(ctx); err != nil {
 		return err
 	}
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(3*time.Second))
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
 	if err != nil {
 		return err
 	}
