@@ -74,7 +74,7 @@ func TestCanaryAgainstUp(t *testing.T) {
 	}
 
 	var out, errb bytes.Buffer
-	if code := run(ctx, []string{"canary", "--once", "--data-dir", dir, "--deadline", "90s"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "canary ok") {
+	if code := run(ctx, []string{"canary", "--once", "--data-dir", dir, "--deadline", "4m"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "canary ok") {
 		t.Fatalf("chaff canary --once against chaff up: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 
@@ -98,7 +98,7 @@ func TestCanaryAgainstUp(t *testing.T) {
 		t.Fatalf("after chaff admin canary add the app lists %d journalists", len(listed))
 	}
 	out.Reset()
-	if code := run(ctx, []string{"canary", "--once", "--dir", own, "--deadline", "90s"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "canary ok") {
+	if code := run(ctx, []string{"canary", "--once", "--dir", own, "--deadline", "4m"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "canary ok") {
 		t.Fatalf("chaff canary --once --dir (admin canary add's): exit %d\n%s%s", code, out.String(), errb.String())
 	}
 
@@ -117,7 +117,7 @@ func TestCanaryAgainstUp(t *testing.T) {
 	var canaryOut syncBuffer
 	canaryDone := make(chan int, 1)
 	go func() {
-		canaryDone <- run(cctx, []string{"canary", "--data-dir", dir, "--deadline", "90s", "--admin-listen", metricsAddr}, &canaryOut, &canaryOut)
+		canaryDone <- run(cctx, []string{"canary", "--data-dir", dir, "--deadline", "4m", "--admin-listen", metricsAddr}, &canaryOut, &canaryOut)
 	}()
 	var fams map[string]*dto.MetricFamily
 	waitUntil(t, "two canary round trips in its metrics", func() bool {

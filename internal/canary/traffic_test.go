@@ -119,7 +119,7 @@ func TestCanaryTrafficIsAnInstalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.Deadline = 90 * time.Second
+		c.Deadline = 4 * time.Minute
 		if _, err := c.Round(ctx); err != nil {
 			t.Fatal(err)
 		}
