@@ -88,6 +88,22 @@ eval instant at 5m %[3]s
 `, age, timeout, expr, old), engine)
 		})
 	}
+	t.Run("no dead drop ever", func(t *testing.T) {
+		promqltest.RunTest(t, fmt.Sprintf(`
+load 1m
+  chaff_dead_drop_age_seconds{kind="user"} 100+60x10
+
+eval instant at 5m %[1]s
+  {kind="journalist"} 1
+
+clear
+load 1m
+  chaff_dead_drop_age_seconds{kind="user"} 100+60x10
+  chaff_dead_drop_age_seconds{kind="journalist"} 100+60x10
+
+eval instant at 5m %[1]s
+`, ruleExpr(t, "ChaffNoDeadDropEver")), engine)
+	})
 	t.Run("absent metrics", func(t *testing.T) {
 		promqltest.RunTest(t, fmt.Sprintf(`
 load 1m
