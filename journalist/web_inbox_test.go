@@ -63,8 +63,17 @@ func TestReplyOver(t *testing.T) {
 // web UI with no background work, and unlocks it.
 func messagedWeb(t *testing.T) (*messaged, *ui, string) {
 	m := newMessaged(t)
+	u, conv := unlockedWeb(t, m, time.FixedZone("CET", 3600))
+	return m, u, conv
+}
+
+// unlockedWeb closes m's vault, opens it in a web UI with no background
+// work (times shown in loc), unlocks it and returns the UI and the id of
+// its one conversation.
+func unlockedWeb(t *testing.T, m *messaged, loc *time.Location) (*ui, string) {
+	t.Helper()
 	m.v.Close()
-	web := journalist.NewWeb(journalist.WebConfig{VaultPath: m.path, Location: time.FixedZone("CET", 3600)})
+	web := journalist.NewWeb(journalist.WebConfig{VaultPath: m.path, Location: loc})
 	srv := httptest.NewServer(web.Handler())
 	t.Cleanup(srv.Close)
 	u := newUI(t, srv.URL)
@@ -75,7 +84,7 @@ func messagedWeb(t *testing.T) (*messaged, *ui, string) {
 	if conv == nil {
 		t.Fatal("no conversation listed")
 	}
-	return m, u, conv[1]
+	return u, conv[1]
 }
 
 // TestWebReply: a reply that does not fit is not queued, keeps its text
@@ -286,19 +295,8 @@ func TestWebColleaguesListed(t *testing.T) {
 	if !slices.ContainsFunc(all, func(p keys.JournalistProfile) bool { return p.ID == "canary" }) {
 		t.Fatalf("the hidden journalist's keys are not in the vault: %+v", all)
 	}
-	m.v.Close()
-	web := journalist.NewWeb(journalist.WebConfig{VaultPath: m.path})
-	srv := httptest.NewServer(web.Handler())
-	defer srv.Close()
-	u := newUI(t, srv.URL)
-	if code, page := u.unlock("pw"); code != 200 {
-		t.Fatalf("unlock: %d %s", code, page)
-	}
-	conv := regexp.MustCompile(`href="/c/([0-9a-f]{16})"`).FindStringSubmatch(u.get("/"))
-	if conv == nil {
-		t.Fatal("no conversation listed")
-	}
-	for path, form := range map[string]string{"/c/" + conv[1]: `<option value="%s"`, "/vault": `name="contact" value="%s"`} {
+	u, conv := unlockedWeb(t, m, nil)
+	for path, form := range map[string]string{"/c/" + conv: `<option value="%s"`, "/vault": `name="contact" value="%s"`} {
 		page := u.get(path)
 		if !strings.Contains(page, fmt.Sprintf(form, "bob")) || strings.Contains(page, fmt.Sprintf(form, "canary")) {
 			t.Fatalf("%s offers the hidden journalist, or not bob: %s", path, page)
