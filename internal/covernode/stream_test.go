@@ -72,7 +72,14 @@ func streamPowers(t *testing.T, mode string) streamRun {
 		}
 	}
 
-	// The readers' stream: inject, reorder, delay.
+	// The readers' stream: inject, reorder, delay. The first message's
+	// cover companion may still wait in the stream after carol has the
+	// first message: it is taken before the node stops, so that the
+	// stream then holds only what this step puts there.
+	waitFor(t, "the readers' stream emptied", func() bool {
+		held, err := d.Cloud.Messages(ctx, store.StreamU2C)
+		return err == nil && len(held) == 0
+	})
 	d.StopCoverNode()
 	other := d.StartReader(t.TempDir())
 	if err := other.Refresh(ctx); err != nil {
