@@ -11,6 +11,7 @@ import (
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/distinguishers"
@@ -18,6 +19,7 @@ import (
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
+	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,7 +47,11 @@ func ackSeq(subject string) (uint64, bool) {
 // the CoverNode: when each message is acknowledged, and in what company.
 // Real and cover messages must look the same.
 func TestAckTimingIndistinguishable(t *testing.T) {
-	n := testnet.NewNewsroom(t, time.Now())
+	adversary.InModes(t, testAckTimingIndistinguishable)
+}
+
+func testAckTimingIndistinguishable(t *testing.T, mode string) {
+	n := testnet.NewNewsroomIn(t, mode, time.Now())
 	_, nc := testnet.StartNATS(t)
 	a := testnet.StartAPI(t, nc, n, api.Config{})
 	alice, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
@@ -82,24 +88,15 @@ func TestAckTimingIndistinguishable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cks, _ := v.CoverNodeKeys()
-	reader, _ := crypto.GenerateKey()
+	seal := sealer(t, mode, v, alice)
 	js, _ := jetstream.New(nc)
 	r := rand.New(rand.NewPCG(7, 8))
 	const total = 4000
 	real := map[uint64]bool{}
 	sentAt := map[uint64]time.Time{}
 	for i := range total {
-		var msg []byte
 		isReal := r.IntN(4) == 0
-		if isReal {
-			msg, err = protocol.SealU2C(cks, "alice", mustPub(t, alice.Msg[0].Public), reader.PublicKey(), "message "+strconv.Itoa(i))
-		} else {
-			msg, err = protocol.SealCoverU2C(cks)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		msg := seal(isReal, "message "+strconv.Itoa(i))
 		ack, err := js.Publish(ctx, store.SubjectU2C, msg)
 		if err != nil {
 			t.Fatal(err)
@@ -122,9 +119,43 @@ func TestAckTimingIndistinguishable(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	// Features per message: delay to its acknowledgement, how many
-	// acknowledgements went within a millisecond of it, and its place
-	// among them.
+	minP, worst, acc, lower := ackDistinguishers(ackAt, sentAt, real)
+	t.Logf("%d acknowledgements; smallest KS p-value %.3g (%s); classifier balanced accuracy %.3f, 95%% lower bound %.3f", len(ackAt), minP, worst, acc, lower)
+	if minP < ksAlpha {
+		t.Errorf("acknowledgements tell real messages apart by %s (p = %.3g)", worst, minP)
+	}
+	if lower > 0.51 {
+		t.Errorf("the classifier beats chance by more than 1 point on acknowledgements: %.3f (lower bound %.3f)", acc, lower)
+	}
+
+	// Negative control: the same recording, as a CoverNode would show it
+	// that acknowledged a real message a little after the cover in its
+	// batch (as one that wrote the message on before acknowledging it
+	// would). The same distinguishers must catch it.
+	leaky := map[uint64]time.Time{}
+	for seq, at := range ackAt {
+		if real[seq] {
+			at = at.Add(ackLeak)
+		}
+		leaky[seq] = at
+	}
+	minP, worst, acc, lower = ackDistinguishers(leaky, sentAt, real)
+	t.Logf("control, real messages acknowledged %v late: smallest KS p-value %.3g (%s); classifier accuracy %.3f, lower bound %.3f", ackLeak, minP, worst, acc, lower)
+	if minP >= ksAlpha && lower <= 0.51 {
+		t.Errorf("acknowledgements %v late for real messages were not caught: p = %.3g, accuracy lower bound %.3f", ackLeak, minP, lower)
+	}
+}
+
+// ackLeak is how late the negative control's CoverNode acknowledges a
+// real message: about one store write.
+const ackLeak = 2 * time.Millisecond
+
+// ackDistinguishers runs the distinguishers over acknowledgement times:
+// per message, the delay to its acknowledgement, how many
+// acknowledgements went within a millisecond of it, and its place among
+// them. It returns the smallest KS p-value (and its feature) and the
+// classifier's balanced accuracy with its 95% lower bound.
+func ackDistinguishers(ackAt, sentAt map[uint64]time.Time, real map[uint64]bool) (minP float64, worst string, acc, lower float64) {
 	type ackd struct {
 		seq uint64
 		at  time.Time
@@ -149,7 +180,7 @@ func TestAckTimingIndistinguishable(t *testing.T) {
 		rows = append(rows, []float64{x.at.Sub(sentAt[x.seq]).Seconds(), float64(company), float64(before)})
 		labels = append(labels, real[x.seq])
 	}
-	minP, worst := 1.0, ""
+	minP = 1
 	for f, name := range []string{"ack delay", "batch company", "place in batch"} {
 		var rs, cs []float64
 		for i, row := range rows {
@@ -163,20 +194,60 @@ func TestAckTimingIndistinguishable(t *testing.T) {
 			minP, worst = p, name
 		}
 	}
-	acc, lower := distinguishers.CrossValidated(rows, labels, func(i int) bool { return i%2 == 0 })
-	t.Logf("%d acknowledgements; smallest KS p-value %.3g (%s); classifier balanced accuracy %.3f, 95%% lower bound %.3f", len(rows), minP, worst, acc, lower)
-	if minP < ksAlpha {
-		t.Errorf("acknowledgements tell real messages apart by %s (p = %.3g)", worst, minP)
-	}
-	if lower > 0.51 {
-		t.Errorf("the classifier beats chance by more than 1 point on acknowledgements: %.3f (lower bound %.3f)", acc, lower)
-	}
+	acc, lower = distinguishers.CrossValidated(rows, labels, func(i int) bool { return i%2 == 0 })
+	return minP, worst, acc, lower
 }
 
-func mustPub(t *testing.T, k keys.SignedPublicKey) *crypto.PublicKey {
-	pk, err := k.PublicKey()
-	if err != nil {
-		t.Fatal(err)
+// sealer returns a function that seals one reader's U2C message to alice
+// in the deployment's mode: a real one with text, or cover.
+func sealer(t *testing.T, mode string, v *keys.Verified, alice *testnet.Member) func(real bool, text string) []byte {
+	var seal func(real bool, text string) ([]byte, error)
+	switch mode {
+	case keys.ModePQ:
+		cks, err := v.CoverNodeKEMWrappingKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		jk, err := v.JournalistKEMKey("alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader, err := pq.NewReaderID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seal = func(real bool, text string) ([]byte, error) {
+			if !real {
+				return pq.SealCoverU2C(cks)
+			}
+			m, _, err := pq.SealU2C(cks, "alice", jk, reader, text)
+			return m, err
+		}
+	default:
+		cks, err := v.CoverNodeKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		jk, err := alice.Msg[0].Public.PublicKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		reader, err := crypto.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seal = func(real bool, text string) ([]byte, error) {
+			if !real {
+				return protocol.SealCoverU2C(cks)
+			}
+			return protocol.SealU2C(cks, "alice", jk, reader.PublicKey(), text)
+		}
 	}
-	return pk
+	return func(real bool, text string) []byte {
+		m, err := seal(real, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
 }

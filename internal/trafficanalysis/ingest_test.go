@@ -17,6 +17,7 @@ import (
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
+	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
 	"github.com/chaffhq/chaff/internal/distinguishers"
@@ -80,8 +81,8 @@ func (t tagTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // random order, and returns what the ingest saw and which clients were
 // sources. With leaky set, sources also send at once when they compose,
 // outside the schedule: the negative control.
-func population(t *testing.T, installs, sources, rounds int, leaky bool) ([]observation, map[int]bool) {
-	n := testnet.NewNewsroom(t, time.Now())
+func population(t *testing.T, mode string, installs, sources, rounds int, leaky bool) ([]observation, map[int]bool) {
+	n := testnet.NewNewsroomIn(t, mode, time.Now())
 	_, nc := testnet.StartNATS(t)
 	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
 	_, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())
@@ -222,7 +223,11 @@ const ksAlpha = 1e-4
 // TestIngestTrafficIndistinguishable: sources and other readers look the
 // same at the ingest.
 func TestIngestTrafficIndistinguishable(t *testing.T) {
-	obs, isSource := population(t, 100, 25, 10, false)
+	adversary.InModes(t, testIngestTrafficIndistinguishable)
+}
+
+func testIngestTrafficIndistinguishable(t *testing.T, mode string) {
+	obs, isSource := population(t, mode, 100, 25, 10, false)
 	if len(obs) < 1900 {
 		t.Fatalf("only %d observations", len(obs))
 	}
@@ -240,7 +245,11 @@ func TestIngestTrafficIndistinguishable(t *testing.T) {
 // compose, outside the schedule, are caught by the same distinguishers:
 // the test above can fail.
 func TestIngestTrafficNegativeControl(t *testing.T) {
-	obs, isSource := population(t, 100, 25, 10, true)
+	adversary.InModes(t, testIngestTrafficNegativeControl)
+}
+
+func testIngestTrafficNegativeControl(t *testing.T, mode string) {
+	obs, isSource := population(t, mode, 100, 25, 10, true)
 	minP, worst, acc, lower := distinguish(t, obs, isSource)
 	t.Logf("leaky sources: smallest KS p-value %.3g (%s); classifier accuracy %.3f, lower bound %.3f", minP, worst, acc, lower)
 	if minP >= ksAlpha && lower <= 0.51 {
