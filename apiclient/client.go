@@ -142,6 +142,12 @@ func (c *Client) PublicKeysBody(ctx context.Context) ([]byte, error) {
 	return c.Do(ctx, GetPublicKeys, nil)
 }
 
+// ReaderPublicKeysBody fetches the body of GET /v1/public-keys/readers
+// (pq deployments only), unparsed.
+func (c *Client) ReaderPublicKeysBody(ctx context.Context) ([]byte, error) {
+	return c.Do(ctx, GetReaderPublicKeys, nil)
+}
+
 // PublicKeys fetches and parses GET /v1/public-keys. It does not verify
 // them: see keys.Verify.
 func (c *Client) PublicKeys(ctx context.Context) (*keys.Hierarchy, error) {

@@ -68,6 +68,13 @@ var (
 	PostBackupEncryptionKey       = Route{http.MethodPost, "/v1/backups/encryption-public-key"}
 )
 
+// GetReaderPublicKeys is Chaff's own route, served by a pq deployment
+// only (docs/PQ.md §10.2): the published keys as readers need them
+// (keys.Hierarchy.ReadersView), about a fourteenth of GET /v1/public-keys.
+// Every pq reader fetches this and never the whole hierarchy, so what a
+// reader asks for says nothing of it.
+var GetReaderPublicKeys = Route{http.MethodGet, "/v1/public-keys/readers"}
+
 // The ingest's routes (upstream's u2j-appender), served without /v1 on the
 // ingest's own host; the API serves PostUserMessage too when it takes the
 // ingest in.

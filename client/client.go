@@ -345,7 +345,7 @@ func (a *App) refresh(ctx context.Context) (*publicState, error) {
 	next.Status = st
 	// The keys come first, so that a dead drop signed by a CoverNode
 	// identity key published since the last refresh verifies below.
-	kb, err := a.cfg.API.PublicKeysBody(ctx)
+	kb, err := a.mode.publicKeys(ctx, a.cfg.API)
 	if err != nil {
 		return nil, err
 	}

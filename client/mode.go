@@ -2,11 +2,13 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/keys"
@@ -32,6 +34,11 @@ type protocolMode interface {
 	name() string
 	// messageSize is the size of every message the install sends.
 	messageSize() int
+	// publicKeys fetches the published keys as the mode's readers all do:
+	// GET /v1/public-keys in coverdrop mode (upstream's apps', and a
+	// coverdrop reader opens replies under older journalist keys too), the
+	// readers' view in pq mode (docs/PQ.md §10.2).
+	publicKeys(ctx context.Context, api *apiclient.Client) ([]byte, error)
 	// verify parses a GET /v1/public-keys body and verifies it from the
 	// anchors at now, in the mode only (keys.VerifyIn: anchors of the other
 	// mode, and keys of the other mode inside the hierarchy, are refused).
@@ -135,6 +142,10 @@ type coverDropMode struct{}
 
 func (coverDropMode) name() string { return ProtocolCoverDrop }
 
+func (coverDropMode) publicKeys(ctx context.Context, api *apiclient.Client) ([]byte, error) {
+	return api.PublicKeysBody(ctx)
+}
+
 func (coverDropMode) messageSize() int { return protocol.U2CMessageSize }
 
 func (coverDropMode) verify(body []byte, anchors []keys.SignedPublicKey, now time.Time) (verifiedKeys, error) {
@@ -234,6 +245,10 @@ func (k coverDropKeys) replies(mb *mailbox, dds []*deaddrop.DeadDrop) []deaddrop
 type pqMode struct{}
 
 func (pqMode) name() string { return ProtocolPQ }
+
+func (pqMode) publicKeys(ctx context.Context, api *apiclient.Client) ([]byte, error) {
+	return api.ReaderPublicKeysBody(ctx)
+}
 
 func (pqMode) messageSize() int { return pq.U2CMessageSize }
 

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/distinguishers"
+	"github.com/chaffhq/chaff/keys"
 )
 
 // wireRun is what the adversary on the wire records of one install:
@@ -158,6 +160,26 @@ func TestWireShowsNoSource(t *testing.T) {
 		src, other := recordRuns(t, mode, 8, 3, 2)
 		if why := distinguishable(src, other); why != "" {
 			t.Fatal(why)
+		}
+		// Every reader fetches the keys the same way: the whole hierarchy
+		// in coverdrop mode (as upstream's apps), the readers' view in pq.
+		want := "GET /v1/public-keys 0"
+		if mode == keys.ModePQ {
+			want = "GET /v1/public-keys/readers 0"
+		}
+		for _, r := range append(src, other...) {
+			n := 0
+			for _, e := range r.shape {
+				if strings.HasPrefix(e, "GET /v1/public-keys") {
+					if !strings.HasPrefix(e, want) {
+						t.Fatalf("a %s reader fetched the keys with %q", mode, e)
+					}
+					n++
+				}
+			}
+			if n == 0 {
+				t.Fatalf("a %s reader's run fetched no keys: %q", mode, r.shape)
+			}
 		}
 		t.Run("negative control", func(t *testing.T) {
 			defer client.SetSendAtOnce(true)()

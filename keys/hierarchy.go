@@ -557,3 +557,46 @@ func (h *Hierarchy) Walk(fn func(k *SignedPublicKey, role Role, owner string)) {
 		}
 	}
 }
+
+// ReadersView returns a copy of h with only what a reader of a pq
+// deployment uses (docs/PQ.md §3): every key but the backup families
+// (only journalists seal to them) and, of each identity's messaging keys,
+// all but the latest. The key selection only ever picks a journalist's or
+// CoverNode's latest messaging key, and a pq reader opens replies with its
+// reply keys, never with a journalist's key, so a reader choosing from the
+// view chooses what it would from h. A coverdrop reader needs h whole: it
+// opens replies sealed under older journalist keys too.
+func (h *Hierarchy) ReadersView() *Hierarchy {
+	latest := func(fams []IdentityFamily) []IdentityFamily {
+		out := make([]IdentityFamily, len(fams))
+		for i, f := range fams {
+			out[i] = IdentityFamily{IDPK: f.IDPK, MsgPKs: []SignedPublicKey{}}
+			for j := range f.MsgPKs {
+				if len(out[i].MsgPKs) == 0 || later(&f.MsgPKs[j], &out[i].MsgPKs[0]) {
+					out[i].MsgPKs = []SignedPublicKey{f.MsgPKs[j]}
+				}
+			}
+		}
+		return out
+	}
+	byOwner := func(m map[string][]IdentityFamily) map[string][]IdentityFamily {
+		out := make(map[string][]IdentityFamily, len(m))
+		for owner, fams := range m {
+			out[owner] = latest(fams)
+		}
+		return out
+	}
+	v := *h
+	v.Keys = make([]OrganizationFamily, len(h.Keys))
+	for i, org := range h.Keys {
+		o := OrganizationFamily{OrgPK: org.OrgPK, CoverNodes: make([]CoverNodeProvisioningFamily, len(org.CoverNodes)), Journalists: make([]JournalistProvisioningFamily, len(org.Journalists))}
+		for j, p := range org.CoverNodes {
+			o.CoverNodes[j] = CoverNodeProvisioningFamily{ProvisioningPK: p.ProvisioningPK, CoverNodes: byOwner(p.CoverNodes)}
+		}
+		for j, p := range org.Journalists {
+			o.Journalists[j] = JournalistProvisioningFamily{ProvisioningPK: p.ProvisioningPK, Journalists: byOwner(p.Journalists)}
+		}
+		v.Keys[i] = o
+	}
+	return &v
+}

@@ -188,6 +188,9 @@ func (s *Server) Handler(withIngest bool) http.Handler {
 	handle(apiclient.PostAdminKey, s.postAdminKey)
 	handle(apiclient.PostLogging, s.postLogging)
 	handle(apiclient.GetPublicKeys, s.getPublicKeys)
+	if s.mode == keys.ModePQ {
+		handle(apiclient.GetReaderPublicKeys, s.getReaderPublicKeys)
+	}
 	handle(apiclient.PostJournalistProfile, s.postJournalistProfile)
 	handle(apiclient.PatchJournalistProfile, s.patchJournalistProfile)
 	handle(apiclient.PatchJournalistStatus, s.patchJournalistStatus)

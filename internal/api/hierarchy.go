@@ -24,6 +24,9 @@ type hierarchyView struct {
 	body     []byte
 	etag     string
 	admin    []store.KeyRecord
+	// readers is GET /v1/public-keys/readers's body and etag (pq mode).
+	readers     []byte
+	readersETag string
 }
 
 // hierarchy returns the verified hierarchy now. It is rebuilt when a
@@ -128,12 +131,22 @@ func (s *Server) buildHierarchy(now time.Time, revs [3]uint64) *hierarchyView {
 	if v.DefaultJournalistID != "" {
 		out.DefaultJournalistID = &v.DefaultJournalistID
 	}
-	body, err := json.Marshal(out)
+	view := &hierarchyView{at: now, revs: revs, verified: v, records: all, admin: admin}
+	view.body, view.etag = s.render(out)
+	if s.mode == keys.ModePQ {
+		view.readers, view.readersETag = s.render(out.ReadersView())
+	}
+	return view
+}
+
+// render marshals a hierarchy and gives its ETag.
+func (s *Server) render(h *keys.Hierarchy) ([]byte, string) {
+	body, err := json.Marshal(h)
 	if err != nil {
 		s.log.Error("rendering public keys", "err", err)
 	}
 	sum := sha256.Sum256(body)
-	return &hierarchyView{at: now, revs: revs, verified: v, records: all, admin: admin, body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	return body, `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
 func (s *Server) profileList() []keys.JournalistProfile {
@@ -163,6 +176,11 @@ func profileKey(id string) string { return hex.EncodeToString([]byte(id)) }
 func (s *Server) getPublicKeys(w http.ResponseWriter, r *http.Request) {
 	h := s.hierarchy()
 	writeCached(w, r, h.body, h.etag, 60)
+}
+
+func (s *Server) getReaderPublicKeys(w http.ResponseWriter, r *http.Request) {
+	h := s.hierarchy()
+	writeCached(w, r, h.readers, h.readersETag, 60)
 }
 
 // writeCached answers a GET that CDNs and apps cache: an ETag, a max-age,

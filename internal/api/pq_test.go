@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -150,4 +151,78 @@ func TestAnchorsOfTwoModes(t *testing.T) {
 	if _, err := api.New(t.Context(), st, api.Config{Anchors: []keys.SignedPublicKey{cd.Org.Public, p.Org.Public}}); err == nil {
 		t.Fatal("an API with anchors of two modes")
 	}
+}
+
+// TestReadersView: a pq deployment serves readers the keys they use
+// (GET /v1/public-keys/readers, docs/PQ.md §10.2): it verifies from the
+// anchor, keeps one messaging key per identity, and every choice a reader
+// makes from it (the key to seal to for each journalist, the CoverNode
+// wrapping keys, the identity keys dead drops verify under, the profiles)
+// is the choice it would make from the whole hierarchy, which it is a
+// fraction of. A coverdrop deployment, whose readers need the whole
+// hierarchy, has no such route (404).
+func TestReadersView(t *testing.T) {
+	n, a := setupPQ(t, api.Config{})
+	u := a.URL + "/v1/public-keys/"
+	j, cn := n.Journalists["alice"], n.CoverNodes["covernode_001"]
+	// alice's keys made over a fortnight of daily rotation, and a second
+	// CoverNode key, so that each identity has several messaging keys.
+	for d := 1; d <= 13; d++ {
+		k, err := keys.GenerateIn(keys.ModePQ, keys.JournalistMessaging, j.ID, time.Now().Add(-time.Duration(d)*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		do(t, "POST", u+"journalists/messaging-public-key", n.Form(j.ID, k.Public)).want(t, 200, "an older alice key")
+	}
+	k, err := keys.GenerateIn(keys.ModePQ, keys.CoverNodeMessaging, cn.ID, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, "POST", u+"covernode/messaging-public-key", n.Form(cn.ID, k.Public)).want(t, 200, "a newer CoverNode key")
+
+	verify := func(path string) (*keys.Verified, int) {
+		r := do(t, "GET", a.URL+path, nil).want(t, 200, path)
+		h, err := keys.ParseHierarchy(r.body)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		v, err := keys.VerifyIn(keys.ModePQ, h, []keys.SignedPublicKey{n.Org.Public}, time.Now())
+		if err != nil || len(v.Dropped) > 0 {
+			t.Fatalf("%s does not verify: %v %v", path, err, v.Dropped)
+		}
+		return v, len(r.body)
+	}
+	whole, wholeSize := verify("/v1/public-keys")
+	view, viewSize := verify("/v1/public-keys/readers")
+	if got := len(whole.JournalistKEMKeys("alice")); got != 14 {
+		t.Fatalf("the whole hierarchy has %d alice keys, want 14", got)
+	}
+	if got := len(view.JournalistKEMKeys("alice")); got != 1 {
+		t.Fatalf("the readers' view has %d alice keys, want 1", got)
+	}
+	if got := len(view.CoverNodeKEMKeys("covernode_001")); got != 1 {
+		t.Fatalf("the readers' view has %d CoverNode keys, want 1", got)
+	}
+	wj, _ := whole.JournalistKEMKey("alice")
+	vj, _ := view.JournalistKEMKey("alice")
+	wc, _ := whole.CoverNodeKEMWrappingKeys()
+	vc, _ := view.CoverNodeKEMWrappingKeys()
+	if !bytes.Equal(wj.Bytes(), vj.Bytes()) || len(wc) != len(vc) || !bytes.Equal(wc[0].Bytes(), vc[0].Bytes()) || !bytes.Equal(wc[0].Bytes(), k.Public.KEM.Bytes()) {
+		t.Fatal("a reader would seal to other keys from the readers' view")
+	}
+	wi, vi := whole.CoverNodeIdentityKeys(), view.CoverNodeIdentityKeys()
+	if len(wi) != len(vi) || len(vi) == 0 || !bytes.Equal(wi[0].Bytes(), vi[0].Bytes()) {
+		t.Fatalf("CoverNode identity keys: %d in the view, %d in the whole", len(vi), len(wi))
+	}
+	if len(view.Profiles) != len(whole.Profiles) || len(view.Profiles) == 0 {
+		t.Fatal("the readers' view lost journalist profiles")
+	}
+	t.Logf("GET /v1/public-keys %d bytes, /readers %d bytes (%.1f times smaller)", wholeSize, viewSize, float64(wholeSize)/float64(viewSize))
+	if viewSize*5 > wholeSize {
+		t.Fatalf("the readers' view is %d bytes against %d", viewSize, wholeSize)
+	}
+
+	// The control: a coverdrop deployment has no readers' view.
+	_, ca := setup(t, api.Config{})
+	wantJSONError(t, do(t, "GET", ca.URL+"/v1/public-keys/readers", nil).want(t, 404, "a readers' view in coverdrop"), "readers' view")
 }

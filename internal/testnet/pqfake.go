@@ -123,7 +123,9 @@ func (f *FakePQ) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method + " " + r.URL.Path {
 	case apiclient.GetStatus.Pattern():
 		reply(200, apiclient.StatusEvent{Status: "AVAILABLE", IsAvailable: true, Description: "up", Timestamp: protocol.Time{Time: time.Now()}})
-	case apiclient.GetPublicKeys.Pattern():
+	case apiclient.GetPublicKeys.Pattern(), apiclient.GetReaderPublicKeys.Pattern():
+		// One messaging key per identity: the hierarchy is its own
+		// readers' view (keys.Hierarchy.ReadersView).
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(f.hierarchy)
 	case apiclient.DeadDrops(deaddrop.User).Get.Pattern():
