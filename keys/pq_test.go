@@ -3,7 +3,6 @@ package keys_test
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -411,61 +410,5 @@ func TestPublishedKeySizes(t *testing.T) {
 				t.Errorf("%s: a signed messaging key is %d bytes of JSON, want %d (%v)", mode, len(b), want, err)
 			}
 		}
-	}
-}
-
-// TestReadersViewSize measures docs/PQ.md §10.2's key download: a
-// newsroom of 20 journalists, each with 14 messaging keys (daily
-// rotation, two weeks' validity), and 2 CoverNodes with 14 each. A pq
-// reader's view keeps one messaging key per identity and must be a small
-// fraction of the whole; the coverdrop hierarchy is shown beside it.
-func TestReadersViewSize(t *testing.T) {
-	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
-	sizes := map[string][2]int{}
-	for _, mode := range []string{keys.ModeCoverDrop, keys.ModePQ} {
-		g := func(role keys.Role, parent *keys.KeyPair, at time.Time) *keys.KeyPair {
-			kp, err := keys.GenerateIn(mode, role, parent, at)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kp
-		}
-		family := func(id *keys.KeyPair, role keys.Role) []keys.IdentityFamily {
-			f := keys.IdentityFamily{IDPK: id.Public}
-			for d := range 14 {
-				f.MsgPKs = append(f.MsgPKs, g(role, id, now.Add(-time.Duration(d)*24*time.Hour)).Public)
-			}
-			return []keys.IdentityFamily{f}
-		}
-		org := g(keys.Organization, nil, now)
-		cnProv, jProv := g(keys.CoverNodeProvisioning, org, now), g(keys.JournalistProvisioning, org, now)
-		h := &keys.Hierarchy{Keys: []keys.OrganizationFamily{{OrgPK: org.Public,
-			CoverNodes:  []keys.CoverNodeProvisioningFamily{{ProvisioningPK: cnProv.Public, CoverNodes: map[string][]keys.IdentityFamily{}}},
-			Journalists: []keys.JournalistProvisioningFamily{{ProvisioningPK: jProv.Public, Journalists: map[string][]keys.IdentityFamily{}}},
-		}}}
-		for i := range 2 {
-			h.Keys[0].CoverNodes[0].CoverNodes[fmt.Sprintf("covernode_%03d", i+1)] = family(g(keys.CoverNodeIdentity, cnProv, now), keys.CoverNodeMessaging)
-		}
-		for i := range 20 {
-			id := fmt.Sprintf("journalist_%02d", i)
-			h.Keys[0].Journalists[0].Journalists[id] = family(g(keys.JournalistIdentity, jProv, now), keys.JournalistMessaging)
-			h.JournalistProfiles = append(h.JournalistProfiles, keys.JournalistProfile{ID: id, DisplayName: "Journalist " + id, SortName: id, Description: "Investigations", Tag: protocol.TagFor(id).String(), Status: keys.StatusVisible})
-		}
-		_, whole := roundTrip(t, h)
-		view, readers := roundTrip(t, h.ReadersView())
-		v, err := keys.VerifyIn(mode, view, []keys.SignedPublicKey{org.Public}, now)
-		if err != nil || len(v.Dropped) > 0 || len(v.Journalists) != 20 || len(v.CoverNodes) != 2 {
-			t.Fatalf("%s: the readers' view does not verify whole: %v %v", mode, err, v.Dropped)
-		}
-		sizes[mode] = [2]int{len(whole), len(readers)}
-		t.Logf("%s: the whole hierarchy %d bytes, the readers' view %d bytes (%.1f times smaller); a day at one refresh an hour: %.2f MB against %.2f MB",
-			mode, len(whole), len(readers), float64(len(whole))/float64(len(readers)), 24*float64(len(whole))/1e6, 24*float64(len(readers))/1e6)
-	}
-	pq := sizes[keys.ModePQ]
-	if pq[1]*10 > pq[0] {
-		t.Errorf("a pq reader's view is %d bytes, more than a tenth of the whole %d", pq[1], pq[0])
-	}
-	if cd := sizes[keys.ModeCoverDrop][0]; pq[1] > 2*cd {
-		t.Errorf("a pq reader downloads %d bytes a refresh, more than twice a coverdrop reader's %d", pq[1], cd)
 	}
 }

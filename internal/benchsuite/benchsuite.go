@@ -143,7 +143,11 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows = append(append(rows, phone...), journalists...)
+	keyRows, err := keyDownloads()
+	if err != nil {
+		return nil, err
+	}
+	rows = append(append(append(rows, phone...), keyRows...), journalists...)
 	net, err := measureNetwork(ctx, o)
 	if err != nil {
 		return nil, err
