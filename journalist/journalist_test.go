@@ -40,11 +40,17 @@ type deployment struct {
 	backupKeys string
 }
 
-func deploy(t *testing.T) *deployment { return deployWith(t, true) }
+func deploy(t *testing.T) *deployment { return deployIn(t, keys.ModeCoverDrop, true) }
 
 // deployWith is deploy, publishing the organisation's backup keys or not.
 func deployWith(t *testing.T, backupKeys bool) *deployment {
-	n := testnet.NewNewsroom(t, time.Now())
+	return deployIn(t, keys.ModeCoverDrop, backupKeys)
+}
+
+// deployIn is deployWith in a protocol mode: the organisation's, whose
+// keys every component takes the mode from.
+func deployIn(t *testing.T, mode string, backupKeys bool) *deployment {
+	n := testnet.NewNewsroomIn(t, mode, time.Now())
 	_, nc := testnet.StartNATS(t)
 	a := testnet.StartAPI(t, nc, n, api.Config{IngestRate: 1e6, IngestBurst: 1 << 20})
 	_, bundle := testnet.Bootstrap(t, a.URL, n, t.TempDir())

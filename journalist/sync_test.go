@@ -19,6 +19,7 @@ import (
 
 	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/deaddrop"
+	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/journalist"
 	"github.com/chaffhq/chaff/keys"
 )
@@ -142,8 +143,11 @@ type messaged struct {
 
 const messageText = "the tender was rigged"
 
-func newMessaged(t *testing.T) *messaged {
-	d := deploy(t)
+func newMessaged(t *testing.T) *messaged { return newMessagedIn(t, keys.ModeCoverDrop) }
+
+// newMessagedIn is newMessaged with a deployment of a protocol mode.
+func newMessagedIn(t *testing.T, mode string) *messaged {
+	d := deployIn(t, mode, true)
 	p := startProxy(t, d.url)
 	path := filepath.Join(t.TempDir(), "carol.vault")
 	v, err := journalist.Create(path, "pw", testKDF, d.n.JournalistBundle("carol", d.url, t.TempDir()), p.url)
@@ -168,11 +172,11 @@ func newMessaged(t *testing.T) *messaged {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := deaddrop.ParseList(deaddrop.Journalist, b)
-	if err != nil || len(l.DeadDrops) == 0 {
+	dds, err := adversary.ParseDeadDrops(mode, deaddrop.Journalist, b)
+	if err != nil || len(dds) == 0 {
 		t.Fatalf("the API's journalist dead drops: %v", err)
 	}
-	return &messaged{d: d, p: p, v: v, path: path, snapshot: snapshot, deadDrops: l.DeadDrops}
+	return &messaged{d: d, p: p, v: v, path: path, snapshot: snapshot, deadDrops: dds}
 }
 
 // fresh opens a copy of carol's vault from before the message arrived.
@@ -205,9 +209,17 @@ func messages(v *journalist.Vault) (n int, texts []string) {
 // TestSyncHostileAPI puts a proxy that lies about dead drops between a
 // journalist and a real deployment: Sync must end, keep nothing from a
 // page that cannot be right, move only past verified dead drops, and never
-// keep one message twice.
+// keep one message twice. Both protocol modes, each against a whole
+// deployment of its mode (the stolen key signs the mode's digest).
 func TestSyncHostileAPI(t *testing.T) {
-	m := newMessaged(t)
+	adversary.InModes(t, syncHostileAPI)
+}
+
+func syncHostileAPI(t *testing.T, mode string) {
+	m := newMessagedIn(t, mode)
+	if got := m.v.Protocol(); got != mode {
+		t.Fatalf("carol's vault speaks %s", got)
+	}
 	ctx := context.Background()
 	genuine := m.deadDrops
 	last := genuine[len(genuine)-1].ID
@@ -326,7 +338,7 @@ func TestSyncHostileAPI(t *testing.T) {
 		for _, d := range genuine {
 			c := *d
 			c.CreatedAt = later
-			c.Sign(sk)
+			adversary.SignIn(mode, &c, sk)
 			future = append(future, &c)
 		}
 		n := int64(len(genuine))

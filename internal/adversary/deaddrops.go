@@ -29,8 +29,7 @@ func Forge(t testing.TB, kind deaddrop.Kind, id int64, createdAt time.Time, epoc
 // ForgeIn makes a dead drop of a protocol mode and kind with id, date and
 // (for journalist dead drops) epoch, holding chunks random messages of
 // the mode's chunk size. It is signed by signer over the mode's signed
-// digest (pq.DeadDrop's in pq mode, so that a stolen key's signature
-// verifies there); a nil signer leaves the signature all zeros, which is
+// digest (SignIn); a nil signer leaves the signature all zeros, which is
 // what the adversary without a CoverNode's key can do.
 func ForgeIn(t testing.TB, mode string, kind deaddrop.Kind, id int64, createdAt time.Time, epoch int32, chunks int, signer *crypto.SigningKey) *deaddrop.DeadDrop {
 	t.Helper()
@@ -45,16 +44,47 @@ func ForgeIn(t testing.TB, mode string, kind deaddrop.Kind, id int64, createdAt 
 	if _, err := rand.Read(d.Data); err != nil {
 		t.Fatal(err)
 	}
-	switch {
-	case signer == nil:
-	case mode == keys.ModePQ:
-		p := &pq.DeadDrop{Kind: d.Kind, ID: d.ID, CreatedAt: d.CreatedAt, Data: d.Data, Epoch: d.Epoch}
-		p.Sign(signer)
-		d.Signature = p.Signature
-	default:
-		d.Sign(signer)
+	if signer != nil {
+		SignIn(mode, d, signer)
 	}
 	return d
+}
+
+// SignIn signs d with a CoverNode identity key over the signed digest of
+// a protocol mode: deaddrop.DeadDrop's in coverdrop mode, pq.DeadDrop's in
+// pq mode (docs/PQ.md §6), so that a dead drop re-signed with a stolen key
+// verifies in that mode.
+func SignIn(mode string, d *deaddrop.DeadDrop, signer *crypto.SigningKey) {
+	if mode != keys.ModePQ {
+		d.Sign(signer)
+		return
+	}
+	p := &pq.DeadDrop{Kind: d.Kind, ID: d.ID, CreatedAt: d.CreatedAt, Data: d.Data, Epoch: d.Epoch}
+	p.Sign(signer)
+	d.Signature = p.Signature
+}
+
+// ParseDeadDrops reads a page of a kind's dead drops in a protocol mode:
+// deaddrop.ParseList in coverdrop mode, pq.ParseList (pq chunk sizes) in
+// pq mode, as deaddrop.DeadDrops either way (the JSON is the same; a pq
+// one's signature verifies as pq.DeadDrop's).
+func ParseDeadDrops(mode string, kind deaddrop.Kind, b []byte) ([]*deaddrop.DeadDrop, error) {
+	if mode != keys.ModePQ {
+		l, err := deaddrop.ParseList(kind, b)
+		if err != nil {
+			return nil, err
+		}
+		return l.DeadDrops, nil
+	}
+	l, err := pq.ParseList(kind, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*deaddrop.DeadDrop, len(l))
+	for i, d := range l {
+		out[i] = &deaddrop.DeadDrop{Kind: d.Kind, ID: d.ID, CreatedAt: d.CreatedAt, Data: d.Data, Signature: d.Signature, Epoch: d.Epoch}
+	}
+	return out, nil
 }
 
 // DeadDropPage is the body of a GET dead-drops answer holding ds.
