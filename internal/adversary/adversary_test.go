@@ -13,14 +13,23 @@ import (
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/pq"
+	"github.com/chaffhq/chaff/protocol"
 )
 
 // TestHarnessRoundTrip checks the harness itself: a reader's message and
 // a journalist's reply go through the recording proxy, the tap sees the
 // readers' messages and the CoverNode's acknowledgements, and a snapshot
-// shows the install's files.
+// shows the install's files. Both protocol modes, the harness's on each
+// a whole deployment of its mode.
 func TestHarnessRoundTrip(t *testing.T) {
-	d := adversary.Start(t, adversary.Options{})
+	adversary.InModes(t, harnessRoundTrip)
+}
+
+func harnessRoundTrip(t *testing.T, mode string) {
+	d := adversary.Start(t, adversary.Options{Mode: mode})
+	if got := d.Mode(); got != mode {
+		t.Fatalf("a %s deployment started for %s", got, mode)
+	}
 	c := d.StartConversation("hello carol")
 	adversary.SyncUntil(t, c.Carol, "carol to receive the message", func() bool { return adversary.Received(c.Carol)["hello carol"] == 1 })
 
@@ -28,13 +37,23 @@ func TestHarnessRoundTrip(t *testing.T) {
 	if len(posts) != 2 {
 		t.Fatalf("the proxy saw %d reader messages, want 2 (one background run)", len(posts))
 	}
+	// Every message recorded is the mode's U2C, on the wire and on the bus.
+	size := map[string]int{keys.ModeCoverDrop: protocol.U2CMessageSize, keys.ModePQ: pq.U2CMessageSize}[mode]
 	for _, ex := range posts {
 		if !ex.Forwarded || ex.Status != 200 || ex.Duration <= 0 {
 			t.Fatalf("recorded exchange %+v", ex)
 		}
+		if n := len(decodeBody(t, ex.ReqBody)); n != size {
+			t.Fatalf("the proxy recorded a %d-byte message, want %s's %d", n, mode, size)
+		}
 	}
 	if p, dl := len(d.Tap.Publishes(store.SubjectU2C)), len(d.Tap.Deliveries(store.SubjectU2C)); p != 2 || dl != 2 {
 		t.Fatalf("the tap saw %d U2C publishes and %d deliveries, want 2 and 2", p, dl)
+	}
+	for _, m := range d.Tap.Publishes(store.SubjectU2C) {
+		if len(m.Data) != size {
+			t.Fatalf("the tap recorded a %d-byte U2C, want %s's %d", len(m.Data), mode, size)
+		}
 	}
 	adversary.WaitFor(t, adversary.LiveBound, "the CoverNode's acks", func() bool {
 		return len(d.Tap.Acks(store.StreamU2C, covernode.ConsumerName)) == 2
