@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chaffhq/chaff/apiclient"
 	"github.com/chaffhq/chaff/client"
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/deaddrop"
@@ -141,20 +142,36 @@ func TestCloudPowers(t *testing.T) {
 
 // TestProxyPowers checks the API/CDN powers: a forged answer never
 // reaches the API, a rewritten page replaces the genuine one, and both are
-// recorded as the client got them.
+// recorded as the client got them. Both protocol modes (a pq journalist
+// dead drop's chunks are 2,817 bytes).
 func TestProxyPowers(t *testing.T) {
-	d := adversary.Start(t, adversary.Options{NoCoverNode: true})
-	forged := adversary.Forge(t, deaddrop.Journalist, 7, time.Now(), 1<<30, 1, nil)
+	adversary.InModes(t, proxyPowers)
+}
+
+func proxyPowers(t *testing.T, mode string) {
+	d := adversary.Start(t, adversary.Options{NoCoverNode: true, Mode: mode})
+	forged := adversary.ForgeIn(t, mode, deaddrop.Journalist, 7, time.Now(), 1<<30, 1, nil)
 	remove := d.Proxy.Serve("GET", adversary.DeadDropsPath(deaddrop.Journalist), 200, adversary.DeadDropPage(t, forged))
 	b, err := d.Client().DeadDropsAfter(context.Background(), deaddrop.Journalist, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := deaddrop.ParseList(deaddrop.Journalist, b)
-	if err != nil || len(l.DeadDrops) != 1 || l.DeadDrops[0].Epoch != 1<<30 {
+	l, err := adversary.ParseDeadDrops(mode, deaddrop.Journalist, b)
+	if err != nil || len(l) != 1 || l[0].Epoch != 1<<30 {
 		t.Fatalf("forged page: %v %v", l, err)
 	}
 	remove()
+	// A dead drop of the mode in the genuine page (written into the
+	// stream by the cloud, served by the API), which the rewrite reads.
+	stored := adversary.ForgeIn(t, mode, deaddrop.Journalist, 0, time.Now(), 1, 1, nil)
+	if _, err := d.Cloud.InjectDeadDrop(context.Background(), stored); err != nil {
+		t.Fatal(err)
+	}
+	adversary.WaitFor(t, adversary.LiveBound, "the API to serve the stored dead drop", func() bool {
+		b, err := apiclient.New(d.API.URL).DeadDropsAfter(context.Background(), deaddrop.Journalist, 0)
+		l, _ := adversary.ParseDeadDrops(mode, deaddrop.Journalist, b)
+		return err == nil && len(l) == 1
+	})
 	d.Proxy.RewriteDeadDrops(t, deaddrop.Journalist, func(after int64, g []*deaddrop.DeadDrop) []*deaddrop.DeadDrop {
 		return append(g, forged)
 	})
@@ -162,7 +179,7 @@ func TestProxyPowers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, err := deaddrop.ParseList(deaddrop.Journalist, b); err != nil || len(l.DeadDrops) != 1 {
+	if l, err := adversary.ParseDeadDrops(mode, deaddrop.Journalist, b); err != nil || len(l) != 2 || l[1].Epoch != 1<<30 {
 		t.Fatalf("rewritten page: %v %v", l, err)
 	}
 	ex := d.Proxy.Exchanges()

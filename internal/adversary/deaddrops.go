@@ -106,21 +106,21 @@ type PageRewrite func(after int64, genuine []*deaddrop.DeadDrop) []*deaddrop.Dea
 
 // RewriteDeadDrops makes the API (or the CDN) serve every page of a
 // kind's dead drops through fn: insert forged ones, renumber, repeat, hold
-// back or serve stale ones. A genuine answer that is not a page (an
-// error) goes through unchanged.
+// back or serve stale ones. A genuine answer that is not a page of the
+// proxy's Mode (an error) goes through unchanged.
 func (p *Proxy) RewriteDeadDrops(t testing.TB, kind deaddrop.Kind, fn PageRewrite) (remove func()) {
 	path := DeadDropsPath(kind)
 	return p.Intercept(Rule{Method: "GET", Path: path, Rewrite: func(ex *Exchange) {
 		if ex.Path != path || ex.Status != 200 {
 			return
 		}
-		l, err := deaddrop.ParseList(kind, ex.RespBody)
+		l, err := ParseDeadDrops(p.Mode, kind, ex.RespBody)
 		if err != nil {
 			return
 		}
 		q, _ := url.ParseQuery(ex.RawQuery)
 		after, _ := strconv.ParseInt(q.Get("ids_greater_than"), 10, 64)
-		ex.RespBody = DeadDropPage(t, fn(after, l.DeadDrops)...)
+		ex.RespBody = DeadDropPage(t, fn(after, l)...)
 		ex.RespHeader.Del("Etag")
 	}})
 }

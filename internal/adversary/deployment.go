@@ -117,6 +117,7 @@ func Start(t testing.TB, opts Options) *Deployment {
 		t.Fatal(err)
 	}
 	d := &Deployment{T: t, Newsroom: n, NC: nc, API: a, Proxy: NewProxy(t, a.URL), Tap: tap, Cloud: &Cloud{JS: js}, Alice: alice}
+	d.Proxy.Mode = opts.Mode
 	d.post(apiclient.PostAdminKey, n.Form(n.Org, n.Admin.Public))
 	d.post(apiclient.PostStatus, n.Form(n.Admin, apiclient.StatusUpdate{Status: apiclient.SystemStatus{Status: "AVAILABLE", Description: "up", Timestamp: protocol.Time{Time: time.Now()}}}))
 	var b struct {

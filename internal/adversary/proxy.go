@@ -59,7 +59,11 @@ func (r *Rule) matches(method, path string) bool {
 // rewriting reverse proxy on loopback in front of the genuine API.
 // Its methods are safe for concurrent use.
 type Proxy struct {
-	URL      string
+	URL string
+	// Mode is the protocol mode of the pages RewriteDeadDrops reads (""
+	// is coverdrop): a Deployment's proxy has its mode.
+	Mode string
+
 	upstream string
 	client   *http.Client
 
