@@ -1,6 +1,8 @@
 package pq
 
 import (
+	"crypto/hpke"
+	"crypto/mlkem"
 	"errors"
 	"fmt"
 	"slices"
@@ -26,8 +28,18 @@ func compare(b *testing.B, pqOp, cdOp func() error) {
 	b.Helper()
 	sk, peer := cdKey(b), cdKey(b).PublicKey()
 	bare := func() error { _, err := crypto.X25519(sk, peer); return err }
-	ops := [3]func() error{pqOp, cdOp, bare}
-	var times [3][]time.Duration
+	med := medians(b, pqOp, cdOp, bare)
+	b.ReportMetric(med[0]/1e3, "pq-µs/op")
+	b.ReportMetric(med[1]/1e3, "coverdrop-µs/op")
+	b.ReportMetric(med[0]/med[1], "pq/coverdrop")
+	b.ReportMetric(med[0]/med[2], "pq-X25519/op")
+}
+
+// medians runs ops in turn in every iteration of b's loop (rotating the
+// order) and returns the median time of each in nanoseconds.
+func medians(b *testing.B, ops ...func() error) []float64 {
+	b.Helper()
+	times := make([][]time.Duration, len(ops))
 	i := 0
 	for b.Loop() {
 		for j := range ops {
@@ -40,15 +52,12 @@ func compare(b *testing.B, pqOp, cdOp func() error) {
 		}
 		i++
 	}
-	var med [3]float64
+	med := make([]float64, len(ops))
 	for k := range times {
 		slices.Sort(times[k])
 		med[k] = float64(times[k][len(times[k])/2])
 	}
-	b.ReportMetric(med[0]/1e3, "pq-µs/op")
-	b.ReportMetric(med[1]/1e3, "coverdrop-µs/op")
-	b.ReportMetric(med[0]/med[1], "pq/coverdrop")
-	b.ReportMetric(med[0]/med[2], "pq-X25519/op")
+	return med
 }
 
 func cdKey(b *testing.B) *crypto.PrivateKey {
@@ -76,6 +85,57 @@ func BenchmarkOpenU2C(b *testing.B) {
 	compare(b,
 		func() error { _, _, err := OpenU2C(cn, msg, 0); return err },
 		func() error { _, _, err := protocol.OpenU2C(cdCN, cdMsg, 0); return err })
+}
+
+// BenchmarkOpenU2CBreakdown splits the CoverNode's open of one pq U2C into
+// its parts, each timed in turn with the whole opens of both modes in the
+// same loop (medians): the ML-KEM-768 decapsulation (crypto/mlkem) and the
+// X25519 operation that X-Wing's decapsulation is made of, and HPKE's
+// whole recipient set-up (X-Wing decapsulation and key schedule). "rest"
+// is the pq open less the two decapsulations. "floor" is the most pq mode
+// could reach as a fraction of coverdrop mode's opens per second if it did
+// nothing but those two: coverdrop's whole open over ML-KEM + X25519.
+// It also times what turns a stored seed into an X-Wing private key
+// (NewPrivateKey: SHAKE256, ML-KEM key generation, an X25519 base-point
+// multiplication), work to do once per key, never per message.
+func BenchmarkOpenU2CBreakdown(b *testing.B) {
+	cn := mustKey(b)
+	msg, err := SealCoverU2C(pubs(cn, mustKey(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cdCN := cdKey(b)
+	cdMsg, err := protocol.SealCoverU2C([]*crypto.PublicKey{cdCN.PublicKey(), cdKey(b).PublicKey()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dk, err := mlkem.GenerateKey768()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, ct := dk.EncapsulationKey().Encapsulate()
+	sk, peer := cdKey(b), cdKey(b).PublicKey()
+	seed := cn.Seed()
+	med := medians(b,
+		func() error { _, _, err := OpenU2C(cn, msg, 0); return err },
+		func() error { _, _, err := protocol.OpenU2C(cdCN, cdMsg, 0); return err },
+		func() error { _, err := dk.Decapsulate(ct); return err },
+		func() error { _, err := crypto.X25519(sk, peer); return err },
+		func() error {
+			_, err := hpke.NewRecipient(msg[:EncSize], cn.HPKE(), kdf, aead, []byte(LabelU2CSlot))
+			return err
+		},
+		func() error { _, err := NewPrivateKey(seed); return err })
+	pqOpen, cdOpen, mlkemDecap, x25519, recipient, expand := med[0], med[1], med[2], med[3], med[4], med[5]
+	b.ReportMetric(pqOpen/1e3, "pq-µs/op")
+	b.ReportMetric(cdOpen/1e3, "coverdrop-µs/op")
+	b.ReportMetric(mlkemDecap/1e3, "mlkem-decap-µs")
+	b.ReportMetric(x25519/1e3, "x25519-µs")
+	b.ReportMetric((recipient-mlkemDecap-x25519)/1e3, "hpke-schedule-µs")
+	b.ReportMetric((pqOpen-mlkemDecap-x25519)/1e3, "rest-µs")
+	b.ReportMetric(cdOpen/pqOpen, "pq/coverdrop-rate")
+	b.ReportMetric(cdOpen/(mlkemDecap+x25519), "floor-rate")
+	b.ReportMetric(expand/1e3, "seed-expand-µs")
 }
 
 // BenchmarkOpenJ2C is the CoverNode's work per journalist message.
