@@ -121,16 +121,20 @@ func (r *Ring) Forget(now time.Time) (dropped bool) {
 // first, for trial decryption (a published key and its candidate
 // successor both open messages while clients change over).
 func (r Ring) DecryptionKeys(now time.Time) []*crypto.PrivateKey {
-	return decryptionKeys(r, now, (*KeyPair).PrivateKey)
+	return DecryptionKeysOf(r, now, (*KeyPair).PrivateKey)
 }
 
 // KEMDecryptionKeys returns the X-Wing private keys of every unexpired
 // key, newest first: DecryptionKeys of a pq ring.
 func (r Ring) KEMDecryptionKeys(now time.Time) []*xwing.PrivateKey {
-	return decryptionKeys(r, now, (*KeyPair).KEMPrivateKey)
+	return DecryptionKeysOf(r, now, (*KeyPair).KEMPrivateKey)
 }
 
-func decryptionKeys[K any](r Ring, now time.Time, private func(*KeyPair) (K, error)) []K {
+// DecryptionKeysOf returns private(pair) of every unexpired key of r,
+// newest first, leaving out the pairs private refuses: DecryptionKeys and
+// KEMDecryptionKeys with the parsing of each pair left to the caller (a
+// CoverNode parses each key once, not once per batch).
+func DecryptionKeysOf[K any](r Ring, now time.Time, private func(*KeyPair) (K, error)) []K {
 	ks := append(Ring(nil), r...)
 	sort.SliceStable(ks, func(i, j int) bool { return ks[i].CreatedAt.After(ks[j].CreatedAt) })
 	var out []K

@@ -35,6 +35,56 @@ type keyState struct {
 	// coverdrop (as every key state of earlier versions), keys.ModePQ for
 	// X-Wing keys. It is set on the first start and never changes.
 	Mode string `json:"mode,omitempty"`
+
+	// x25519Keys and kemKeys are the messaging keys as the openers use
+	// them, parsed from their secrets once per key (parsedKeys).
+	x25519Keys parsedKeys[*crypto.PrivateKey]
+	kemKeys    parsedKeys[*pq.PrivateKey]
+}
+
+// parsedKeys keeps the node's unexpired messaging keys parsed, so that a
+// batch's opener costs no public-key work. Parsing is expensive next to
+// opening: an X-Wing seed's expansion (SHAKE256, ML-KEM-768 key
+// generation, an X25519 base-point multiplication) takes about as long as
+// 1.4 ML-KEM-768 decapsulations (pq.BenchmarkOpenU2CBreakdown,
+// "seed-expand-µs"), an X25519 key one base-point multiplication; every
+// batch of both directions used to pay it for every key, and a quiet
+// stream's batches hold a message or two. Entries are keyed by the pair:
+// a KeyPair's secret never changes once made (the key state is decoded
+// only when loaded). It holds the keys the last batch was given and no
+// others, and forgets them all when the node forgets expired keys.
+type parsedKeys[K any] struct {
+	mu sync.Mutex
+	m  map[*keys.KeyPair]K
+}
+
+// get returns the decryption keys of r at now, newest first
+// (keys.DecryptionKeysOf), parsing with parse only the pairs it has not
+// parsed before.
+func (c *parsedKeys[K]) get(r keys.Ring, now time.Time, parse func(*keys.KeyPair) (K, error)) []K {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := make(map[*keys.KeyPair]K, len(r))
+	out := keys.DecryptionKeysOf(r, now, func(kp *keys.KeyPair) (K, error) {
+		k, ok := c.m[kp]
+		if !ok {
+			var err error
+			if k, err = parse(kp); err != nil {
+				return k, err
+			}
+		}
+		next[kp] = k
+		return k, nil
+	})
+	c.m = next
+	return out
+}
+
+// forget drops every parsed key.
+func (c *parsedKeys[K]) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
 }
 
 // Files of the key state in the state directory: sealed (SealedKeysFile
@@ -252,6 +302,10 @@ func (ks *keyState) rotateMessaging(ctx context.Context, api *apiclient.Client, 
 // Forget). Callers hold mu.
 func (ks *keyState) forgetExpired(now time.Time) (dropped bool) {
 	id, msg := ks.Identity.Forget(now), ks.Messaging.Forget(now)
+	if msg {
+		ks.x25519Keys.forget()
+		ks.kemKeys.forget()
+	}
 	return id || msg
 }
 
@@ -262,11 +316,12 @@ func (ks *keyState) id() string {
 	return ks.CoverNodeID
 }
 
-// decryptionKeys returns every unexpired messaging key, newest first.
+// decryptionKeys returns every unexpired messaging key, newest first,
+// each parsed once (parsedKeys).
 func (ks *keyState) decryptionKeys(now time.Time) []*crypto.PrivateKey {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	return ks.Messaging.DecryptionKeys(now)
+	return ks.x25519Keys.get(ks.Messaging, now, (*keys.KeyPair).PrivateKey)
 }
 
 // signer returns the published identity key to sign with, and the epoch
@@ -299,11 +354,11 @@ func (ks *keyState) messagingKey(now time.Time) (*crypto.PrivateKey, error) {
 }
 
 // kemDecryptionKeys returns every unexpired X-Wing messaging key (pq
-// mode), newest first.
+// mode), newest first, each expanded from its seed once (parsedKeys).
 func (ks *keyState) kemDecryptionKeys(now time.Time) []*pq.PrivateKey {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	return ks.Messaging.KEMDecryptionKeys(now)
+	return ks.kemKeys.get(ks.Messaging, now, (*keys.KeyPair).KEMPrivateKey)
 }
 
 // rotateIdentity replaces the identity key through the identity API when
