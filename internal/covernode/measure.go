@@ -4,19 +4,20 @@ import (
 	"time"
 
 	"github.com/chaffhq/chaff/crypto"
+	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
 	"github.com/chaffhq/chaff/pq"
 	"github.com/chaffhq/chaff/protocol"
 )
 
 // processingBatch is a node's U2J direction with a batch of 256 U2C
-// messages for it, one in ten real, and the key that opens them: what the
-// throughput measurements run.
+// messages for it, one in ten real, and the node's messaging key that
+// opens them: what the throughput measurements run.
 type processingBatch struct {
-	node   *Node
-	dir    *direction
-	msgs   []inMsg
-	opener batchOpener
+	node *Node
+	dir  *direction
+	msgs []inMsg
+	now  time.Time
 }
 
 const processingBatchSize = 256
@@ -27,11 +28,12 @@ func newProcessingBatch(modeName string) (*processingBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	seal, opener, err := processingKeys(m)
+	now := time.Now()
+	seal, ks, err := processingKeys(m, now)
 	if err != nil {
 		return nil, err
 	}
-	node := &Node{cfg: Config{U2J: mix.TestU2J, J2U: mix.TestJ2U}, mode: m}
+	node := &Node{cfg: Config{U2J: mix.TestU2J, J2U: mix.TestJ2U}, mode: m, keys: ks}
 	msgs := make([]inMsg, processingBatchSize)
 	for i := range msgs {
 		m, err := seal(i%10 == 0)
@@ -40,13 +42,15 @@ func newProcessingBatch(modeName string) (*processingBatch, error) {
 		}
 		msgs[i] = inMsg{seq: uint64(i + 1), reply: "$JS.ACK.x", data: m}
 	}
-	return &processingBatch{node: node, dir: node.u2j(), msgs: msgs, opener: opener}, nil
+	return &processingBatch{node: node, dir: node.u2j(), msgs: msgs, now: now}, nil
 }
 
-// processingKeys makes a node's messaging key in mode m, another node's,
-// a journalist's and a reader's, and returns what seals a real or cover
-// U2C to the two nodes and what opens it with the first node's key.
-func processingKeys(m protocolMode) (seal func(real bool) ([]byte, error), o batchOpener, err error) {
+// processingKeys makes a node's messaging key in mode m (in the node's
+// key state, valid a day from now), another node's, a journalist's and a
+// reader's, and returns what seals a real or cover U2C to the two nodes,
+// and the node's key state.
+func processingKeys(m protocolMode, now time.Time) (seal func(real bool) ([]byte, error), ks *keyState, err error) {
+	until := now.Add(24 * time.Hour)
 	if m.name() == pq.ModePQ {
 		sk, err := pq.GenerateKey()
 		if err != nil {
@@ -56,13 +60,15 @@ func processingKeys(m protocolMode) (seal func(real bool) ([]byte, error), o bat
 		jk, _ := pq.GenerateKey()
 		reader, _ := pq.NewReaderID()
 		recipients := []*pq.PublicKey{sk.PublicKey(), other.PublicKey()}
+		pub := keys.NewKEMKey(sk.PublicKey())
+		pub.NotValidAfter = until
 		return func(real bool) ([]byte, error) {
 			if real {
 				msg, _, err := pq.SealU2C(recipients, "alice", jk.PublicKey(), reader, "hello")
 				return msg, err
 			}
 			return pq.SealCoverU2C(recipients)
-		}, pqOpener{sk}, nil
+		}, processingKeyState(keys.NewKEMKeyPair(sk, &pub), now), nil
 	}
 	sk, err := crypto.GenerateKey()
 	if err != nil {
@@ -72,18 +78,28 @@ func processingKeys(m protocolMode) (seal func(real bool) ([]byte, error), o bat
 	jk, _ := crypto.GenerateKey()
 	reply, _ := crypto.GenerateKey()
 	recipients := []*crypto.PublicKey{sk.PublicKey(), other.PublicKey()}
+	pub := keys.SignedPublicKey{NotValidAfter: until}
+	copy(pub.Key[:], sk.PublicKey().Bytes())
 	return func(real bool) ([]byte, error) {
 		if real {
 			return protocol.SealU2C(recipients, "alice", jk.PublicKey(), reply.PublicKey(), "hello")
 		}
 		return protocol.SealCoverU2C(recipients)
-	}, coverDropOpener{sk}, nil
+	}, processingKeyState(keys.NewEncryptionKeyPair(sk, &pub), now), nil
 }
 
-// open processes the batch once with the given number of workers.
+func processingKeyState(kp *keys.KeyPair, now time.Time) *keyState {
+	return &keyState{Messaging: keys.Ring{{Pair: kp, Epoch: 1, CreatedAt: now}}}
+}
+
+// opener is the batch's opener, as the node makes one for every batch.
+func (p *processingBatch) opener() batchOpener { return p.node.mode.opener(p.node.keys, p.now) }
+
+// open processes the batch once with the given number of workers, as the
+// node does: the mode's opener from the node's keys, then openAll.
 func (p *processingBatch) open(workers int) []entry {
 	p.node.cfg.Workers = workers
-	return p.dir.openAll(p.msgs, p.opener, nil, newSeenSet(new([crypto.SecretBoxKeySize]byte)))
+	return p.dir.openAll(p.msgs, p.opener(), nil, newSeenSet(new([crypto.SecretBoxKeySize]byte)))
 }
 
 // MeasureProcessing opens batches of U2C messages (one in ten real) as

@@ -41,9 +41,9 @@ func TestPQOpensReaderMessages(t *testing.T) {
 	// The same real U2C opens to the same entry id for the replay guard
 	// whichever slot is tried first.
 	seen := newSeenSet(new([crypto.SecretBoxKeySize]byte))
-	a := p.dir.openAll(p.msgs[:1], p.opener, nil, seen)
+	a := p.dir.openAll(p.msgs[:1], p.opener(), nil, seen)
 	p.node.u2jSlot.Store(1)
-	b := p.dir.openAll(p.msgs[:1], p.opener, nil, seen)
+	b := p.dir.openAll(p.msgs[:1], p.opener(), nil, seen)
 	if a[0].kind != kindReal || a[0].id != b[0].id {
 		t.Fatal("a real input does not name itself alike on every open")
 	}
@@ -53,12 +53,12 @@ func TestPQOpensReaderMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	mixed := []inMsg{cd.msgs[0], p.msgs[0], {seq: 3, data: make([]byte, pq.U2CMessageSize)}}
-	for i, e := range p.dir.openAll(mixed, p.opener, nil, seen) {
+	for i, e := range p.dir.openAll(mixed, p.opener(), nil, seen) {
 		if i != 1 && e.kind != kindUnopened {
 			t.Fatalf("pq mode took input %d (kind %d): it is not sealed to its key", i, e.kind)
 		}
 	}
-	for _, e := range cd.dir.openAll(p.msgs, cd.opener, nil, seen) {
+	for _, e := range cd.dir.openAll(p.msgs, cd.opener(), nil, seen) {
 		if e.kind != kindUnopened {
 			t.Fatal("coverdrop mode opened a pq message")
 		}
