@@ -58,16 +58,23 @@ func sealMulti(keys []*PublicKey, slotLabel, payloadLabel string, pt []byte) ([]
 	return a.Seal(out, zeroNonce[:], pt, payloadAAD(payloadLabel, out[:slots])), nil
 }
 
+// testHookSlotTry, set only by tests, is called before each slot tried.
+var testHookSlotTry func()
+
 func payloadAAD(label string, slots []byte) []byte {
 	aad := make([]byte, 0, len(label)+len(slots))
 	return append(append(aad, label...), slots...)
 }
 
-// openMulti opens a box made by sealMulti with one CoverNode key, trying
-// slot preferSlot first, and returns the plaintext and the slot that
-// opened. Each slot tried costs one X-Wing decapsulation. It returns
+// openMulti opens a box made by sealMulti with the CoverNode keys sks, and
+// returns the plaintext and the slot that opened. It tries slot
+// preferSlot first, with every key, then the next slot: a node's slot is
+// fixed (its place among the CoverNodes, docs/PQ.md §3) while which of its
+// keys a sender used changes at each rotation, so a box sealed to an older
+// key opens at the second try, where trying each key in every slot in
+// turn took a third. Each try costs one X-Wing decapsulation. It returns
 // crypto.ErrDecrypt when no slot opens or the box was altered.
-func openMulti(sk *PrivateKey, slotLabel, payloadLabel string, box []byte, preferSlot int) ([]byte, int, error) {
+func openMulti(sks []*PrivateKey, slotLabel, payloadLabel string, box []byte, preferSlot int) ([]byte, int, error) {
 	if len(box) < MultiRecipientOverhead {
 		return nil, 0, &crypto.LengthError{What: "multi-recipient box", Got: len(box), Want: MultiRecipientOverhead, AtLeast: true}
 	}
@@ -77,21 +84,26 @@ func openMulti(sk *PrivateKey, slotLabel, payloadLabel string, box []byte, prefe
 	slots := box[:CoverNodeWrappingKeyCount*SlotSize]
 	for i := range CoverNodeWrappingKeyCount {
 		slot := (preferSlot + i) % CoverNodeWrappingKeyCount
-		k, _, err := openHPKE(sk, slotLabel, slots[slot*SlotSize:(slot+1)*SlotSize], false)
-		if err != nil {
-			continue
+		for _, sk := range sks {
+			if testHookSlotTry != nil {
+				testHookSlotTry()
+			}
+			k, _, err := openHPKE(sk, slotLabel, slots[slot*SlotSize:(slot+1)*SlotSize], false)
+			if err != nil {
+				continue
+			}
+			a, err := chacha20poly1305.New(k)
+			clear(k)
+			if err != nil {
+				return nil, slot, crypto.ErrDecrypt
+			}
+			pt, err := a.Open(nil, zeroNonce[:], box[len(slots):], payloadAAD(payloadLabel, slots))
+			if err != nil {
+				// The slot was ours but the payload does not match it.
+				return nil, slot, crypto.ErrDecrypt
+			}
+			return pt, slot, nil
 		}
-		a, err := chacha20poly1305.New(k)
-		clear(k)
-		if err != nil {
-			return nil, slot, crypto.ErrDecrypt
-		}
-		pt, err := a.Open(nil, zeroNonce[:], box[len(slots):], payloadAAD(payloadLabel, slots))
-		if err != nil {
-			// The slot was ours but the payload does not match it.
-			return nil, slot, crypto.ErrDecrypt
-		}
-		return pt, slot, nil
 	}
 	return nil, 0, crypto.ErrDecrypt
 }

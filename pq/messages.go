@@ -126,10 +126,17 @@ func sealU2C(coverNodeKeys []*PublicKey, tag protocol.RecipientTag, u2j []byte) 
 // preferSlot first; it returns the slot that opened. The CoverNode tells
 // cover from the tag alone.
 func OpenU2C(coverNodeKey *PrivateKey, msg []byte, preferSlot int) (*protocol.U2C, int, error) {
+	return OpenU2CWith([]*PrivateKey{coverNodeKey}, msg, preferSlot)
+}
+
+// OpenU2CWith opens a U2C message with whichever of a CoverNode's
+// messaging keys it was sealed to, trying every key in slot preferSlot
+// before the other slot (openMulti); it returns the slot that opened.
+func OpenU2CWith(coverNodeKeys []*PrivateKey, msg []byte, preferSlot int) (*protocol.U2C, int, error) {
 	if len(msg) != U2CMessageSize {
 		return nil, 0, lengthError("U2C message", len(msg), U2CMessageSize)
 	}
-	pt, slot, err := openMulti(coverNodeKey, LabelU2CSlot, LabelU2CPayload, msg, preferSlot)
+	pt, slot, err := openMulti(coverNodeKeys, LabelU2CSlot, LabelU2CPayload, msg, preferSlot)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -231,10 +238,16 @@ func sealJ2C(coverNodeKeys []*PublicKey, flag byte, j2u []byte) ([]byte, error) 
 
 // OpenJ2C opens a J2C message with one CoverNode messaging key.
 func OpenJ2C(coverNodeKey *PrivateKey, msg []byte, preferSlot int) (*protocol.J2C, int, error) {
+	return OpenJ2CWith([]*PrivateKey{coverNodeKey}, msg, preferSlot)
+}
+
+// OpenJ2CWith opens a J2C message with whichever of a CoverNode's
+// messaging keys it was sealed to, as OpenU2CWith does.
+func OpenJ2CWith(coverNodeKeys []*PrivateKey, msg []byte, preferSlot int) (*protocol.J2C, int, error) {
 	if len(msg) != J2CMessageSize {
 		return nil, 0, lengthError("J2C message", len(msg), J2CMessageSize)
 	}
-	pt, slot, err := openMulti(coverNodeKey, LabelJ2CSlot, LabelJ2CPayload, msg, preferSlot)
+	pt, slot, err := openMulti(coverNodeKeys, LabelJ2CSlot, LabelJ2CPayload, msg, preferSlot)
 	if err != nil {
 		return nil, 0, err
 	}

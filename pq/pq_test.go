@@ -155,6 +155,78 @@ func TestCoverU2C(t *testing.T) {
 	}
 }
 
+// TestOpenWithKeys: a CoverNode with two messaging keys (the newer first,
+// as the node tries them) opens U2C and J2C messages sealed to either, in
+// its own slot (the second: another node is first), and counts the X-Wing
+// decapsulations each open costs. With the slot known, a message to the
+// newer key costs one and one to the older key two: every key is tried in
+// the known slot before any key in the other. Control: opening with each
+// key in turn (OpenU2C, both slots each) spends three on the older key's
+// message. A message to neither key fails after all four, and a tampered
+// payload still fails under the right key.
+func TestOpenWithKeys(t *testing.T) {
+	older, newer, other := mustKey(t), mustKey(t), mustKey(t)
+	node := []*PrivateKey{newer, older}
+	tries := 0
+	testHookSlotTry = func() { tries++ }
+	t.Cleanup(func() { testHookSlotTry = nil })
+	counted := func(open func() (int, error)) (int, int, error) {
+		tries = 0
+		slot, err := open()
+		return slot, tries, err
+	}
+	for _, c := range []struct {
+		name  string
+		to    *PrivateKey
+		tries int
+		opens bool
+	}{{"newer key", newer, 1, true}, {"older key", older, 2, true}, {"neither key", mustKey(t), 4, false}} {
+		u2c, err := SealCoverU2C(pubs(other, c.to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j2c, err := SealCoverJ2C(pubs(other, c.to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opens := map[string]func() (int, error){
+			"U2C": func() (int, error) { _, slot, err := OpenU2CWith(node, u2c, 1); return slot, err },
+			"J2C": func() (int, error) { _, slot, err := OpenJ2CWith(node, j2c, 1); return slot, err },
+		}
+		for kind, open := range opens {
+			slot, n, err := counted(open)
+			if !c.opens {
+				if !errors.Is(err, crypto.ErrDecrypt) || n != c.tries {
+					t.Fatalf("%s to %s: %v after %d decapsulations, want a failure after %d", kind, c.name, err, n, c.tries)
+				}
+				continue
+			}
+			if err != nil || slot != 1 || n != c.tries {
+				t.Fatalf("%s to the %s: slot %d, %v, %d decapsulations; want slot 1 after %d", kind, c.name, slot, err, n, c.tries)
+			}
+		}
+	}
+	u2c, err := SealCoverU2C(pubs(other, older))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, n, err := counted(func() (int, error) {
+		for _, k := range node {
+			if _, slot, err := OpenU2C(k, u2c, 1); err == nil {
+				return slot, nil
+			}
+		}
+		return 0, crypto.ErrDecrypt
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("control: each key in turn opened the older key's message after %d decapsulations (%v), want 3", n, err)
+	}
+	u2c[len(u2c)-1] ^= 1
+	if _, _, err := OpenU2CWith(node, u2c, 1); !errors.Is(err, crypto.ErrDecrypt) {
+		t.Fatalf("a tampered payload: %v", err)
+	}
+}
+
 // TestTamper flips every byte position class of the multi-recipient box:
 // either slot, the payload, and checks nothing opens.
 func TestTamper(t *testing.T) {
@@ -197,7 +269,7 @@ func TestDomainSeparation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := openMulti(k, LabelU2CSlot, LabelU2CPayload, j2c, 0); err == nil {
+	if _, _, err := openMulti([]*PrivateKey{k}, LabelU2CSlot, LabelU2CPayload, j2c, 0); err == nil {
 		t.Fatal("a J2C opened as a U2C")
 	}
 }

@@ -34,26 +34,21 @@ func (o pqOpener) openU2C(msg []byte, preferSlot int) ([]byte, int, bool) {
 	if len(msg) != pq.U2CMessageSize {
 		return nil, 0, false
 	}
-	for _, k := range o {
-		m, slot, err := pq.OpenU2C(k, msg, preferSlot)
-		if err != nil {
-			continue
-		}
-		pt := make([]byte, 0, pq.U2CPlaintextSize)
-		pt = append(append(pt, m.Tag[:]...), m.U2J...)
-		return pt, slot, len(pt) == pq.U2CPlaintextSize
+	m, slot, err := pq.OpenU2CWith(o, msg, preferSlot)
+	if err != nil {
+		return nil, 0, false
 	}
-	return nil, 0, false
+	pt := make([]byte, 0, pq.U2CPlaintextSize)
+	pt = append(append(pt, m.Tag[:]...), m.U2J...)
+	return pt, slot, len(pt) == pq.U2CPlaintextSize
 }
 
 func (o pqOpener) openJ2C(msg []byte, preferSlot int) (*protocol.J2C, int, bool) {
 	if len(msg) != pq.J2CMessageSize {
 		return nil, 0, false
 	}
-	for _, k := range o {
-		if m, slot, err := pq.OpenJ2C(k, msg, preferSlot); err == nil && len(m.J2U) == pq.J2UMessageSize {
-			return m, slot, true
-		}
+	if m, slot, err := pq.OpenJ2CWith(o, msg, preferSlot); err == nil && len(m.J2U) == pq.J2UMessageSize {
+		return m, slot, true
 	}
 	return nil, 0, false
 }
