@@ -72,19 +72,25 @@ func cdKey(b *testing.B) *crypto.PrivateKey {
 // box in the slot it expects and read the tag. Target: pq/coverdrop at
 // most 2.5 (at least 0.4 of coverdrop mode's messages per second per core).
 func BenchmarkOpenU2C(b *testing.B) {
-	cn := mustKey(b)
+	cn, msg, cdCN, cdMsg := coverU2Cs(b)
+	compare(b,
+		func() error { _, _, err := OpenU2C(cn, msg, 0); return err },
+		func() error { _, _, err := protocol.OpenU2C(cdCN, cdMsg, 0); return err })
+}
+
+// coverU2Cs returns a CoverNode key of each mode and a cover U2C to it, in
+// the first slot.
+func coverU2Cs(b *testing.B) (cn *PrivateKey, msg []byte, cdCN *crypto.PrivateKey, cdMsg []byte) {
+	cn, cdCN = mustKey(b), cdKey(b)
 	msg, err := SealCoverU2C(pubs(cn, mustKey(b)))
 	if err != nil {
 		b.Fatal(err)
 	}
-	cdCN := cdKey(b)
-	cdMsg, err := protocol.SealCoverU2C([]*crypto.PublicKey{cdCN.PublicKey(), cdKey(b).PublicKey()})
+	cdMsg, err = protocol.SealCoverU2C([]*crypto.PublicKey{cdCN.PublicKey(), cdKey(b).PublicKey()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	compare(b,
-		func() error { _, _, err := OpenU2C(cn, msg, 0); return err },
-		func() error { _, _, err := protocol.OpenU2C(cdCN, cdMsg, 0); return err })
+	return cn, msg, cdCN, cdMsg
 }
 
 // BenchmarkOpenU2CBreakdown splits the CoverNode's open of one pq U2C into
@@ -99,16 +105,7 @@ func BenchmarkOpenU2C(b *testing.B) {
 // (NewPrivateKey: SHAKE256, ML-KEM key generation, an X25519 base-point
 // multiplication), work to do once per key, never per message.
 func BenchmarkOpenU2CBreakdown(b *testing.B) {
-	cn := mustKey(b)
-	msg, err := SealCoverU2C(pubs(cn, mustKey(b)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cdCN := cdKey(b)
-	cdMsg, err := protocol.SealCoverU2C([]*crypto.PublicKey{cdCN.PublicKey(), cdKey(b).PublicKey()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cn, msg, cdCN, cdMsg := coverU2Cs(b)
 	dk, err := mlkem.GenerateKey768()
 	if err != nil {
 		b.Fatal(err)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/chaffhq/chaff/crypto"
 	"github.com/chaffhq/chaff/internal/benchratio"
-	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/pq"
 )
 
@@ -85,16 +84,12 @@ func BenchmarkBatchKeys(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		pub := &keys.SignedPublicKey{NotValidAfter: now.Add(time.Hour)}
-		copy(pub.Key[:], sk.PublicKey().Bytes())
-		cd.Messaging = append(cd.Messaging, &keys.OwnKey{Pair: keys.NewEncryptionKeyPair(sk, pub), Epoch: 1, CreatedAt: created})
+		cd.Messaging = append(cd.Messaging, x25519OwnKey(sk, created, now.Add(time.Hour)))
 		xk, err := pq.GenerateKey()
 		if err != nil {
 			b.Fatal(err)
 		}
-		kpub := keys.NewKEMKey(xk.PublicKey())
-		kpub.NotValidAfter = now.Add(time.Hour)
-		pqs.Messaging = append(pqs.Messaging, &keys.OwnKey{Pair: keys.NewKEMKeyPair(xk, &kpub), Epoch: 1, CreatedAt: created})
+		pqs.Messaging = append(pqs.Messaging, kemOwnKey(xk, created, now.Add(time.Hour)))
 	}
 	ops := []func() int{
 		func() int { return len(cd.Messaging.DecryptionKeys(now)) },

@@ -25,9 +25,7 @@ func TestParsedKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pub := &keys.SignedPublicKey{NotValidAfter: created.Add(validFor)}
-			copy(pub.Key[:], sk.PublicKey().Bytes())
-			return &keys.OwnKey{Pair: keys.NewEncryptionKeyPair(sk, pub), Epoch: 1, CreatedAt: created}
+			return x25519OwnKey(sk, created, created.Add(validFor))
 		}
 		open := func(got []*crypto.PrivateKey, k *keys.OwnKey) bool {
 			pub, err := k.Pair.PrivateKey()
@@ -50,9 +48,7 @@ func TestParsedKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pub := keys.NewKEMKey(sk.PublicKey())
-			pub.NotValidAfter = created.Add(validFor)
-			return &keys.OwnKey{Pair: keys.NewKEMKeyPair(sk, &pub), Epoch: 1, CreatedAt: created}
+			return kemOwnKey(sk, created, created.Add(validFor))
 		}
 		open := func(got []*pq.PrivateKey, k *keys.OwnKey) bool {
 			msg, err := pq.SealCoverU2C([]*pq.PublicKey{k.Pair.Public.KEM, k.Pair.Public.KEM})

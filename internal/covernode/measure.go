@@ -60,15 +60,13 @@ func processingKeys(m protocolMode, now time.Time) (seal func(real bool) ([]byte
 		jk, _ := pq.GenerateKey()
 		reader, _ := pq.NewReaderID()
 		recipients := []*pq.PublicKey{sk.PublicKey(), other.PublicKey()}
-		pub := keys.NewKEMKey(sk.PublicKey())
-		pub.NotValidAfter = until
 		return func(real bool) ([]byte, error) {
 			if real {
 				msg, _, err := pq.SealU2C(recipients, "alice", jk.PublicKey(), reader, "hello")
 				return msg, err
 			}
 			return pq.SealCoverU2C(recipients)
-		}, processingKeyState(keys.NewKEMKeyPair(sk, &pub), now), nil
+		}, &keyState{Messaging: keys.Ring{kemOwnKey(sk, now, until)}}, nil
 	}
 	sk, err := crypto.GenerateKey()
 	if err != nil {
@@ -78,18 +76,26 @@ func processingKeys(m protocolMode, now time.Time) (seal func(real bool) ([]byte
 	jk, _ := crypto.GenerateKey()
 	reply, _ := crypto.GenerateKey()
 	recipients := []*crypto.PublicKey{sk.PublicKey(), other.PublicKey()}
-	pub := keys.SignedPublicKey{NotValidAfter: until}
-	copy(pub.Key[:], sk.PublicKey().Bytes())
 	return func(real bool) ([]byte, error) {
 		if real {
 			return protocol.SealU2C(recipients, "alice", jk.PublicKey(), reply.PublicKey(), "hello")
 		}
 		return protocol.SealCoverU2C(recipients)
-	}, processingKeyState(keys.NewEncryptionKeyPair(sk, &pub), now), nil
+	}, &keyState{Messaging: keys.Ring{x25519OwnKey(sk, now, until)}}, nil
 }
 
-func processingKeyState(kp *keys.KeyPair, now time.Time) *keyState {
-	return &keyState{Messaging: keys.Ring{{Pair: kp, Epoch: 1, CreatedAt: now}}}
+// x25519OwnKey and kemOwnKey wrap a messaging key of each mode as a
+// node's key state holds it: made at created, published, valid until.
+func x25519OwnKey(sk *crypto.PrivateKey, created, until time.Time) *keys.OwnKey {
+	pub := &keys.SignedPublicKey{NotValidAfter: until}
+	copy(pub.Key[:], sk.PublicKey().Bytes())
+	return &keys.OwnKey{Pair: keys.NewEncryptionKeyPair(sk, pub), Epoch: 1, CreatedAt: created}
+}
+
+func kemOwnKey(sk *pq.PrivateKey, created, until time.Time) *keys.OwnKey {
+	pub := keys.NewKEMKey(sk.PublicKey())
+	pub.NotValidAfter = until
+	return &keys.OwnKey{Pair: keys.NewKEMKeyPair(sk, &pub), Epoch: 1, CreatedAt: created}
 }
 
 // opener is the batch's opener, as the node makes one for every batch.
