@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -19,6 +20,10 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.Progress = func(step string) { fmt.Fprintf(stdout, "%s…\n", step) }
+	// Every component's warnings and errors (a failed sync, a round that
+	// did not publish, a handler's panic) reach the terminal; their logs
+	// carry no secrets, plaintext or client addresses.
+	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	d, err := up.Start(ctx, o)
 	if err != nil {
 		return err
@@ -104,7 +109,10 @@ Try:
   4. back alice's vault up from her Vault page, one share each for bob, carol and
      the news desk; each keeps theirs from their own Vault page and, for a
      restore, releases it; the backup admin's key folder is %s
+  5. check the whole path end to end, as an operator's cron would:
+     go run ./cmd/chaff canary --once --data-dir %s
 
-Ctrl-C stops everything cleanly.
-`, src, src, src, st.Journalists[0].UI, src, st.KeysDir)
+Warnings and errors of every component are printed below. Ctrl-C stops
+everything cleanly.
+`, src, src, src, st.Journalists[0].UI, src, st.KeysDir, o.DataDir)
 }

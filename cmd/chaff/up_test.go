@@ -129,10 +129,20 @@ func TestUpEndToEnd(t *testing.T) {
 		t.Fatalf("a second chaff up on the same directory: exit %d, %q", code, second.String())
 	}
 
+	// chaff up prints its components' warnings and errors: the tour
+	// raised no error (warnings, say a sync the load delayed, are shown).
+	for _, l := range strings.Split(upOut.String(), "\n") {
+		if strings.Contains(l, "level=ERROR") {
+			t.Errorf("chaff up logged an error during the tour: %s", l)
+		} else if strings.Contains(l, "level=WARN") {
+			t.Logf("chaff up warned: %s", l)
+		}
+	}
+
 	u.stop(cancel)
 	// It said what it was doing while it made the newsroom, and that it
 	// stopped.
-	for _, line := range []string{"  adding CoverNode covernode_001…", "  adding journalist alice and creating their vault", "Stopped. Everything is kept in " + dir} {
+	for _, line := range []string{"  adding CoverNode covernode_001…", "  adding journalist alice and creating their vault", "go run ./cmd/chaff canary --once --data-dir " + dir, "Stopped. Everything is kept in " + dir} {
 		if !strings.Contains(upOut.String(), line) {
 			t.Errorf("chaff up did not print %q:\n%s", line, upOut.String())
 		}

@@ -221,7 +221,9 @@ func (n *Node) hierarchy(ctx context.Context, force bool, since ...time.Time) (*
 	h, err := n.cfg.API.PublicKeys(ctx)
 	if err != nil {
 		if n.hier != nil {
-			n.log.Warn("refreshing public keys", "err", err)
+			if ctx.Err() == nil { // not the node stopping
+				n.log.Warn("refreshing public keys", "err", err)
+			}
 			return n.hier, nil
 		}
 		return nil, err
