@@ -79,4 +79,5 @@ func TestBrowserPQ(t *testing.T) {
 	// The vault page says which protocol the vault speaks.
 	b.open(srv.URL + "/vault")
 	b.wantIn("#protocol", "pq: post-quantum")
+	b.shot("15-vault-pq")
 }
