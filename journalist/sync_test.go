@@ -410,7 +410,9 @@ func TestKeysFetchedOnSchedule(t *testing.T) {
 	}
 	// The unlock starts a sync at once, which fetches the keys.
 	waitFor(t, "the sync at unlock", func() bool { return m.p.count("/v1/public-keys") > keysBefore })
-	u.get("/") // waits for the sync, which holds the vault
+	// The sync ends with CheckPublished's requests, after the vault is
+	// free again; the list page names the last sync once it has ended.
+	waitFor(t, "the sync at unlock to end", func() bool { return strings.Contains(u.get("/"), "Last sync ") })
 	before = m.p.total()
 	for _, step := range []func(){
 		func() { u.get("/c/" + conv) },
