@@ -9,6 +9,7 @@ import (
 	"github.com/chaffhq/chaff/deaddrop"
 	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/keys"
+	"github.com/chaffhq/chaff/pq"
 )
 
 // TestInspectVerifiesBeforeEpoch: chaff inspect dead-drops (deaddrop.Inspect)
@@ -17,22 +18,31 @@ import (
 // nothing of its epoch; the same signed with the CoverNode's key is
 // reported as newer than the keys. The negative control looks at the
 // epoch first (InspectEpochFirst), as before, and the test sees the
-// unsigned dead drop's epoch reported.
+// unsigned dead drop's epoch reported. Both protocol modes (pq.Inspect
+// in pq mode, the stolen key signing pq's digest).
 func TestInspectVerifiesBeforeEpoch(t *testing.T) {
-	d := adversary.Start(t, adversary.Options{})
+	adversary.InModes(t, inspectVerifiesBeforeEpoch)
+}
+
+func inspectVerifiesBeforeEpoch(t *testing.T, mode string) {
+	d := adversary.Start(t, adversary.Options{Mode: mode})
 	h, err := d.Client().PublicKeys(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := keys.Verify(h, d.Anchors(), time.Now())
+	v, err := keys.VerifyIn(mode, h, d.Anchors(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	unsigned := adversary.Forge(t, deaddrop.Journalist, 1, time.Now(), 1<<30, 1, nil)
-	signed := adversary.Forge(t, deaddrop.Journalist, 2, time.Now(), 1<<30, 1, d.CoverNodeSigner())
+	unsigned := adversary.ForgeIn(t, mode, deaddrop.Journalist, 1, time.Now(), 1<<30, 1, nil)
+	signed := adversary.ForgeIn(t, mode, deaddrop.Journalist, 2, time.Now(), 1<<30, 1, d.CoverNodeSigner())
 	page := adversary.DeadDropPage(t, unsigned, signed)
+	inspect := func() (*deaddrop.Inspection, error) { return deaddrop.Inspect(page, v, deaddrop.TrialKeys{}) }
+	if mode == keys.ModePQ {
+		inspect = func() (*deaddrop.Inspection, error) { return pq.Inspect(page, v, nil) }
+	}
 	check := func(t *testing.T) bool {
-		in, err := deaddrop.Inspect(page, v, deaddrop.TrialKeys{})
+		in, err := inspect()
 		if err != nil {
 			t.Fatal(err)
 		}
