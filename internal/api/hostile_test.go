@@ -19,9 +19,14 @@ import (
 // future beyond clock skew; within the bounds it is taken (the refusals
 // are not of everything signed). The negative control turns the checks
 // off (TakeUnactionableDeadDrops): the same posts are then taken, and the
-// test sees it.
+// test sees it. Both protocol modes (in pq mode the stolen key signs pq's
+// digest over pq's chunks).
 func TestAPIRefusesUnactionableDeadDrops(t *testing.T) {
-	d := adversary.Start(t, adversary.Options{}) // the CoverNode registers its identity key
+	adversary.InModes(t, apiRefusesUnactionableDeadDrops)
+}
+
+func apiRefusesUnactionableDeadDrops(t *testing.T, mode string) {
+	d := adversary.Start(t, adversary.Options{Mode: mode}) // the CoverNode registers its identity key
 	h, err := d.Client().PublicKeys(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +52,7 @@ func TestAPIRefusesUnactionableDeadDrops(t *testing.T) {
 	// wrong lists the posts not answered as they must be.
 	wrong := func(t *testing.T) (out []string) {
 		for _, c := range cases {
-			body, _ := json.Marshal(adversary.Forge(t, c.kind, 0, c.at, c.epoch, 1, sk))
+			body, _ := json.Marshal(adversary.ForgeIn(t, mode, c.kind, 0, c.at, c.epoch, 1, sk))
 			res, err := http.Post(d.API.URL+adversary.DeadDropsPath(c.kind), "application/json", bytes.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
