@@ -309,11 +309,13 @@ func randomMessage(t testing.TB, size int) []byte {
 
 func TestIngest(t *testing.T) {
 	_, a := setup(t, api.Config{IngestRate: 1000, IngestBurst: 1000})
-	msg := randomMessage(t, protocol.U2CMessageSize)
+	msg, msg2 := randomMessage(t, protocol.U2CMessageSize), randomMessage(t, protocol.U2CMessageSize)
 	// Android: unpadded; iOS: padded with "/" escaped as "\/".
-	padded, _ := json.Marshal(strings.ReplaceAll(encodePadded(msg), "/", `\/`))
+	padded, _ := json.Marshal(strings.ReplaceAll(encodePadded(msg2), "/", `\/`))
 	padded = bytes.ReplaceAll(padded, []byte(`\\/`), []byte(`\/`))
-	for _, body := range [][]byte{testnet.EncodeU2C(msg), padded} {
+	// The third body is the first again (an app's re-send after a lost
+	// answer): the same answer, and stored once.
+	for _, body := range [][]byte{testnet.EncodeU2C(msg), padded, testnet.EncodeU2C(msg)} {
 		r := do(t, "POST", a.URL+"/user/messages", body).want(t, 200, "ingest")
 		if len(r.body) != 0 {
 			t.Fatalf("ingest answered a body: %q", r.body)

@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -241,16 +240,18 @@ func ensure[C, T any](ctx context.Context, create, update func(context.Context, 
 const attemptTimeout = 2 * time.Second
 
 // appendMessage appends a fixed-size message to a stream and returns once
-// JetStream has acknowledged the durable append. The message id is random
-// and only makes retries after a lost acknowledgement idempotent; retries
-// continue until ctx ends.
+// JetStream has acknowledged the durable append; retries continue until
+// ctx ends. The message id is the message's SHA-256: a retry after a lost
+// acknowledgement, and an app's or journalist's re-send of the same bytes
+// after an answer lost on the way back (a request the API had carried
+// out), fall in the stream's duplicate window and are stored once, not
+// handed to two CoverNodes whose replay guards do not share what they
+// took. Every message differs (fresh ephemeral keys), so only a copy
+// shares an id.
 func (s *Store) appendMessage(ctx context.Context, subject string, msg []byte) error {
-	var id [16]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return err
-	}
+	id := sha256.Sum256(msg)
 	m := &nats.Msg{Subject: subject, Data: msg, Header: nats.Header{}}
-	m.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(id[:]))
+	m.Header.Set(jetstream.MsgIDHeader, hex.EncodeToString(id[:16]))
 	backoff := 20 * time.Millisecond
 	for {
 		// Each attempt waits for its acknowledgement a short while: an

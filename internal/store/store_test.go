@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
 	"sync"
 	"testing"
 	"time"
@@ -183,5 +184,43 @@ func TestWatchDeadDrops(t *testing.T) {
 			t.Fatalf("the watcher outlived its context: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCopiesStoredOnce: the same message appended twice (an app's re-send
+// after an answer lost on the way back) is stored once, within the
+// stream's duplicate window, in both directions; a different message of
+// the same size is stored (the control: the count sees every message).
+func TestCopiesStoredOnce(t *testing.T) {
+	_, nc := testnet.StartNATS(t)
+	st, err := store.Open(t.Context(), nc, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	for _, c := range []struct {
+		stream string
+		size   int
+		append func(context.Context, []byte) error
+	}{{store.StreamU2C, 773, st.AppendU2C}, {store.StreamJ2C, 730, st.AppendJ2C}} {
+		msg, other := make([]byte, c.size), make([]byte, c.size)
+		rand.Read(msg)
+		rand.Read(other)
+		for _, m := range [][]byte{msg, msg, other, msg} {
+			if err := c.append(t.Context(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := js.Stream(t.Context(), c.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs != 2 {
+			t.Errorf("%s holds %d messages after a message, two copies of it and another, want 2", c.stream, info.State.Msgs)
+		}
 	}
 }
