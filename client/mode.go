@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/chaffhq/chaff/apiclient"
@@ -247,7 +248,11 @@ type pqMode struct{}
 func (pqMode) name() string { return ProtocolPQ }
 
 func (pqMode) publicKeys(ctx context.Context, api *apiclient.Client) ([]byte, error) {
-	return api.ReaderPublicKeysBody(ctx)
+	b, err := api.ReaderPublicKeysBody(ctx)
+	if apiclient.StatusOf(err) == http.StatusNotFound {
+		return nil, fmt.Errorf("the API serves no readers' keys (GET /v1/public-keys/readers), so it is not a pq deployment: %w", err)
+	}
+	return b, err
 }
 
 func (pqMode) messageSize() int { return pq.U2CMessageSize }
