@@ -120,7 +120,10 @@ func TestCanaryAgainstUp(t *testing.T) {
 		canaryDone <- run(cctx, []string{"canary", "--data-dir", dir, "--deadline", "4m", "--admin-listen", metricsAddr}, &canaryOut, &canaryOut)
 	}()
 	var fams map[string]*dto.MetricFamily
-	waitUntil(t, "two canary round trips in its metrics", func() bool {
+	// Up to 4 minutes, as the --once runs' deadlines: a loaded machine
+	// (the whole suite on 2 cores) took more than a minute for two rounds
+	// once; a working canary ends the wait as soon as they are in.
+	waitUntilWithin(t, 4*time.Minute, "two canary round trips in its metrics", func() bool {
 		res, err := http.Get("http://" + metricsAddr + "/metrics")
 		if err != nil {
 			return false
