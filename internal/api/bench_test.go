@@ -56,11 +56,16 @@ func BenchmarkIngest(b *testing.B) {
 	body := testnet.EncodeU2C(randomMessage(b, protocol.U2CMessageSize))
 	addr := strings.TrimPrefix(a.URL, "http://")
 	b.ResetTimer()
-	if _, err := benchsuite.Hammer(addr, "POST", "/user/messages", body, 128, 0, b.N); err != nil {
+	if _, err := benchsuite.HammerMessages(addr, "POST", "/user/messages", body, 128, 0, b.N); err != nil {
 		b.Fatal(err)
 	}
 	elapsed := b.Elapsed()
 	b.StopTimer()
+	// Every request was a durable append of its own message, none a copy
+	// answered from the duplicate window.
+	if got := a.StreamMsgs(b, "CHAFF_U2C"); got != uint64(b.N) {
+		b.Fatalf("%d messages stored for %d requests", got, b.N)
+	}
 	rate := float64(b.N) / elapsed.Seconds()
 	raw := rawPublishRate(b, nc, max(b.N, 20000))
 	// The HTTP ceiling: the cheapest request this server answers, with the

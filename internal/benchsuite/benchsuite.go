@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -235,12 +236,12 @@ func measureNetwork(ctx context.Context, o Options) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	ingest, err := Hammer(apiAddr, apiclient.PostUserMessage.Method, apiclient.PostUserMessage.Path, body, o.Conns, o.Duration, 0)
+	ingest, err := HammerMessages(apiAddr, apiclient.PostUserMessage.Method, apiclient.PostUserMessage.Path, body, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}
 	pqBody, _ := json.Marshal(protocol.EncodeBase64(make([]byte, pq.U2CMessageSize)))
-	pqIngest, err := Hammer(pqAddr, apiclient.PostUserMessage.Method, apiclient.PostUserMessage.Path, pqBody, o.Conns, o.Duration, 0)
+	pqIngest, err := HammerMessages(pqAddr, apiclient.PostUserMessage.Method, apiclient.PostUserMessage.Path, pqBody, o.Conns, o.Duration, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +359,28 @@ func floorServer() (string, func(), error) {
 // client than net/http's, so that on a small machine the figures measure
 // the server rather than the client.
 func Hammer(addr, method, path string, body []byte, conns int, d time.Duration, n int) (float64, error) {
-	req := []byte(fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", method, path, addr, len(body), body))
+	return hammer(addr, method, path, body, false, conns, d, n)
+}
+
+// HammerMessages is Hammer for POST /user/messages and the like: body is
+// a JSON string holding a message's base64, and every request carries a
+// different message, its first 12 base64 digits (9 bytes) replaced by a
+// count. The ingest stores each one; one body sent over and over would
+// be stored once and answered from JetStream's duplicate window after.
+func HammerMessages(addr, method, path string, body []byte, conns int, d time.Duration, n int) (float64, error) {
+	if len(body) < 14 || body[0] != '"' {
+		return 0, errors.New("benchsuite: HammerMessages takes a JSON string of base64")
+	}
+	return hammer(addr, method, path, body, true, conns, d, n)
+}
+
+// base64Digits is the standard base64 alphabet, for HammerMessages'
+// counts.
+const base64Digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+func hammer(addr, method, path string, body []byte, distinct bool, conns int, d time.Duration, n int) (float64, error) {
+	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", method, path, addr, len(body))
+	var count atomic.Uint64
 	var ok, bad, started atomic.Int64
 	var firstErr atomic.Value
 	deadline := time.Now().Add(d)
@@ -381,7 +403,17 @@ func Hammer(addr, method, path string, body []byte, conns int, d time.Duration, 
 			}
 			defer c.Close()
 			r := bufio.NewReaderSize(c, 64<<10)
+			req := append([]byte(head), body...)
+			var digits []byte // the count's place in a HammerMessages body
+			if distinct {
+				digits = req[len(head)+1 : len(head)+13]
+			}
 			for more() {
+				if distinct {
+					for i, k := 0, count.Add(1); i < len(digits); i, k = i+1, k>>6 {
+						digits[i] = base64Digits[k&63]
+					}
+				}
 				if _, err := c.Write(req); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
