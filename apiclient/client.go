@@ -148,6 +148,21 @@ func (c *Client) ReaderPublicKeysBody(ctx context.Context) ([]byte, error) {
 	return c.Do(ctx, GetReaderPublicKeys, nil)
 }
 
+// ReaderKeys fetches and parses the published keys as a reader of a
+// deployment in mode fetches them: the readers' view in keys.ModePQ
+// (GET /v1/public-keys/readers), the whole hierarchy otherwise. It does
+// not verify them: see keys.Verify.
+func (c *Client) ReaderKeys(ctx context.Context, mode string) (*keys.Hierarchy, error) {
+	if mode != keys.ModePQ {
+		return c.PublicKeys(ctx)
+	}
+	b, err := c.ReaderPublicKeysBody(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return keys.ParseHierarchy(b)
+}
+
 // PublicKeys fetches and parses GET /v1/public-keys. It does not verify
 // them: see keys.Verify.
 func (c *Client) PublicKeys(ctx context.Context) (*keys.Hierarchy, error) {

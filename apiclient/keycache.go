@@ -11,7 +11,8 @@ import (
 
 // KeyCache fetches the published keys at most every MaxAge, as a CDN in
 // front of the API would serve them, and verifies them from the anchors on
-// every use. It is safe for concurrent use.
+// every use. It fetches them as readers do (Client.ReaderKeys in the
+// anchors' mode): for simulated readers. It is safe for concurrent use.
 type KeyCache struct {
 	API     *Client
 	Anchors []keys.SignedPublicKey
@@ -36,7 +37,11 @@ func (c *KeyCache) Verified(ctx context.Context) (*keys.Verified, error) {
 	c.mu.Unlock()
 	if h == nil {
 		var err error
-		if h, err = c.API.PublicKeys(ctx); err != nil {
+		mode, err := keys.AnchorsMode(c.Anchors)
+		if err != nil {
+			return nil, err
+		}
+		if h, err = c.API.ReaderKeys(ctx, mode); err != nil {
 			return nil, err
 		}
 		c.mu.Lock()

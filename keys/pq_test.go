@@ -3,6 +3,8 @@ package keys_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	mrand "math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -411,4 +413,133 @@ func TestPublishedKeySizes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestReadersViewChoosesAlike checks keys.Hierarchy.ReadersView on random
+// pq hierarchies (1-3 identity families per journalist and CoverNode,
+// 1-4 messaging keys each, some expiring together): verified at any time
+// over the keys' life, the view gives a reader the same choices as the
+// whole (the key to seal to for each journalist, the CoverNode wrapping
+// keys, the identity keys dead drops verify under, the default
+// journalist). The control is a view that keeps each identity's first
+// key instead of its latest: the same check must catch it.
+func TestReadersViewChoosesAlike(t *testing.T) {
+	r := mrand.New(mrand.NewPCG(1, 2))
+	now := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	gen := func(role keys.Role, parent *keys.KeyPair, at time.Time) *keys.KeyPair {
+		kp, err := keys.GenerateIn(keys.ModePQ, role, parent, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kp
+	}
+	families := func(parent *keys.KeyPair, idRole, msgRole keys.Role) []keys.IdentityFamily {
+		var out []keys.IdentityFamily
+		for range 1 + r.IntN(3) {
+			id := gen(idRole, parent, now.Add(-time.Duration(r.IntN(3))*24*time.Hour))
+			f := keys.IdentityFamily{IDPK: id.Public}
+			at := now.Add(-time.Duration(r.IntN(10)) * 24 * time.Hour)
+			for range 1 + r.IntN(4) {
+				f.MsgPKs = append(f.MsgPKs, gen(msgRole, id, at).Public)
+				if r.IntN(2) == 0 { // else the next key expires with this one
+					at = at.Add(-time.Duration(1+r.IntN(48)) * time.Hour)
+				}
+			}
+			r.Shuffle(len(f.MsgPKs), func(i, j int) { f.MsgPKs[i], f.MsgPKs[j] = f.MsgPKs[j], f.MsgPKs[i] })
+			out = append(out, f)
+		}
+		return out
+	}
+	keepFirst := func(h *keys.Hierarchy) *keys.Hierarchy {
+		v := h.ReadersView()
+		first := func(m map[string][]keys.IdentityFamily, whole map[string][]keys.IdentityFamily) {
+			for owner, fams := range m {
+				for i := range fams {
+					fams[i].MsgPKs = whole[owner][i].MsgPKs[:1]
+				}
+			}
+		}
+		first(v.Keys[0].CoverNodes[0].CoverNodes, h.Keys[0].CoverNodes[0].CoverNodes)
+		first(v.Keys[0].Journalists[0].Journalists, h.Keys[0].Journalists[0].Journalists)
+		return v
+	}
+	// differ names the first choice a reader would make differently from
+	// view than from whole, verified at at ("" if none).
+	differ := func(org *keys.KeyPair, whole, view *keys.Hierarchy, at time.Time) string {
+		w, werr := keys.VerifyIn(keys.ModePQ, whole, []keys.SignedPublicKey{org.Public}, at)
+		v, verr := keys.VerifyIn(keys.ModePQ, view, []keys.SignedPublicKey{org.Public}, at)
+		if (werr == nil) != (verr == nil) {
+			return fmt.Sprintf("verification: %v against %v", werr, verr)
+		}
+		if werr != nil {
+			return ""
+		}
+		hex := func(ks ...interface{ Bytes() []byte }) string {
+			var s []string
+			for _, k := range ks {
+				s = append(s, fmt.Sprintf("%x", k.Bytes()))
+			}
+			return strings.Join(s, ",")
+		}
+		for id := range whole.Keys[0].Journalists[0].Journalists {
+			wk, werr := w.JournalistKEMKey(id)
+			vk, verr := v.JournalistKEMKey(id)
+			if (werr == nil) != (verr == nil) || werr == nil && hex(wk) != hex(vk) {
+				return "the key to seal to for " + id
+			}
+		}
+		wc, werr := w.CoverNodeKEMWrappingKeys()
+		vc, verr := v.CoverNodeKEMWrappingKeys()
+		if (werr == nil) != (verr == nil) || len(wc) != len(vc) {
+			return "the CoverNode wrapping keys"
+		}
+		for i := range wc {
+			if hex(wc[i]) != hex(vc[i]) {
+				return "the CoverNode wrapping keys"
+			}
+		}
+		var wi, vi []interface{ Bytes() []byte }
+		for _, k := range w.CoverNodeIdentityKeys() {
+			wi = append(wi, k)
+		}
+		for _, k := range v.CoverNodeIdentityKeys() {
+			vi = append(vi, k)
+		}
+		if hex(wi...) != hex(vi...) {
+			return "the CoverNode identity keys"
+		}
+		if w.DefaultJournalistID != v.DefaultJournalistID {
+			return "the default journalist"
+		}
+		return ""
+	}
+	caught := 0
+	for trial := range 12 {
+		org := gen(keys.Organization, nil, now.Add(-30*24*time.Hour))
+		cnProv, jProv := gen(keys.CoverNodeProvisioning, org, now.Add(-7*24*time.Hour)), gen(keys.JournalistProvisioning, org, now.Add(-7*24*time.Hour))
+		def := "j0"
+		h := &keys.Hierarchy{DefaultJournalistID: &def, Keys: []keys.OrganizationFamily{{OrgPK: org.Public,
+			CoverNodes:  []keys.CoverNodeProvisioningFamily{{ProvisioningPK: cnProv.Public, CoverNodes: map[string][]keys.IdentityFamily{}}},
+			Journalists: []keys.JournalistProvisioningFamily{{ProvisioningPK: jProv.Public, Journalists: map[string][]keys.IdentityFamily{}}},
+		}}}
+		for i := range 2 {
+			h.Keys[0].CoverNodes[0].CoverNodes[fmt.Sprintf("covernode_%03d", i+1)] = families(cnProv, keys.CoverNodeIdentity, keys.CoverNodeMessaging)
+		}
+		for i := range 3 {
+			h.Keys[0].Journalists[0].Journalists[fmt.Sprintf("j%d", i)] = families(jProv, keys.JournalistIdentity, keys.JournalistMessaging)
+		}
+		for d := 0; d <= 16; d += 2 {
+			at := now.Add(time.Duration(d)*24*time.Hour + time.Duration(r.IntN(24))*time.Hour)
+			if why := differ(org, h, h.ReadersView(), at); why != "" {
+				t.Fatalf("trial %d, %s: a reader chooses %s differently from the readers' view", trial, at.Format(time.DateTime), why)
+			}
+			if differ(org, h, keepFirst(h), at) != "" {
+				caught++
+			}
+		}
+	}
+	if caught == 0 {
+		t.Fatal("control: a view keeping each identity's first key was never caught")
+	}
+	t.Logf("control: a view keeping each identity's first key chose differently at %d of 108 checks", caught)
 }

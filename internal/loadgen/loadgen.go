@@ -67,7 +67,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Ingest = o.API
 	}
 	api := apiclient.New(o.API)
-	h, err := api.PublicKeys(ctx)
+	mode, err := keys.AnchorsMode(o.Anchors)
+	if err != nil {
+		return nil, err
+	}
+	h, err := api.ReaderKeys(ctx, mode)
 	if err != nil {
 		return nil, err
 	}
