@@ -3,6 +3,7 @@ package trafficanalysis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -18,7 +19,6 @@ import (
 	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
-	"github.com/chaffhq/chaff/internal/distinguishers"
 	"github.com/chaffhq/chaff/internal/store"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
@@ -153,14 +153,9 @@ func testAckTimingIndistinguishable(t *testing.T, mode string) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	minP, worst, acc, lower := ackDistinguishers(ackAt, sentAt, real)
-	t.Logf("%d acknowledgements; smallest KS p-value %.3g (%s); classifier balanced accuracy %.3f, 95%% lower bound %.3f", len(ackAt), minP, worst, acc, lower)
-	if minP < ksAlpha {
-		t.Errorf("acknowledgements tell real messages apart by %s (p = %.3g)", worst, minP)
-	}
-	if lower > 0.51 {
-		t.Errorf("the classifier beats chance by more than 1 point on acknowledgements: %.3f (lower bound %.3f)", acc, lower)
-	}
+	seen := ackDistinguishers(ackAt, sentAt, real)
+	t.Logf("%d acknowledgements; %v", len(ackAt), seen)
+	seen.wantIndistinguishable(t, "real messages' acknowledgements")
 
 	// Negative control, on the distinguishers: the same recording with
 	// every real message's acknowledgement moved 2 ms later, what a
@@ -176,11 +171,9 @@ func testAckTimingIndistinguishable(t *testing.T, mode string) {
 		}
 		leaky[seq] = at
 	}
-	minP, worst, acc, lower = ackDistinguishers(leaky, sentAt, real)
-	t.Logf("control, real messages' acknowledgements shifted %v: smallest KS p-value %.3g (%s); classifier accuracy %.3f, lower bound %.3f", ackLeak, minP, worst, acc, lower)
-	if minP >= ksAlpha && lower <= 0.51 {
-		t.Errorf("acknowledgements %v late for real messages were not caught: p = %.3g, accuracy lower bound %.3f", ackLeak, minP, lower)
-	}
+	seen = ackDistinguishers(leaky, sentAt, real)
+	t.Logf("control, real messages' acknowledgements shifted %v: %v", ackLeak, seen)
+	seen.wantCaught(t, fmt.Sprintf("acknowledgements %v late for real messages", ackLeak))
 }
 
 // ackLeak is how much later the negative control has real messages
@@ -190,9 +183,8 @@ const ackLeak = 2 * time.Millisecond
 // ackDistinguishers runs the distinguishers over acknowledgement times:
 // per message, the delay to its acknowledgement, how many
 // acknowledgements went within a millisecond of it, and its place among
-// them. It returns the smallest KS p-value (and its feature) and the
-// classifier's balanced accuracy with its 95% lower bound.
-func ackDistinguishers(ackAt, sentAt map[uint64]time.Time, real map[uint64]bool) (minP float64, worst string, acc, lower float64) {
+// them; the classifier's folds alternate.
+func ackDistinguishers(ackAt, sentAt map[uint64]time.Time, real map[uint64]bool) verdict {
 	type ackd struct {
 		seq uint64
 		at  time.Time
@@ -217,22 +209,7 @@ func ackDistinguishers(ackAt, sentAt map[uint64]time.Time, real map[uint64]bool)
 		rows = append(rows, []float64{x.at.Sub(sentAt[x.seq]).Seconds(), float64(company), float64(before)})
 		labels = append(labels, real[x.seq])
 	}
-	minP = 1
-	for f, name := range []string{"ack delay", "batch company", "place in batch"} {
-		var rs, cs []float64
-		for i, row := range rows {
-			if labels[i] {
-				rs = append(rs, row[f])
-			} else {
-				cs = append(cs, row[f])
-			}
-		}
-		if _, p := distinguishers.KS(rs, cs); p < minP {
-			minP, worst = p, name
-		}
-	}
-	acc, lower = distinguishers.CrossValidated(rows, labels, func(i int) bool { return i%2 == 0 })
-	return minP, worst, acc, lower
+	return judge(rows, labels, []string{"ack delay", "batch company", "place in batch"}, func(i int) bool { return i%2 == 0 })
 }
 
 // sealer returns a function that seals one reader's U2C message to alice
@@ -302,7 +279,7 @@ func aliceReads(t *testing.T, mode string, url string, v *keys.Verified, alice *
 	if err != nil {
 		t.Fatal(err)
 	}
-	var texts []string
+	cn := v.CoverNodeIdentityKeys()
 	if mode == keys.ModePQ {
 		sk, err := alice.Msg[0].KEMPrivateKey()
 		if err != nil {
@@ -313,19 +290,7 @@ func aliceReads(t *testing.T, mode string, url string, v *keys.Verified, alice *
 			t.Fatal(err)
 		}
 		jo := pq.NewJournalistOpener([]*pq.PrivateKey{sk})
-		for _, d := range ds {
-			if err := d.Verify(v.CoverNodeIdentityKeys()); err != nil {
-				t.Fatal(err)
-			}
-			got, err := jo.Open(d)
-			if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
-				t.Fatal(err)
-			}
-			for _, m := range got {
-				texts = append(texts, m.Message.Text)
-			}
-		}
-		return texts
+		return readTexts(t, ds, cn, jo.Open, func(m pq.Received) string { return m.Message.Text })
 	}
 	sk, err := alice.Msg[0].PrivateKey()
 	if err != nil {
@@ -339,16 +304,26 @@ func aliceReads(t *testing.T, mode string, url string, v *keys.Verified, alice *
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range l.DeadDrops {
-		if err := d.Verify(v.CoverNodeIdentityKeys()); err != nil {
+	return readTexts(t, l.DeadDrops, cn, jo.Open, func(m deaddrop.Received) string { return m.Message.Text })
+}
+
+// readTexts checks each dead drop's signature under the CoverNode
+// identity keys, opens it with open and returns the texts read, in
+// either mode's formats.
+func readTexts[D interface {
+	Verify([]*crypto.VerifyingKey) error
+}, R any](t *testing.T, ds []D, cn []*crypto.VerifyingKey, open func(D) ([]R, error), text func(R) string) []string {
+	var texts []string
+	for _, d := range ds {
+		if err := d.Verify(cn); err != nil {
 			t.Fatal(err)
 		}
-		got, err := jo.Open(d)
+		got, err := open(d)
 		if err != nil && !errors.Is(err, deaddrop.ErrNotForMe) {
 			t.Fatal(err)
 		}
 		for _, m := range got {
-			texts = append(texts, m.Message.Text)
+			texts = append(texts, text(m))
 		}
 	}
 	return texts

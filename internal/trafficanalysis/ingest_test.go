@@ -20,7 +20,6 @@ import (
 	"github.com/chaffhq/chaff/internal/adversary"
 	"github.com/chaffhq/chaff/internal/api"
 	"github.com/chaffhq/chaff/internal/covernode"
-	"github.com/chaffhq/chaff/internal/distinguishers"
 	"github.com/chaffhq/chaff/internal/testnet"
 	"github.com/chaffhq/chaff/keys"
 	"github.com/chaffhq/chaff/mix"
@@ -185,40 +184,18 @@ func features(obs []observation) ([][]float64, []int) {
 
 var featureNames = []string{"size", "status", "response time", "inter-arrival"}
 
-// distinguish runs the distinguishers: a KS test per feature, sources'
-// messages against everyone else's, and a logistic regression trained on
-// half the clients and tested on the other half. It returns the smallest
-// KS p-value (and its feature) and the classifier's balanced accuracy with
-// its 95% lower bound.
-func distinguish(t *testing.T, obs []observation, isSource map[int]bool) (minP float64, worst string, acc, lower float64) {
+// distinguish runs the distinguishers over what the ingest saw, sources'
+// messages against everyone else's, the classifier trained on half the
+// clients and tested on the other half (a model never predicts a client
+// it was trained on).
+func distinguish(obs []observation, isSource map[int]bool) verdict {
 	rows, clients := features(obs)
-	minP = 1
-	for f, name := range featureNames {
-		var s, o []float64
-		for i, r := range rows {
-			if isSource[clients[i]] {
-				s = append(s, r[f])
-			} else {
-				o = append(o, r[f])
-			}
-		}
-		if _, p := distinguishers.KS(s, o); p < minP {
-			minP, worst = p, name
-		}
-	}
 	labels := make([]bool, len(rows))
 	for i := range rows {
 		labels[i] = isSource[clients[i]]
 	}
-	// Two folds by client: a model never predicts a client it was trained on.
-	acc, lower = distinguishers.CrossValidated(rows, labels, func(i int) bool { return clients[i]%2 == 0 })
-	return minP, worst, acc, lower
+	return judge(rows, labels, featureNames, func(i int) bool { return clients[i]%2 == 0 })
 }
-
-// ksAlpha is the significance below which a KS test counts as a
-// distinguisher: 1e-4 over four features keeps a false alarm in CI below
-// one run in 2,500, while the negative control's p-values are far smaller.
-const ksAlpha = 1e-4
 
 // TestIngestTrafficIndistinguishable: sources and other readers look the
 // same at the ingest.
@@ -231,14 +208,9 @@ func testIngestTrafficIndistinguishable(t *testing.T, mode string) {
 	if len(obs) < 1900 {
 		t.Fatalf("only %d observations", len(obs))
 	}
-	minP, worst, acc, lower := distinguish(t, obs, isSource)
-	t.Logf("%d requests; smallest KS p-value %.3g (%s); classifier balanced accuracy %.3f, 95%% lower bound %.3f", len(obs), minP, worst, acc, lower)
-	if minP < ksAlpha {
-		t.Errorf("KS test tells sources apart by %s (p = %.3g)", worst, minP)
-	}
-	if lower > 0.51 {
-		t.Errorf("the classifier beats chance by more than 1 point: accuracy %.3f, lower bound %.3f", acc, lower)
-	}
+	v := distinguish(obs, isSource)
+	t.Logf("%d requests; %v", len(obs), v)
+	v.wantIndistinguishable(t, "sources")
 }
 
 // TestIngestTrafficNegativeControl: sources that send at once when they
@@ -250,9 +222,7 @@ func TestIngestTrafficNegativeControl(t *testing.T) {
 
 func testIngestTrafficNegativeControl(t *testing.T, mode string) {
 	obs, isSource := population(t, mode, 100, 25, 10, true)
-	minP, worst, acc, lower := distinguish(t, obs, isSource)
-	t.Logf("leaky sources: smallest KS p-value %.3g (%s); classifier accuracy %.3f, lower bound %.3f", minP, worst, acc, lower)
-	if minP >= ksAlpha && lower <= 0.51 {
-		t.Fatalf("leaky sources were not caught: p = %.3g, accuracy lower bound %.3f", minP, lower)
-	}
+	v := distinguish(obs, isSource)
+	t.Logf("leaky sources: %v", v)
+	v.wantCaught(t, "leaky sources")
 }
